@@ -62,8 +62,8 @@ class AlertmanagerClient:
         if tls.cert_file:
             self.session.cert = (tls.cert_file, tls.key_file) if tls.key_file else tls.cert_file
 
-    def send(self, alerts: Sequence[dict[str, Any]]) -> list[str]:
-        """POST alerts, isolating rejected ones; returns Alertmanager's rejection messages.
+    def send(self, alerts: Sequence[dict[str, Any]], offset: int = 0) -> list[int]:
+        """POST alerts, isolating rejected ones; returns the indexes of the alerts Alertmanager rejected.
 
         Alertmanager stores the valid alerts of a batch it answers 400, but a 422 rejects the whole
         batch, so a rejected batch is split in halves until each rejected alert stands alone.
@@ -78,9 +78,9 @@ class AlertmanagerClient:
                 ALERTS_SENT.labels(self.name, "rejected").inc()
                 log.warning("alertmanager rejected an alert", extra={
                     "alertmanager": self.name, "error": str(error), "labels": alerts[0].get("labels")})
-                return [str(error)]
+                return [offset]
             middle = len(alerts) // 2
-            return self.send(alerts[:middle]) + self.send(alerts[middle:])
+            return self.send(alerts[:middle], offset) + self.send(alerts[middle:], offset + middle)
         ALERTS_SENT.labels(self.name, "success").inc(len(alerts))
         return []
 

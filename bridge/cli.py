@@ -69,8 +69,11 @@ def _translate(args: argparse.Namespace) -> int:
         print(f"invalid {args.vendor} payload: {exc}", file=sys.stderr)
         return 1
     alerts = [postable(to_alert(alarm, MappingOptions(), now), now, 240.0) for alarm in parsed.alarms]
-    json.dump(alerts, sys.stdout, ensure_ascii=False, indent=2)
-    print()
+    try:
+        print(json.dumps(alerts, ensure_ascii=False, indent=2))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `translate ... | head` is fine
+        sys.stdout = None  # type: ignore[assignment]
     return 0
 
 

@@ -255,6 +255,8 @@ def read_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of option names")
+    if "token" in data and "tokens" not in data:  # one token or a list, under either name
+        data["tokens"] = data.pop("token")
     allowed = {_file_key(o.name) for o in OPTIONS} | {"alertmanagers"}
     unknown = sorted(set(map(str, data)) - allowed)
     if unknown:

@@ -82,6 +82,8 @@ class TargetLoop(threading.Thread):
         self.sweep_started = 0.0
         self.next_sweep = 0.0
         self.lease_generation = 0
+        self.rejected: dict[str, int] = {}
+        """Fingerprint -> sequence number of alerts Alertmanager rejected: not re-sent until they change."""
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -119,7 +121,8 @@ class TargetLoop(threading.Thread):
         if not page:
             self.sweep_after, self.next_sweep = "", self.sweep_started + self.settings.resend_interval
             return False
-        if self._deliver(page, now):
+        resend = [s for s in page if self.rejected.get(s.fingerprint) != s.seq]
+        if not resend or self._deliver(resend, now):
             self.sweep_after = page[-1].fingerprint
             self.store.advance(self.name_label, 0, time.time())
         return True
@@ -128,7 +131,7 @@ class TargetLoop(threading.Thread):
         """POST; True when Alertmanager took the batch (rejected alerts are logged and dropped)."""
         bodies = [postable(s.alert, now, 4 * self.settings.resend_interval) for s in alerts]
         try:
-            self.client.send(bodies)
+            rejected = self.client.send(bodies)
         except SendError as error:
             self.failures += 1
             delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (self.failures - 1))
@@ -141,6 +144,8 @@ class TargetLoop(threading.Thread):
         if self.failures:
             log.info("alertmanager reachable again", extra={"alertmanager": self.name_label})
         self.failures = 0
+        for index in rejected:
+            self.rejected[alerts[index].fingerprint] = alerts[index].seq
         return True
 
 
