@@ -1,0 +1,106 @@
+"""POST alerts to one Alertmanager's ``/api/v2/alerts`` (never v1: Mimir's v1 path uploads config)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from bridge import __version__
+from bridge.config import AlertmanagerTarget
+from bridge.metrics import ALERTS_SENT, BATCH_SIZE, SEND_DURATION
+from bridge.model import AlarmState, Alert
+
+log = logging.getLogger("bridge.alertmanager")
+
+
+class SendError(RuntimeError):
+    """A POST failed. ``permanent`` errors (400, 422) are not retried: the alert itself is bad."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def postable(alert: Alert, now: float, valid_for: float) -> dict[str, Any]:
+    """The v2 body of one alert: firing alerts carry ``endsAt = now + valid_for``, as Prometheus does."""
+    ends_at = alert.ends_at if alert.state is AlarmState.RESOLVED and alert.ends_at else now + valid_for
+    body: dict[str, Any] = {
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "startsAt": _rfc3339(alert.starts_at),
+        "endsAt": _rfc3339(max(ends_at, alert.starts_at)),
+    }
+    if alert.generator_url:
+        body["generatorURL"] = alert.generator_url
+    return body
+
+
+def _rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AlertmanagerClient:
+    """One target's HTTP session; its metrics carry the target's name (its URL without credentials)."""
+
+    def __init__(self, target: AlertmanagerTarget) -> None:
+        self.target = target
+        self.name = target.name
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": f"cloud-alarm-bridge/{__version__}",
+                                     "Content-Type": "application/json", **target.headers})
+        if target.username or target.password:
+            self.session.auth = (target.username, target.password)
+        if target.bearer_token:
+            self.session.headers["Authorization"] = f"Bearer {target.bearer_token}"
+        tls = target.tls
+        self.session.verify = False if tls.insecure_skip_verify else (tls.ca_file or True)
+        if tls.cert_file:
+            self.session.cert = (tls.cert_file, tls.key_file) if tls.key_file else tls.cert_file
+
+    def send(self, alerts: Sequence[dict[str, Any]]) -> list[str]:
+        """POST alerts, isolating rejected ones; returns Alertmanager's rejection messages.
+
+        Alertmanager stores the valid alerts of a batch it answers 400, but a 422 rejects the whole
+        batch, so a rejected batch is split in halves until each rejected alert stands alone.
+        Raises SendError(permanent=False) for network errors and 5xx: the caller retries.
+        """
+        try:
+            self._post(alerts)
+        except SendError as error:
+            if not error.permanent:
+                raise
+            if len(alerts) == 1:
+                ALERTS_SENT.labels(self.name, "rejected").inc()
+                log.warning("alertmanager rejected an alert", extra={
+                    "alertmanager": self.name, "error": str(error), "labels": alerts[0].get("labels")})
+                return [str(error)]
+            middle = len(alerts) // 2
+            return self.send(alerts[:middle]) + self.send(alerts[middle:])
+        ALERTS_SENT.labels(self.name, "success").inc(len(alerts))
+        return []
+
+    def _post(self, alerts: Sequence[dict[str, Any]]) -> None:
+        BATCH_SIZE.labels(self.name).observe(len(alerts))
+        started = time.monotonic()
+        try:
+            response = self.session.post(self.target.alerts_url, json=list(alerts), timeout=self.target.timeout)
+        except requests.RequestException as exc:
+            ALERTS_SENT.labels(self.name, "error").inc(len(alerts))
+            raise SendError(f"{type(exc).__name__}: {exc}", permanent=False) from None
+        finally:
+            SEND_DURATION.labels(self.name).observe(time.monotonic() - started)
+        if response.status_code // 100 == 2:
+            return
+        message = f"HTTP {response.status_code}: {response.text[:500].strip()}"
+        if response.status_code in (400, 422):
+            raise SendError(message, permanent=True)
+        ALERTS_SENT.labels(self.name, "error").inc(len(alerts))
+        raise SendError(message, permanent=False)
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,169 @@
+"""The web tier: ``create_app`` builds the Flask app that receives callbacks and serves /metrics.
+
+The request path only authenticates, parses, maps and commits to the store; delivery to
+Alertmanager happens in the delivery loop. A callback is acknowledged only after its commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from bridge import metrics
+from bridge.auth import presented_token, token_matches
+from bridge.config import Settings
+from bridge.mapping import MappingOptions, to_alert
+from bridge.store import Store, StoreError, StoreFull, open_store
+from bridge.vendors import VENDORS, InvalidPayload, ParseContext, UnsupportedMediaType
+
+log = logging.getLogger("bridge.ingest")
+
+callbacks = Blueprint("callbacks", __name__)
+ops = Blueprint("ops", __name__)
+
+
+class Bridge:
+    """What the request handlers share: settings, the store (opened lazily, after gunicorn forks)."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.mapping = MappingOptions(default_severity=settings.default_severity)
+        self._store = store
+        self._lock = threading.Lock()
+        self.collector = metrics.StoreCollector(self.store, [t.name for t in settings.alertmanagers],
+                                                settings.store_max_alerts)
+
+    def store(self) -> Store:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = open_store(self.settings.store, max_alerts=self.settings.store_max_alerts)
+        return self._store
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
+    settings = settings or Settings()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["bridge"] = Bridge(settings, store)
+    app.register_blueprint(callbacks)
+    app.register_blueprint(ops)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    metrics.init_labels(list(VENDORS), [t.name for t in settings.alertmanagers])
+    return app
+
+
+def _bridge() -> Bridge:
+    return current_app.extensions["bridge"]
+
+
+def _error(status: int, message: str) -> Response:
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+def _http_error(error: HTTPException) -> Response:
+    response = _error(error.code or 500, error.description or error.name)
+    if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    _count(error.code)
+    return response
+
+
+def _unexpected_error(error: Exception) -> Response:
+    log.exception("unexpected error handling a request", extra={"path": request.path})
+    return _error(500, "internal error")
+
+
+def _count(status: int | None) -> None:
+    vendor = g.get("vendor")
+    outcome = {400: "invalid", 401: "unauthorized", 413: "too_large", 415: "unsupported_media_type",
+               503: "store_full"}.get(status or 0)
+    if vendor and outcome:
+        metrics.CALLBACKS.labels(vendor, outcome).inc()
+
+
+@callbacks.route("/callbacks/<vendor_name>", methods=["GET", "HEAD", "POST"])
+def receive(vendor_name: str) -> Response:
+    vendor = VENDORS.get(vendor_name)
+    if vendor is None:
+        return _error(404, f"unknown vendor {vendor_name!r}; known: {', '.join(VENDORS)}")
+    g.vendor = vendor_name
+    started = time.monotonic()
+    bridge = _bridge()
+    if bridge.settings.tokens and not token_matches(presented_token(request.args, request.headers),
+                                                    bridge.settings.tokens):
+        metrics.CALLBACKS.labels(vendor_name, "unauthorized").inc()
+        response = _error(401, "missing or wrong token")
+        response.headers["WWW-Authenticate"] = 'Basic realm="cloud-alarm-bridge"'
+        return response
+    body = request.get_data(cache=False) if request.method == "POST" else b""
+    if not body.strip():
+        return jsonify(vendor.empty_reply(request.args))  # the console's URL check
+    response = _ingest(bridge, vendor_name, body)
+    metrics.CALLBACK_DURATION.labels(vendor_name).observe(time.monotonic() - started)
+    return response
+
+
+def _ingest(bridge: Bridge, vendor_name: str, body: bytes) -> Response:
+    vendor = VENDORS[vendor_name]
+    now = time.time()
+    try:
+        parsed = vendor.parse(body, request.mimetype, ParseContext(now=now, timezone=bridge.settings.timezone))
+    except UnsupportedMediaType as exc:
+        metrics.CALLBACKS.labels(vendor_name, "unsupported_media_type").inc()
+        return _error(415, str(exc))
+    except InvalidPayload as exc:
+        metrics.CALLBACKS.labels(vendor_name, "invalid").inc()
+        log.info("rejected an invalid callback", extra={"vendor": vendor_name, "error": str(exc)})
+        return _error(400, str(exc))
+    alerts = [to_alert(alarm, bridge.mapping, now) for alarm in parsed.alarms]
+    try:
+        outcomes = bridge.store().apply(alerts, now)
+    except StoreFull as exc:
+        metrics.CALLBACKS.labels(vendor_name, "store_full").inc()
+        log.error("store full: refusing callbacks until it drains", extra={"vendor": vendor_name})
+        return _retry_later(str(exc))
+    except StoreError as exc:
+        metrics.CALLBACKS.labels(vendor_name, "store_unavailable").inc()
+        log.error("store unavailable: refusing callback", extra={"vendor": vendor_name, "error": str(exc)})
+        return _retry_later("the store is unavailable")
+    metrics.CALLBACKS.labels(vendor_name, "accepted").inc()
+    for outcome in outcomes:
+        metrics.ALARMS.labels(vendor_name, outcome.value).inc()
+    log.debug("accepted a callback", extra={"vendor": vendor_name, "alerts": len(alerts),
+                                            "outcomes": [o.value for o in outcomes]})
+    return jsonify(parsed.reply)
+
+
+def _retry_later(message: str) -> Response:
+    response = _error(503, message + "; retry later")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+@ops.get("/metrics")
+def metrics_endpoint() -> Response:
+    return Response(metrics.exposition(_bridge().collector), mimetype="text/plain",
+                    headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+@ops.route("/-/healthy", methods=["GET", "HEAD"])
+def healthy() -> Any:
+    return "OK\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@ops.route("/-/ready", methods=["GET", "HEAD"])
+def ready() -> Any:
+    try:
+        _bridge().store().ping()
+    except (StoreError, ValueError) as exc:
+        return f"not ready: {exc}\n", 503, {"Content-Type": "text/plain; charset=utf-8"}
+    return "OK\n", 200, {"Content-Type": "text/plain; charset=utf-8"}

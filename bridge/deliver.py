@@ -1,0 +1,185 @@
+"""The delivery loop: every change in the store reaches every Alertmanager, and keeps being re-sent.
+
+One loop per bridge (not per gunicorn worker), holding a lease in the store so that only one process
+delivers even when several share a store. Each Alertmanager target has its own thread, cursor and
+backoff, so a dead replica never delays the others. A target thread does, in order of priority:
+
+1. send the changes past its cursor, in batches, and advance the cursor once Alertmanager took them;
+2. every resend interval, sweep all firing alerts (and alerts resolved in the last 15 minutes) to it
+   with ``endsAt = now + 4 x interval``, as Prometheus does, so Alertmanager keeps them active past its
+   ``resolve_timeout`` and re-learns them after a restart.
+
+Housekeeping beside it resolves expired alerts and forgets delivered, long-resolved ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+
+from bridge.alertmanager import AlertmanagerClient, SendError, postable
+from bridge.config import AlertmanagerTarget, Settings
+from bridge.metrics import EXPIRED
+from bridge.store import Store, StoredAlert, StoreError
+
+log = logging.getLogger("bridge.deliver")
+
+POLL_INTERVAL = 0.1
+"""How often an idle target looks for new changes: bounds the delay a healthy Alertmanager sees."""
+RESOLVED_RESEND_FOR = 15 * 60.0
+"""Re-send resolved alerts this long (Prometheus' resolvedRetention), then stop."""
+KEEP_RESOLVED_FOR = 24 * 3600.0
+"""Keep resolved alerts this long after delivery, so a late vendor retry cannot fire them again."""
+BACKOFF_BASE, BACKOFF_CAP = 0.25, 5.0
+LEASE_NAME, LEASE_TTL, LEASE_RENEW = "delivery", 15.0, 5.0
+HOUSEKEEPING_EVERY = 5.0
+
+
+class Lease:
+    """The right to deliver, renewed in the store; lost when the holder stops renewing it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.generation = 0
+        self._held_until = 0.0
+
+    def renew(self, now: float) -> bool:
+        was_held = self.held(now)
+        if self.store.acquire_lease(LEASE_NAME, self.owner, LEASE_TTL, now):
+            if not was_held:
+                self.generation += 1
+                log.info("holding the delivery lease", extra={"owner": self.owner})
+            self._held_until = now + LEASE_TTL - LEASE_RENEW
+            return True
+        if was_held:
+            log.warning("lost the delivery lease", extra={"owner": self.owner})
+        self._held_until = 0.0
+        return False
+
+    def held(self, now: float) -> bool:
+        return now < self._held_until
+
+
+class TargetLoop(threading.Thread):
+    """Delivers to one Alertmanager: changes first, then periodic full re-sends."""
+
+    def __init__(self, store: Store, target: AlertmanagerTarget, settings: Settings, lease: Lease,
+                 stop: threading.Event) -> None:
+        super().__init__(name=f"deliver {target.name}", daemon=True)
+        self.store, self.settings, self.lease, self.stop = store, settings, lease, stop
+        self.client = AlertmanagerClient(target)
+        self.name_label = target.name
+        self.failures = 0
+        self.retry_at = 0.0
+        self.sweep_after = ""
+        self.sweep_started = 0.0
+        self.next_sweep = 0.0
+        self.lease_generation = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                busy = self.step(time.time())
+            except StoreError as exc:
+                log.error("store error while delivering", extra={"alertmanager": self.name_label, "error": str(exc)})
+                busy = False
+            except Exception:
+                log.exception("unexpected error while delivering", extra={"alertmanager": self.name_label})
+                busy = False
+            if not busy:
+                self.stop.wait(POLL_INTERVAL)
+        self.client.close()
+
+    def step(self, now: float) -> bool:
+        """Do one unit of work; False when there was nothing to do now."""
+        if not self.lease.held(now) or now < self.retry_at:
+            return False
+        if self.lease.generation != self.lease_generation:  # a new holder re-sends everything at once
+            self.lease_generation, self.next_sweep, self.sweep_after = self.lease.generation, 0.0, ""
+        changes = self.store.changes(self.name_label, self.settings.batch_size)
+        if changes:
+            if self._deliver(changes, now):
+                self.store.advance(self.name_label, changes[-1].seq, time.time())
+            return True
+        return self._sweep(now)
+
+    def _sweep(self, now: float) -> bool:
+        if now < self.next_sweep:
+            return False
+        if not self.sweep_after:
+            self.sweep_started = now
+        page = self.store.active(self.sweep_after, self.settings.batch_size, now, RESOLVED_RESEND_FOR)
+        if not page:
+            self.sweep_after, self.next_sweep = "", self.sweep_started + self.settings.resend_interval
+            return False
+        if self._deliver(page, now):
+            self.sweep_after = page[-1].fingerprint
+            self.store.advance(self.name_label, 0, time.time())
+        return True
+
+    def _deliver(self, alerts: Sequence[StoredAlert], now: float) -> bool:
+        """POST; True when Alertmanager took the batch (rejected alerts are logged and dropped)."""
+        bodies = [postable(s.alert, now, 4 * self.settings.resend_interval) for s in alerts]
+        try:
+            self.client.send(bodies)
+        except SendError as error:
+            self.failures += 1
+            delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (self.failures - 1))
+            self.retry_at = time.time() + delay / 2 + random.uniform(0, delay / 2)
+            self.store.record_failure(self.name_label, time.time())
+            log.warning("cannot reach alertmanager; will retry", extra={
+                "alertmanager": self.name_label, "error": str(error), "alerts": len(bodies),
+                "retry_in_seconds": round(self.retry_at - time.time(), 3)})
+            return False
+        if self.failures:
+            log.info("alertmanager reachable again", extra={"alertmanager": self.name_label})
+        self.failures = 0
+        return True
+
+
+class Deliverer:
+    """Runs the target loops and housekeeping until stopped."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store, self.settings = store, settings
+        self.stop_event = threading.Event()
+        self.lease = Lease(store)
+        self.targets = [t.name for t in settings.alertmanagers]
+        self.loops = [TargetLoop(store, t, settings, self.lease, self.stop_event) for t in settings.alertmanagers]
+
+    def run(self) -> None:
+        """Block until :meth:`stop`; the caller's thread does lease renewal and housekeeping."""
+        self.store.register_targets(self.targets)
+        for loop in self.loops:
+            loop.start()
+        next_housekeeping = 0.0
+        while not self.stop_event.is_set():
+            now = time.time()
+            try:
+                if self.lease.renew(now) and now >= next_housekeeping:
+                    self.housekeeping(now)
+                    next_housekeeping = now + HOUSEKEEPING_EVERY
+            except StoreError as exc:
+                log.error("store error in housekeeping", extra={"error": str(exc)})
+            self.stop_event.wait(min(LEASE_RENEW, HOUSEKEEPING_EVERY))
+
+    def housekeeping(self, now: float) -> None:
+        expired = self.store.expire(now, self.settings.max_firing_age)
+        if expired:
+            EXPIRED.inc(expired)
+            log.info("resolved alerts the vendor never recovered", extra={"alerts": expired})
+        self.store.forget(now, KEEP_RESOLVED_FOR, self.targets)
+
+    def stop(self, timeout: float) -> None:
+        """Let each target finish its current POST, then return (within ``timeout``)."""
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout
+        for loop in self.loops:
+            loop.join(max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,68 @@
+"""Logs as one JSON object per line, for the bridge and for gunicorn, with secrets kept out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+from gunicorn.glogging import Logger as GunicornLogger
+
+_SECRET_QUERY = re.compile(r"(?i)((?:^|[?&])(?:token|access_token|signature)=)[^&]*")
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def redact_query(query: str) -> str:
+    """Replace secret query parameters (the callback token) with ***."""
+    return _SECRET_QUERY.sub(r"\1***", query)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ts, level, logger, msg, and every ``extra=`` field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def setup(level: str = "info") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class JsonGunicornLogger(GunicornLogger):
+    """Gunicorn's error and access logs as JSON; the access log never records the token."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in logger.handlers:
+                handler.setFormatter(JsonFormatter())
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict or self.cfg.syslog):
+            return
+        self.access_log.info("request", extra={
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "query": redact_query(environ.get("QUERY_STRING", "")),
+            "status": resp.status_code if hasattr(resp, "status_code") else str(resp.status).split()[0],
+            "bytes": getattr(resp, "sent", None),
+            "duration_seconds": round(request_time.total_seconds(), 6),
+            "remote": environ.get("REMOTE_ADDR"),
+            "user_agent": environ.get("HTTP_USER_AGENT"),
+        })

@@ -1,0 +1,120 @@
+"""The bridge's own metrics, named ``cloud_alarm_bridge_*`` per Prometheus conventions.
+
+Counters and histograms live in prometheus_client's multiprocess files (gunicorn workers and the
+delivery loop are separate processes). Gauges that describe shared state (backlog, active alerts,
+Alertmanager health) are read from the store at scrape time, so every process and replica agrees.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+
+from bridge import __version__
+from bridge.store import Store, StoreError
+
+CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "too_large", "unsupported_media_type", "store_full",
+                     "store_unavailable")
+SEND_OUTCOMES = ("success", "rejected", "error")
+
+CALLBACKS = Counter("cloud_alarm_bridge_callbacks_total", "Vendor callbacks received, by outcome.",
+                    ["vendor", "outcome"])
+CALLBACK_DURATION = Histogram("cloud_alarm_bridge_callback_duration_seconds",
+                              "Time from receiving a callback to acknowledging it.", ["vendor"],
+                              buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+ALARMS = Counter("cloud_alarm_bridge_alarm_changes_total",
+                 "Alarm changes in accepted callbacks, by what they did to the store.", ["vendor", "outcome"])
+ALERTS_SENT = Counter("cloud_alarm_bridge_alerts_sent_total",
+                      "Alerts posted to an Alertmanager, by outcome.", ["alertmanager", "outcome"])
+BATCH_SIZE = Histogram("cloud_alarm_bridge_batch_size", "Alerts per POST to an Alertmanager.", ["alertmanager"],
+                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
+SEND_DURATION = Histogram("cloud_alarm_bridge_send_duration_seconds",
+                          "Duration of one POST to an Alertmanager.", ["alertmanager"],
+                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+EXPIRED = Counter("cloud_alarm_bridge_alerts_expired_total",
+                  "Alerts the bridge resolved itself (max firing age, stateless events).")
+
+
+def init_labels(vendors: Sequence[str], targets: Sequence[str]) -> None:
+    """Create every label value up front, so rates exist before the first event."""
+    for vendor in vendors:
+        for outcome in CALLBACK_OUTCOMES:
+            CALLBACKS.labels(vendor, outcome)
+        CALLBACK_DURATION.labels(vendor)
+    for target in targets:
+        for outcome in SEND_OUTCOMES:
+            ALERTS_SENT.labels(target, outcome)
+        BATCH_SIZE.labels(target)
+        SEND_DURATION.labels(target)
+
+
+class StoreCollector(Collector):
+    """Gauges computed from the store at scrape time."""
+
+    def __init__(self, store: Callable[[], Store], targets: Sequence[str], capacity: int) -> None:
+        self._store = store
+        self._targets = targets
+        self._capacity = capacity
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        info = GaugeMetricFamily("cloud_alarm_bridge_build_info", "Always 1; the version is a label.",
+                                 labels=["version"])
+        info.add_metric([__version__], 1)
+        yield info
+        now = time.time()
+        try:
+            stats = self._store().stats(self._targets, now)
+        except StoreError:
+            return
+        alerts = GaugeMetricFamily("cloud_alarm_bridge_alerts", "Alerts in the store, by vendor and state.",
+                                   labels=["vendor", "state"])
+        for (vendor, state), count in sorted(stats.alerts_by_vendor_state.items()):
+            alerts.add_metric([vendor, state], count)
+        yield alerts
+        yield GaugeMetricFamily("cloud_alarm_bridge_store_alerts", "Alerts held in the store.", value=stats.total)
+        yield GaugeMetricFamily("cloud_alarm_bridge_store_capacity_alerts",
+                                "Alerts the store may hold before callbacks get 503 (0: no limit).",
+                                value=self._capacity)
+        yield from _target_families(stats.targets, now)
+
+
+def _target_families(targets: dict, now: float) -> Iterator[GaugeMetricFamily]:
+    backlog = GaugeMetricFamily("cloud_alarm_bridge_backlog_alerts",
+                                "Alert changes not yet accepted by the Alertmanager.", labels=["alertmanager"])
+    age = GaugeMetricFamily("cloud_alarm_bridge_backlog_oldest_age_seconds",
+                            "Age of the oldest change not yet accepted by the Alertmanager (0: none).",
+                            labels=["alertmanager"])
+    up = GaugeMetricFamily("cloud_alarm_bridge_alertmanager_up",
+                           "1 if the last POST to the Alertmanager succeeded.", labels=["alertmanager"])
+    last = GaugeMetricFamily("cloud_alarm_bridge_last_success_timestamp_seconds",
+                             "Unix time of the last successful POST to the Alertmanager.", labels=["alertmanager"])
+    for name, stat in sorted(targets.items()):
+        backlog.add_metric([name], stat.backlog)
+        age.add_metric([name], max(0.0, now - stat.oldest_change_at) if stat.oldest_change_at else 0.0)
+        up.add_metric([name], 1.0 if stat.up else 0.0)
+        last.add_metric([name], stat.last_success_at or 0.0)
+    yield from (backlog, age, up, last)
+
+
+def exposition(collector: StoreCollector) -> bytes:
+    """Render /metrics: every process's counters plus the store's gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = CollectorRegistry()
+        registry.register(_Default())
+    registry.register(collector)
+    return generate_latest(registry)
+
+
+class _Default(Collector):
+    """The process's own registry, when not in multiprocess mode (tests, the translate command)."""
+
+    def collect(self) -> Iterator:
+        yield from REGISTRY.collect()

@@ -1,0 +1,87 @@
+"""The two shapes an alarm takes on its way through the bridge.
+
+An :class:`Alarm` is what a vendor said, in vendor-neutral terms (the parse stage's output).
+An :class:`Alert` is what Alertmanager will be told (the map stage's output, the store's input).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class AlarmState(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One alarm state change as a vendor reported it. Times are Unix seconds (UTC)."""
+
+    vendor: str
+    name: str
+    state: AlarmState
+    started_at: float
+    """When the vendor says the alarm first occurred: becomes ``startsAt``."""
+    event_at: float
+    """The vendor's own time of this notification; orders retries and repeats of one alert."""
+    resolved_at: float | None = None
+    namespace: str = ""
+    region: str = ""
+    policy_id: str = ""
+    severity: str = ""
+    """Empty means the configured default for the vendor."""
+    alarm_state: str = ""
+    """A vendor state beyond firing/resolved (Alibaba ``insufficient_data``); becomes a label."""
+    dimensions: dict[str, str] = field(default_factory=dict)
+    details: dict[str, str] = field(default_factory=dict)
+    """Values that change while the alarm lasts; they become annotations."""
+    summary: str = ""
+    description: str = ""
+    console_url: str = ""
+    expires_at: float | None = None
+    """For alarms that never recover (stateless events): resolve at this time."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An Alertmanager alert plus what the bridge needs to order and resolve it."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    state: AlarmState
+    starts_at: float
+    event_at: float
+    ends_at: float | None = None
+    generator_url: str = ""
+    expires_at: float | None = None
+
+    @property
+    def vendor(self) -> str:
+        return self.labels.get("vendor", "")
+
+    @property
+    def fingerprint(self) -> str:
+        """The alert's identity: a hash of its label set, as Alertmanager identifies alerts."""
+        return label_hash(self.labels)
+
+    @property
+    def object_key(self) -> str:
+        """The monitored object and rule, whatever its severity or data state.
+
+        At most one alert per object key fires at a time: an Alibaba level change or a switch to
+        INSUFFICIENT_DATA resolves the alert it replaces, and a recovery resolves whichever fires.
+        """
+        return label_hash({k: v for k, v in self.labels.items() if k not in VARIANT_LABELS})
+
+
+VARIANT_LABELS = frozenset({"severity", "alarm_state"})
+"""Labels that distinguish variants of one alarm rather than different alarms."""
+
+
+def label_hash(labels: dict[str, str]) -> str:
+    encoded = json.dumps(sorted(labels.items()), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()[:32]

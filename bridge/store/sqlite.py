@@ -1,0 +1,296 @@
+"""The embedded store: one SQLite file in WAL mode, shared by every process of one bridge.
+
+Writers serialise on SQLite's write lock (``BEGIN IMMEDIATE``), so sequence numbers commit in order
+and a cursor never skips a change. ``synchronous=FULL`` makes a commit survive power loss, not only
+a crash of the bridge.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from bridge.model import AlarmState, Alert
+from bridge.store import Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    fingerprint   TEXT PRIMARY KEY,
+    object_key    TEXT NOT NULL,
+    vendor        TEXT NOT NULL,
+    labels        TEXT NOT NULL,
+    annotations   TEXT NOT NULL,
+    generator_url TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    starts_at     REAL NOT NULL,
+    ends_at       REAL,
+    event_at      REAL NOT NULL,
+    expires_at    REAL,
+    seq           INTEGER NOT NULL,
+    changed_at    REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_by_seq ON alerts (seq);
+CREATE INDEX IF NOT EXISTS alerts_by_object ON alerts (object_key);
+CREATE TABLE IF NOT EXISTS targets (
+    name         TEXT PRIMARY KEY,
+    cursor       INTEGER NOT NULL,
+    last_success REAL,
+    up           INTEGER
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL);
+INSERT OR IGNORE INTO counters VALUES ('seq', 0), ('alerts', 0);
+"""
+
+_COLUMNS = "fingerprint, labels, annotations, generator_url, state, starts_at, ends_at, event_at, " \
+           "expires_at, seq, changed_at"
+
+
+class SqliteStore:
+    def __init__(self, path: Path, *, max_alerts: int = 0, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.max_alerts = max_alerts
+        self._synchronous = synchronous
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db().executescript(SCHEMA)  # idempotent; executescript manages its own transaction
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot initialise {path}: {exc}") from exc
+
+    @classmethod
+    def from_url(cls, url: str, *, max_alerts: int = 0) -> SqliteStore:
+        path = url.removeprefix("sqlite:///")
+        if not path:
+            raise ValueError("sqlite store URL names no file: use sqlite:///data/bridge.db")
+        return cls(Path(path), max_alerts=max_alerts)
+
+    # Connections are per thread (gunicorn threads, delivery threads) and opened after fork.
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=True)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(f"PRAGMA synchronous={self._synchronous}")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open {self.path}: {exc}") from exc
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
+
+    def _read(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+        try:
+            return self._db().execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
+
+    # --- the request path -------------------------------------------------------------------
+    def apply(self, alerts: Sequence[Alert], now: float) -> list[Outcome]:
+        with self._transaction() as db:
+            return [self._apply_one(db, alert, now) for alert in alerts]
+
+    def _apply_one(self, db: sqlite3.Connection, alert: Alert, now: float) -> Outcome:
+        fingerprint = alert.fingerprint
+        rows = self._object_rows(db, alert.object_key)
+        existing = next((r for r in rows if r.fingerprint == fingerprint), None)
+        if alert.state is AlarmState.FIRING:
+            return self._fire(db, alert, fingerprint, existing, rows, now)
+        return self._resolve(db, alert, fingerprint, rows, now)
+
+    def _fire(self, db: sqlite3.Connection, alert: Alert, fingerprint: str, existing: StoredAlert | None,
+              rows: list[StoredAlert], now: float) -> Outcome:
+        """Fire, unless the store knows something newer of this object (a recovery, a level change)."""
+        newer = any(r.alert.event_at > alert.event_at for r in rows)
+        recovered = any(r.alert.state is AlarmState.RESOLVED and r.alert.event_at >= alert.event_at for r in rows)
+        if newer or recovered:
+            return Outcome.STALE
+        starts_at = alert.starts_at
+        if existing and existing.alert.state is AlarmState.FIRING:
+            starts_at = min(starts_at, existing.alert.starts_at)
+        for row in rows:
+            if row.alert.state is AlarmState.FIRING and row.fingerprint != fingerprint:
+                self._write(db, row.fingerprint, row.alert, AlarmState.RESOLVED, row.alert.starts_at,
+                            _clamp(alert.event_at, row.alert.starts_at, now), alert.event_at,
+                            row.alert.annotations, now)
+        return self._upsert(db, alert, fingerprint, existing, starts_at, None, now)
+
+    def _resolve(self, db: sqlite3.Connection, alert: Alert, fingerprint: str, rows: list[StoredAlert],
+                 now: float) -> Outcome:
+        """Resolve whichever alert of this object fires, whatever its severity."""
+        firing = [r for r in rows if r.alert.state is AlarmState.FIRING]
+        ending = [r for r in firing if r.alert.event_at <= alert.event_at]
+        for row in ending:
+            ends_at = _clamp(alert.ends_at or now, row.alert.starts_at, now)
+            self._write(db, row.fingerprint, row.alert, AlarmState.RESOLVED, row.alert.starts_at, ends_at,
+                        alert.event_at, {**row.alert.annotations, **alert.annotations}, now)
+        if ending:
+            return Outcome.CHANGED
+        if firing:
+            return Outcome.STALE  # only a newer occurrence fires; this recovery is for an older one
+        if rows:
+            db.execute("UPDATE alerts SET event_at = max(event_at, ?) WHERE object_key = ?",
+                       (alert.event_at, alert.object_key))
+            return Outcome.UNCHANGED
+        # A recovery for an alert never seen: record it, so that a late firing retry cannot fire it.
+        ends_at = _clamp(alert.ends_at or now, alert.starts_at, now)
+        return self._upsert(db, alert, fingerprint, None, alert.starts_at, ends_at, now)
+
+    def _upsert(self, db: sqlite3.Connection, alert: Alert, fingerprint: str, existing: StoredAlert | None,
+                starts_at: float, ends_at: float | None, now: float) -> Outcome:
+        if existing is None:
+            self._reserve_row(db)
+        elif (existing.alert.state is alert.state and existing.alert.annotations == alert.annotations
+              and existing.alert.starts_at == starts_at and existing.alert.ends_at == ends_at
+              and existing.alert.generator_url == alert.generator_url):
+            db.execute("UPDATE alerts SET event_at = ?, expires_at = ? WHERE fingerprint = ?",
+                       (max(alert.event_at, existing.alert.event_at), alert.expires_at, fingerprint))
+            return Outcome.UNCHANGED
+        self._write(db, fingerprint, alert, alert.state, starts_at, ends_at, alert.event_at,
+                    alert.annotations, now)
+        return Outcome.CHANGED
+
+    def _reserve_row(self, db: sqlite3.Connection) -> None:
+        (count,) = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'alerts' RETURNING value"
+                              ).fetchone()
+        if self.max_alerts and count > self.max_alerts:
+            raise StoreFull(f"the store holds its maximum of {self.max_alerts} alerts")
+
+    def _write(self, db: sqlite3.Connection, fingerprint: str, alert: Alert, state: AlarmState,
+               starts_at: float, ends_at: float | None, event_at: float, annotations: dict[str, str],
+               now: float) -> None:
+        (seq,) = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value").fetchone()
+        db.execute(
+            "INSERT INTO alerts (fingerprint, object_key, vendor, labels, annotations, generator_url, state,"
+            " starts_at, ends_at, event_at, expires_at, seq, changed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (fingerprint) DO UPDATE SET annotations = excluded.annotations,"
+            " generator_url = excluded.generator_url, state = excluded.state, starts_at = excluded.starts_at,"
+            " ends_at = excluded.ends_at, event_at = excluded.event_at, expires_at = excluded.expires_at,"
+            " seq = excluded.seq, changed_at = excluded.changed_at",
+            (fingerprint, alert.object_key, alert.vendor, _dump(alert.labels), _dump(annotations),
+             alert.generator_url, state.value, starts_at, ends_at, event_at,
+             alert.expires_at if state is AlarmState.FIRING else None, seq, now),
+        )
+
+    def _object_rows(self, db: sqlite3.Connection, object_key: str) -> list[StoredAlert]:
+        return [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM alerts WHERE object_key = ?",
+                                            (object_key,))]
+
+    # --- delivery ---------------------------------------------------------------------------
+    def register_targets(self, targets: Sequence[str]) -> None:
+        with self._transaction() as db:
+            for name in targets:
+                db.execute("INSERT OR IGNORE INTO targets (name, cursor)"
+                           " SELECT ?, value FROM counters WHERE name = 'seq'", (name,))
+
+    def changes(self, target: str, limit: int) -> list[StoredAlert]:
+        rows = self._read(f"SELECT {_COLUMNS} FROM alerts WHERE seq > (SELECT cursor FROM targets WHERE name = ?)"
+                          " ORDER BY seq LIMIT ?", (target, limit))
+        return [_row(r) for r in rows]
+
+    def advance(self, target: str, seq: int, now: float) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE targets SET cursor = max(cursor, ?), last_success = ?, up = 1 WHERE name = ?",
+                       (seq, now, target))
+
+    def record_failure(self, target: str, now: float) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE targets SET up = 0 WHERE name = ?", (target,))
+
+    def active(self, after: str, limit: int, now: float, resolved_for: float) -> list[StoredAlert]:
+        rows = self._read(f"SELECT {_COLUMNS} FROM alerts WHERE fingerprint > ?"
+                          " AND (state = 'firing' OR ends_at > ?) ORDER BY fingerprint LIMIT ?",
+                          (after, now - resolved_for, limit))
+        return [_row(r) for r in rows]
+
+    # --- housekeeping -----------------------------------------------------------------------
+    def expire(self, now: float, max_firing_age: float) -> int:
+        oldest_start = now - max_firing_age if max_firing_age > 0 else float("-inf")
+        with self._transaction() as db:
+            rows = [_row(r) for r in db.execute(
+                f"SELECT {_COLUMNS} FROM alerts WHERE state = 'firing' AND (expires_at <= ? OR starts_at <= ?)",
+                (now, oldest_start))]
+            for row in rows:
+                reason = ("the vendor sends no recovery for this event" if row.alert.expires_at
+                          and row.alert.expires_at <= now else
+                          f"no recovery from the vendor within the maximum firing age of {max_firing_age:g}s")
+                annotations = {**row.alert.annotations, "resolved_reason": f"Resolved by the bridge: {reason}"}
+                self._write(db, row.fingerprint, row.alert, AlarmState.RESOLVED, row.alert.starts_at, now,
+                            max(now, row.alert.event_at), annotations, now)
+        return len(rows)
+
+    def forget(self, now: float, keep_resolved_for: float, targets: Sequence[str]) -> int:
+        with self._transaction() as db:
+            placeholders = ",".join("?" * len(targets)) or "''"
+            (delivered,) = db.execute(f"SELECT min(cursor) FROM targets WHERE name IN ({placeholders})",
+                                      list(targets)).fetchone()
+            if delivered is None:
+                return 0
+            deleted = db.execute("DELETE FROM alerts WHERE state = 'resolved' AND changed_at < ? AND seq <= ?",
+                                 (now - keep_resolved_for, delivered)).rowcount
+            db.execute("UPDATE counters SET value = value - ? WHERE name = 'alerts'", (deleted,))
+        return deleted
+
+    def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
+        with self._transaction() as db:
+            db.execute("INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+                       " SET owner = excluded.owner, until = excluded.until"
+                       " WHERE leases.owner = excluded.owner OR leases.until < ?",
+                       (name, owner, now + ttl, now))
+            (holder,) = db.execute("SELECT owner FROM leases WHERE name = ?", (name,)).fetchone()
+        return holder == owner
+
+    def stats(self, targets: Sequence[str], now: float) -> StoreStats:
+        by_state = {(vendor, state): count for vendor, state, count in self._read(
+            "SELECT vendor, state, count(*) FROM alerts GROUP BY vendor, state")}
+        per_target = {}
+        for name in targets:
+            found = self._read("SELECT cursor, last_success, up FROM targets WHERE name = ?", (name,))
+            if not found:
+                continue
+            cursor, last_success, up = found[0]
+            backlog, oldest = self._read("SELECT count(*), min(changed_at) FROM alerts WHERE seq > ?", (cursor,))[0]
+            per_target[name] = TargetStats(backlog, oldest, last_success, None if up is None else bool(up))
+        return StoreStats(by_state, sum(by_state.values()), per_target)
+
+    def ping(self) -> None:
+        self._read("SELECT value FROM counters WHERE name = 'seq'")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(value, high))
+
+
+def _dump(values: dict[str, str]) -> str:
+    return json.dumps(values, ensure_ascii=False, sort_keys=True)
+
+
+def _row(row: tuple) -> StoredAlert:
+    fingerprint, labels, annotations, url, state, starts, ends, event, expires, seq, changed = row
+    alert = Alert(labels=json.loads(labels), annotations=json.loads(annotations), state=AlarmState(state),
+                  starts_at=starts, event_at=event, ends_at=ends, generator_url=url, expires_at=expires)
+    return StoredAlert(alert=alert, fingerprint=fingerprint, seq=seq, changed_at=changed)

@@ -1,0 +1,138 @@
+"""Lenient readers for the sloppy shapes vendors send: numbers as strings, "null", zone-less times."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bridge.vendors import InvalidPayload
+
+_TRAILING_COMMA = re.compile(r'("(?:\\.|[^"\\])*")|,\s*([}\]])')
+_ABSENT = {"", "null", "none", "undefined"}
+
+
+def load_json(body: bytes) -> Any:
+    """Decode JSON, forgiving trailing commas (Kingsoft's own sample has one)."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidPayload(f"body: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InvalidPayload("body: JSON nested too deeply") from None
+    except ValueError as first_error:
+        repaired = _TRAILING_COMMA.sub(lambda m: m.group(1) or m.group(2), text)
+        try:
+            return json.loads(repaired)
+        except (ValueError, RecursionError):
+            raise InvalidPayload(f"body: not valid JSON ({first_error})") from None
+
+
+JSON_TYPES = frozenset({"application/json", "text/json", "text/plain", ""})
+"""Content types a JSON callback may arrive with: vendors do not all label their bodies."""
+
+
+def is_json_type(content_type: str) -> bool:
+    return content_type in JSON_TYPES or (content_type.startswith("application/") and content_type.endswith("+json"))
+
+
+def obj(value: Any, where: str, *, required: bool = True) -> dict[str, Any]:
+    """Read a JSON object; absent means empty unless required."""
+    if isinstance(value, dict):
+        return value
+    if value is None and not required:
+        return {}
+    if value is None:
+        raise InvalidPayload(f"{where}: missing")
+    raise InvalidPayload(f"{where}: must be an object, got {type_name(value)}")
+
+
+def text(value: Any) -> str:
+    """A scalar as text; absent, null-like and non-scalar values are empty."""
+    if value is None or isinstance(value, dict | list):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    result = str(value).strip()
+    return "" if result.lower() in _ABSENT else result
+
+
+def required_text(value: Any, where: str) -> str:
+    result = text(value)
+    if not result:
+        raise InvalidPayload(f"{where}: missing or empty")
+    return result
+
+
+def number(value: Any) -> float | None:
+    """A number given as a number or a numeric string; None when absent or not numeric."""
+    raw = text(value)
+    try:
+        result = float(raw)
+    except ValueError:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def epoch(value: Any, where: str) -> float | None:
+    """Unix time in seconds or milliseconds (13 digits); None when absent or zero."""
+    result = number(value)
+    if result is None:
+        if text(value):
+            raise InvalidPayload(f"{where}: not a Unix timestamp: {text(value)[:64]!r}")
+        return None
+    if result <= 0:
+        return None
+    return result / 1000.0 if result >= 1e12 else result
+
+
+def local_time(value: Any, where: str, zone: ZoneInfo) -> float | None:
+    """A vendor datetime like "2017-03-09 07:00:00" in the vendor's zone; "0" or absent is None."""
+    raw = text(value)
+    if raw in ("", "0"):
+        return None
+    if re.fullmatch(r"\d{9,13}(\.\d+)?", raw):
+        return epoch(raw, where)
+    try:
+        parsed = datetime.fromisoformat(raw.replace("/", "-"))
+    except ValueError:
+        raise InvalidPayload(f"{where}: not a date and time like '2017-03-09 07:00:00': {raw[:64]!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.timestamp()
+
+
+def flat_strings(values: dict[str, Any]) -> dict[str, str]:
+    """Flatten one level of nested objects into string values, dropping empties.
+
+    A nested key that would overwrite an outer one keeps the outer one and is stored as
+    ``<outer key>_<key>`` instead.
+    """
+    result: dict[str, str] = {}
+    nested: list[tuple[str, str, Any]] = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            nested.extend((str(key), str(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            result[str(key)] = encoded if value else ""
+        else:
+            result[str(key)] = text(value)
+    for parent, key, value in nested:
+        name = key if key not in result else f"{parent}_{key}"
+        result.setdefault(name, text(value) if not isinstance(value, dict | list) else json.dumps(value))
+    return {k: v for k, v in result.items() if v}
+
+
+def type_name(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")

@@ -1,0 +1,146 @@
+"""Alibaba Cloud CloudMonitor threshold alert callbacks.
+
+Sent as ``application/x-www-form-urlencoded`` (the same fields are accepted as JSON). ``dimensions`` is a
+Java ``Map.toString`` string such as ``{userId=12, instanceId=i-1}`` (older docs: a JSON list), the literal
+string "null" means absent, ``ALERT`` and ``ALARM`` are the same state, and ``timestamp`` is in seconds
+(docs) or milliseconds (observed). The ``signature`` field cannot be verified: its algorithm is not
+public, so it is ignored and never stored or logged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from bridge.model import Alarm, AlarmState
+from bridge.vendors import Callback, InvalidPayload, ParseContext, UnsupportedMediaType
+from bridge.vendors._fields import epoch, flat_strings, is_json_type, load_json, obj, required_text, text
+
+CONSOLE_URL = "https://cms.console.aliyun.com/"
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+SEVERITIES = {"CRITICAL": "critical", "WARN": "warning", "WARNING": "warning", "INFO": "info"}
+_STATES = {"ALERT": AlarmState.FIRING, "ALARM": AlarmState.FIRING, "INSUFFICIENT_DATA": AlarmState.FIRING,
+           "OK": AlarmState.RESOLVED}
+_SECRET_FIELDS = frozenset({"signature"})
+
+
+class Aliyun:
+    name = "aliyun"
+
+    def parse(self, body: bytes, content_type: str, ctx: ParseContext) -> Callback:
+        fields = _decode(body, content_type)
+        return Callback(alarms=[self._alarm(fields, ctx)], reply={"status": "ok"})
+
+    def empty_reply(self, query: Mapping[str, str]) -> dict[str, Any]:
+        return {"status": "ok"}
+
+    def _alarm(self, fields: dict[str, Any], ctx: ParseContext) -> Alarm:
+        raw_state = required_text(fields.get("alertState"), "alertState").upper()
+        if raw_state not in _STATES:
+            raise InvalidPayload(f"alertState: must be OK, ALERT, ALARM or INSUFFICIENT_DATA, got {raw_state[:32]!r}")
+        state = _STATES[raw_state]
+        metric = required_text(fields.get("metricName"), "metricName")
+        at = epoch(fields.get("timestamp"), "timestamp") or ctx.now
+        level = text(fields.get("triggerLevel")).upper()
+        if state is AlarmState.RESOLVED or level not in SEVERITIES:
+            level = text(fields.get("preTriggerLevel")).upper()
+        dimensions = parse_dimensions(fields.get("dimensions"))
+        instance = text(fields.get("instanceName")) or dimensions.get("instanceId", "")
+        current = text(fields.get("curValue"))
+        details = {
+            "alert_name": text(fields.get("alertName")),
+            "expression": text(fields.get("expression")),
+            "current_value": " ".join(filter(None, (current, text(fields.get("unit"))))),
+            "instance_name": text(fields.get("instanceName")),
+            "trigger_level": text(fields.get("triggerLevel")),
+            "previous_trigger_level": text(fields.get("preTriggerLevel")),
+            "last_time": text(fields.get("lastTime")),
+            "region_name": text(fields.get("regionName")),
+            "product_group_name": text(fields.get("productGroupName")),
+            "group_id": text(fields.get("groupId")),
+            "raw_metric_name": text(fields.get("rawMetricName")),
+            "trans_id": text(fields.get("transId")),
+            "user_id": text(fields.get("userId")),
+        }
+        title = text(fields.get("alertName")) or metric
+        where = f" on {instance}" if instance else ""
+        return Alarm(
+            vendor=self.name,
+            name=metric,
+            state=state,
+            started_at=at,
+            event_at=at,
+            resolved_at=at if state is AlarmState.RESOLVED else None,
+            namespace=text(fields.get("namespace")) or text(fields.get("metricProject")),
+            region=text(fields.get("regionId")) or dimensions.get("regionId", ""),
+            policy_id=text(fields.get("ruleId")),
+            severity=SEVERITIES.get(level, ""),
+            alarm_state="insufficient_data" if raw_state == "INSUFFICIENT_DATA" else "",
+            dimensions=dimensions,
+            details={k: v for k, v in details.items() if v},
+            summary=f"{title}{where}" + (f": {current}" if current else ""),
+            description=f"Alibaba Cloud CloudMonitor rule {title}: {text(fields.get('expression')) or metric}"
+            + where + (" (insufficient data)" if raw_state == "INSUFFICIENT_DATA" else ""),
+            console_url=CONSOLE_URL,
+        )
+
+
+def _decode(body: bytes, content_type: str) -> dict[str, Any]:
+    if content_type == FORM_TYPE:
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
+                              max_num_fields=1000)
+        except UnicodeDecodeError:
+            raise InvalidPayload("body: form data is not valid UTF-8") from None
+        except ValueError as exc:
+            raise InvalidPayload(f"body: {exc}") from None
+        fields = dict(pairs)
+    elif is_json_type(content_type):
+        fields = obj(load_json(body), "body")
+    else:
+        raise UnsupportedMediaType(f"aliyun sends {FORM_TYPE} or application/json, not {content_type}")
+    for secret in _SECRET_FIELDS:
+        fields.pop(secret, None)
+    return fields
+
+
+def parse_dimensions(value: Any) -> dict[str, str]:
+    """Read ``{k=v, k=v}``, a JSON list of objects, a JSON object, or a JSON string of either."""
+    if isinstance(value, dict):
+        return flat_strings(value)
+    if isinstance(value, list):
+        merged: dict[str, Any] = {}
+        for item in value:
+            if isinstance(item, dict):
+                merged.update(item)
+        return flat_strings(merged)
+    raw = text(value)
+    if not raw:
+        return {}
+    if raw[0] in "[{" and '"' in raw:
+        try:
+            return parse_dimensions(json.loads(raw))
+        except ValueError:
+            pass
+    return _java_map(raw)
+
+
+def _java_map(raw: str) -> dict[str, str]:
+    """Parse Java's ``Map.toString``; a comma inside a value stays in that value."""
+    inner = raw[1:-1] if raw.startswith("{") and raw.endswith("}") else raw
+    result: dict[str, str] = {}
+    last_key = ""
+    for part in inner.split(","):
+        key, sep, val = part.partition("=")
+        if sep and key.strip():
+            last_key = key.strip()
+            result[last_key] = val.strip()
+        elif last_key:
+            result[last_key] += "," + part
+    return {k: v for k, v in result.items() if text(v)}
+
+
+VENDOR = Aliyun()
