@@ -7,7 +7,8 @@ from typing import Any
 
 import helm_python as helm
 import pytest
-from helmkit import CHART_DIR, NAMESPACE, RELEASE, Rendered
+
+from tests.helm.helmkit import CHART_DIR, NAMESPACE, RELEASE, Rendered
 
 
 @pytest.fixture(scope="session")

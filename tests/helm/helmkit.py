@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +78,44 @@ def fullname() -> str:
 
 def load_values(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text()) or {}
+
+
+HISTOGRAM_SUFFIX = re.compile(r"_(bucket|sum|count)$")
+
+
+def metric_names(expression: str) -> set[str]:
+    """Return the metric families an expression names (histogram series folded)."""
+    return {HISTOGRAM_SUFFIX.sub("", n) for n in re.findall(r"\bcloud_alarm_bridge_\w+", expression)}
+
+
+def dashboard_expressions() -> list[str]:
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    return [t["expr"] for p in dashboard["panels"] for t in p["targets"]] + [
+        v["definition"] for v in dashboard["templating"]["list"] if "definition" in v
+    ]
+
+
+def compose() -> dict:
+    return yaml.safe_load((DEPLOY_DIR / "docker-compose.yml").read_text())
+
+
+def dockerfile_instructions() -> dict[str, list[str]]:
+    instructions: dict[str, list[str]] = {}
+    text = (DEPLOY_DIR / "Dockerfile").read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            keyword, _, rest = line.strip().partition(" ")
+            instructions.setdefault(keyword.upper(), []).append(rest.strip())
+    return instructions
+
+
+def image_command() -> list[str]:
+    """Return ENTRYPOINT + CMD of the image (exec form)."""
+    instructions = dockerfile_instructions()
+    return json.loads(instructions["ENTRYPOINT"][-1]) + json.loads(instructions["CMD"][-1])
+
+
+def flags_used(chart_container: dict) -> set[str]:
+    """Return every flag the image, the demo and the chart pass to `cloud-alarm-bridge serve`."""
+    words = image_command() + compose()["services"]["bridge"]["command"] + chart_container["args"]
+    return {w for w in words if w.startswith("--")}

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import helm_python as helm
 import pytest
-from helmkit import load_values
+
+from tests.helm.helmkit import load_values
 
 INVALID = Path(__file__).parent / "invalid-values"
 

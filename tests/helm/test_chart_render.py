@@ -8,7 +8,8 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
-from helmkit import CHART_DIR, CI_VALUES, NAMESPACE, fullname, load_values
+
+from tests.helm.helmkit import CHART_DIR, CI_VALUES, NAMESPACE, fullname, load_values
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest known.
 KUBE_VERSIONS = ["1.25.0", kubernetes_validate.utils.latest_version()]

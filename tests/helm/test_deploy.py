@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from helmkit import DASHBOARD_FILE, DEPLOY_DIR, METRICS, RULES_FILE, SERVE_FLAGS
 
-HISTOGRAM_SUFFIX = re.compile(r"_(bucket|sum|count)$")
+from tests.helm.helmkit import (
+    DASHBOARD_FILE,
+    DEPLOY_DIR,
+    METRICS,
+    RULES_FILE,
+    SERVE_FLAGS,
+    compose,
+    dashboard_expressions,
+    dockerfile_instructions,
+    flags_used,
+    image_command,
+    metric_names,
+)  # fmt: skip
 
 
 def run(*command: str | Path, cwd: Path | None = None) -> str:
@@ -20,22 +30,6 @@ def run(*command: str | Path, cwd: Path | None = None) -> str:
     done = subprocess.run([str(c) for c in command], capture_output=True, text=True, cwd=cwd)
     assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
     return done.stdout + done.stderr
-
-
-def metric_names(expression: str) -> set[str]:
-    """Return the metric families an expression names (histogram series folded)."""
-    return {HISTOGRAM_SUFFIX.sub("", n) for n in re.findall(r"\bcloud_alarm_bridge_\w+", expression)}
-
-
-def dashboard_expressions() -> list[str]:
-    dashboard = json.loads(DASHBOARD_FILE.read_text())
-    return [t["expr"] for p in dashboard["panels"] for t in p["targets"]] + [
-        v["definition"] for v in dashboard["templating"]["list"] if "definition" in v
-    ]
-
-
-def compose() -> dict:
-    return yaml.safe_load((DEPLOY_DIR / "docker-compose.yml").read_text())
 
 
 def test_promtool_accepts_the_rules_file():
@@ -148,34 +142,12 @@ def test_grafana_gets_alertmanager_as_a_prometheus_implementation_data_source():
     assert by_type["prometheus"]["url"] == "http://prometheus:9090"
 
 
-def dockerfile_instructions() -> dict[str, list[str]]:
-    instructions: dict[str, list[str]] = {}
-    text = (DEPLOY_DIR / "Dockerfile").read_text().replace("\\\n", " ")
-    for line in text.splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            keyword, _, rest = line.strip().partition(" ")
-            instructions.setdefault(keyword.upper(), []).append(rest.strip())
-    return instructions
-
-
-def image_command() -> list[str]:
-    """Return ENTRYPOINT + CMD of the image (exec form)."""
-    instructions = dockerfile_instructions()
-    return json.loads(instructions["ENTRYPOINT"][-1]) + json.loads(instructions["CMD"][-1])
-
-
 def test_the_image_is_slim_python_non_root_and_runs_serve():
     instructions = dockerfile_instructions()
     assert instructions["FROM"] == ["python:3.11-slim"]
     assert any("pip install ." in run_ for run_ in instructions["RUN"])
     assert instructions["USER"][-1].split(":")[0] not in {"root", "0"}
     assert image_command() == ["cloud-alarm-bridge", "serve"]
-
-
-def flags_used(chart_container: dict) -> set[str]:
-    """Return every flag the image, the demo and the chart pass to `cloud-alarm-bridge serve`."""
-    words = image_command() + compose()["services"]["bridge"]["command"] + chart_container["args"]
-    return {w for w in words if w.startswith("--")}
 
 
 def test_the_image_the_demo_and_the_chart_pass_only_serve_flags_of_the_contract(render):
