@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import helm_python as helm
@@ -229,3 +230,23 @@ def _leaves(value):
             yield from _leaves(v)
     else:
         yield value
+
+
+def test_the_readme_values_table_documents_every_value(chart):
+    readme = (CHART_DIR / "README.md").read_text()
+    rows = re.findall(r"^\| `([\w.]+)` \|", readme, flags=re.MULTILINE)
+
+    def leaves(value, path=""):
+        if isinstance(value, dict) and value:
+            for key, child in value.items():
+                yield from leaves(child, f"{path}.{key}" if path else key)
+        else:
+            yield path
+
+    values = chart.values
+    for row in rows:
+        node = values
+        for key in row.split("."):
+            node = node[key]  # KeyError: the README documents a value that does not exist
+    for leaf in leaves(values):
+        assert any(leaf == row or leaf.startswith(row + ".") for row in rows), f"{leaf} is not in README.md"
