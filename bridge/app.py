@@ -12,10 +12,10 @@ import time
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from bridge import metrics
-from bridge.auth import presented_token, token_matches
+from bridge.auth import Guard, presented_token
 from bridge.config import Settings
 from bridge.mapping import MappingOptions, to_alert
 from bridge.store import Store, StoreError, StoreFull, open_store
@@ -32,7 +32,10 @@ class Bridge:
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
-        self.mapping = MappingOptions(default_severity=settings.default_severity)
+        self.mapping = MappingOptions(default_severity=settings.default_severity,
+                                      max_dimensions=settings.max_dimensions, max_labels=settings.max_labels,
+                                      max_label_value_length=settings.max_label_value_length)
+        self.guard = Guard.from_settings(settings)
         self._store = store
         self._lock = threading.Lock()
         self.collector = metrics.StoreCollector(self.store, [t.name for t in settings.alertmanagers],
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(ops)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    app.after_request(_security_headers)
     metrics.init_labels(list(VENDORS), [t.name for t in settings.alertmanagers])
     return app
 
@@ -77,6 +81,13 @@ def _http_error(error: HTTPException) -> Response:
     return response
 
 
+def _security_headers(response: Response) -> Response:
+    """Every answer is data, never a page: no sniffing it into HTML, no caching it."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _unexpected_error(error: Exception) -> Response:
     log.exception("unexpected error handling a request", extra={"path": request.path})
     return _error(500, "internal error")
@@ -84,8 +95,8 @@ def _unexpected_error(error: Exception) -> Response:
 
 def _count(status: int | None) -> None:
     vendor = g.get("vendor")
-    outcome = {400: "invalid", 401: "unauthorized", 413: "too_large", 415: "unsupported_media_type",
-               503: "store_full"}.get(status or 0)
+    outcome = {400: "invalid", 401: "unauthorized", 403: "forbidden", 408: "timeout", 413: "too_large",
+               415: "unsupported_media_type", 503: "store_full"}.get(status or 0)
     if vendor and outcome:
         metrics.CALLBACKS.labels(vendor, outcome).inc()
 
@@ -98,13 +109,14 @@ def receive(vendor_name: str) -> Response:
     g.vendor = vendor_name
     started = time.monotonic()
     bridge = _bridge()
-    if bridge.settings.tokens and not token_matches(presented_token(request.args, request.headers),
-                                                    bridge.settings.tokens):
-        metrics.CALLBACKS.labels(vendor_name, "unauthorized").inc()
-        response = _error(401, "missing or wrong token")
-        response.headers["WWW-Authenticate"] = 'Basic realm="cloud-alarm-bridge"'
-        return response
-    body = request.get_data(cache=False) if request.method == "POST" else b""
+    refusal = _refuse(bridge.guard, vendor_name)
+    if refusal is not None:
+        return refusal
+    try:
+        body = request.get_data(cache=False) if request.method == "POST" else b""
+    except (TimeoutError, ClientDisconnected):  # --request-timeout hit mid-body (werkzeug reports it as a
+        metrics.CALLBACKS.labels(vendor_name, "timeout").inc()  # disconnect): a slow or stalled sender
+        return _error(408, "the request body did not arrive in time")
     if not body.strip():
         return jsonify(vendor.empty_reply(request.args))  # the console's URL check
     response = _ingest(bridge, vendor_name, body)
@@ -112,11 +124,35 @@ def receive(vendor_name: str) -> Response:
     return response
 
 
+def _refuse(guard: Guard, vendor_name: str) -> Response | None:
+    """403 for a source outside the allowlist, 401 for a missing or wrong token; None to go on.
+
+    Runs on the request line and headers only: a refused body is never read.
+    """
+    if not guard.source_ok(vendor_name, request.remote_addr or "", request.headers.get("X-Forwarded-For", "")):
+        metrics.CALLBACKS.labels(vendor_name, "forbidden").inc()
+        log.info("refused a callback from outside the allowed networks",
+                 extra={"vendor": vendor_name, "remote": request.remote_addr})
+        return _error(403, "source address not allowed")
+    if not guard.token_ok(vendor_name, presented_token(request.args, request.headers)):
+        metrics.CALLBACKS.labels(vendor_name, "unauthorized").inc()
+        response = _error(401, "missing or wrong token")
+        response.headers["WWW-Authenticate"] = 'Basic realm="cloud-alarm-bridge"'
+        return response
+    return None
+
+
 def _ingest(bridge: Bridge, vendor_name: str, body: bytes) -> Response:
     vendor = VENDORS[vendor_name]
+    settings = bridge.settings
     now = time.time()
     try:
-        parsed = vendor.parse(body, request.mimetype, ParseContext(now=now, timezone=bridge.settings.timezone))
+        parsed = vendor.parse(body, request.mimetype, ParseContext(now=now, timezone=settings.timezone,
+                                                                   max_json_depth=settings.max_json_depth))
+        if len(parsed.alarms) > settings.max_alerts_per_callback:
+            raise InvalidPayload(f"body: {len(parsed.alarms)} alarms in one callback, "
+                                 f"at most {settings.max_alerts_per_callback} accepted")
+        alerts = [to_alert(alarm, bridge.mapping, now) for alarm in parsed.alarms]
     except UnsupportedMediaType as exc:
         metrics.CALLBACKS.labels(vendor_name, "unsupported_media_type").inc()
         return _error(415, str(exc))
@@ -124,7 +160,6 @@ def _ingest(bridge: Bridge, vendor_name: str, body: bytes) -> Response:
         metrics.CALLBACKS.labels(vendor_name, "invalid").inc()
         log.info("rejected an invalid callback", extra={"vendor": vendor_name, "error": str(exc)})
         return _error(400, str(exc))
-    alerts = [to_alert(alarm, bridge.mapping, now) for alarm in parsed.alarms]
     try:
         outcomes = bridge.store().apply(alerts, now)
     except StoreFull as exc:

@@ -7,6 +7,7 @@ each naming where the bad value came from.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import re
@@ -63,6 +64,16 @@ class Settings:
     workers: int = 2
     threads: int = 4
     tokens: tuple[str, ...] = field(default=(), repr=False)
+    vendor_tokens: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    allow_cidrs: tuple[str, ...] = ()
+    vendor_allow_cidrs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    trusted_proxies: tuple[str, ...] = ()
+    max_json_depth: int = 32
+    max_dimensions: int = 32
+    max_labels: int = 40
+    max_label_value_length: int = 1024
+    max_alerts_per_callback: int = 100
+    request_timeout: float = 10.0
     log_level: str = "info"
     store_max_alerts: int = 100_000
     batch_size: int = 256
@@ -158,6 +169,53 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(item).strip() for item in items if str(item).strip())
 
 
+def _token_files(value: Any) -> tuple[str, ...]:
+    """Tokens from files, one per line (blank lines and ``#`` comments skipped): rotate by adding a line."""
+    tokens: list[str] = []
+    for path in _strings(value):
+        lines = _read_secret(path).splitlines()
+        tokens.extend(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    return tuple(tokens)
+
+
+def _vendor(name: str) -> str:
+    from bridge.vendors import VENDORS
+
+    vendor = name.strip().lower()
+    if vendor not in VENDORS:
+        raise ValueError(f"unknown vendor {name!r}; known: {', '.join(VENDORS)}")
+    return vendor
+
+
+def _per_vendor(parse_value: Callable[[Any], tuple[str, ...]]) -> Callable[[Any], tuple[tuple[str, str], ...]]:
+    """``VENDOR=VALUE`` pairs: repeated flags, a comma-separated variable, or a file mapping."""
+
+    def parse(value: Any) -> tuple[tuple[str, str], ...]:
+        if isinstance(value, dict):
+            items = [(str(k), v) for k, v in value.items()]
+        else:
+            items = []
+            for entry in _strings(value):
+                vendor, sep, rest = entry.partition("=")
+                if not sep or not rest.strip():  # never echo the entry: it may be a secret
+                    raise ValueError("expected VENDOR=VALUE, e.g. tencent=…")
+                items.append((vendor, rest))
+        return tuple((_vendor(vendor), item) for vendor, raw in items for item in parse_value(raw))
+
+    return parse
+
+
+def _cidrs(value: Any) -> tuple[str, ...]:
+    """IPv4/IPv6 networks; a bare address is a /32 (or /128)."""
+    networks = []
+    for item in _strings(value):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"not an IP network: {item!r} (use e.g. 47.74.206.0/26 or 10.0.0.1)") from None
+    return tuple(networks)
+
+
 def _read_secret(path: Any) -> str:
     try:
         return Path(str(path)).read_text(encoding="utf-8").strip()
@@ -176,7 +234,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("config", "YAML file with any of these options (and per-Alertmanager auth and TLS)", str, "FILE"),
     Option("token", "shared secret callbacks must present; repeat to accept several while rotating",
            _strings, "SECRET", repeatable=True),
-    Option("token_file", "file holding the token (a mounted Kubernetes Secret)", _read_secret, "FILE"),
+    Option("token_file", "file of tokens, one per line (a mounted Kubernetes Secret); repeatable",
+           _token_files, "FILE", repeatable=True),
+    Option("vendor_token", "token accepted for one vendor only, e.g. tencent=SECRET; repeatable",
+           _per_vendor(_strings), "VENDOR=SECRET", repeatable=True),
+    Option("vendor_token_file", "file of tokens for one vendor, one per line, e.g. aliyun=/run/secrets/aliyun",
+           _per_vendor(_token_files), "VENDOR=FILE", repeatable=True),
+    Option("allow_cidr", "accept callbacks only from these source networks; repeatable (default: any)",
+           _cidrs, "CIDR", repeatable=True),
+    Option("vendor_allow_cidr", "source networks for one vendor, replacing --allow-cidr for it, "
+           "e.g. aliyun=47.74.206.0/26", _per_vendor(_cidrs), "VENDOR=CIDR", repeatable=True),
+    Option("trusted_proxy", "proxies whose X-Forwarded-For names the client; repeatable (default: none)",
+           _cidrs, "CIDR", repeatable=True),
+    Option("max_json_depth", "deepest JSON nesting accepted (400 above)", _positive_int, "N"),
+    Option("max_dimensions", "most dimensions one alarm may have (400 above)", _positive_int, "N"),
+    Option("max_labels", "most labels one alert may have, core labels included (400 above)", _positive_int, "N"),
+    Option("max_label_value_length", "longer label values are cut and marked; the whole value goes to the "
+           "annotation <label>_full", _positive_int, "CHARS"),
+    Option("max_alerts_per_callback", "most alerts one callback may carry (400 above)", _positive_int, "N"),
+    Option("request_timeout", "close connections that send a request slower than this (408 mid-body)",
+           _duration, "DURATION"),
     Option("log_level", "debug, info, warning or error", _choice("debug", "info", "warning", "error"), "LEVEL"),
     Option("store_max_alerts", "answer 503 when the store holds this many alerts (0: no limit)", _count, "N"),
     Option("batch_size", "most alerts in one POST to Alertmanager", _positive_int, "N"),
@@ -188,7 +265,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("shutdown_timeout", "on SIGTERM, wait this long for requests and the current send", _duration,
            "DURATION"),
 )
-_ENV_NAMES = {"alertmanager_url": "BRIDGE_ALERTMANAGER_URLS", "token": "BRIDGE_TOKEN"}
+_ENV_NAMES = {"alertmanager_url": "BRIDGE_ALERTMANAGER_URLS", "token": "BRIDGE_TOKEN",
+              "vendor_token": "BRIDGE_VENDOR_TOKENS", "vendor_token_file": "BRIDGE_VENDOR_TOKEN_FILES",
+              "allow_cidr": "BRIDGE_ALLOW_CIDRS", "vendor_allow_cidr": "BRIDGE_VENDOR_ALLOW_CIDRS",
+              "trusted_proxy": "BRIDGE_TRUSTED_PROXIES"}
+_FILE_KEYS = {"alertmanager_url": "alertmanager_urls", "token": "tokens", "vendor_token": "vendor_tokens",
+              "vendor_token_file": "vendor_token_files", "allow_cidr": "allow_cidrs",
+              "vendor_allow_cidr": "vendor_allow_cidrs", "trusted_proxy": "trusted_proxies"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -232,17 +315,32 @@ def _parse(option: Option, raw: Any) -> Any:
 
 
 def _file_key(name: str) -> str:
-    return {"alertmanager_url": "alertmanager_urls", "token": "tokens"}.get(name, name)
+    return _FILE_KEYS.get(name, name)
 
 
 def _settings(values: dict[str, Any], targets: tuple[AlertmanagerTarget, ...], config_path: str) -> Settings:
-    tokens = tuple(values.pop("token", ())) + ((values.pop("token_file"),) if "token_file" in values else ())
+    tokens = tuple(values.pop("token", ())) + tuple(values.pop("token_file", ()))
+    vendor_tokens = _group(values.pop("vendor_token", ()) + values.pop("vendor_token_file", ()))
+    values["allow_cidrs"] = values.pop("allow_cidr", ())
+    values["vendor_allow_cidrs"] = _group(values.pop("vendor_allow_cidr", ()))
+    values["trusted_proxies"] = values.pop("trusted_proxy", ())
     values.pop("alertmanager_url", None)
     values.pop("config", None)
     known = {f.name for f in fields(Settings)}
     settings = Settings(**{k: v for k, v in values.items() if k in known})
-    return replace(settings, alertmanagers=targets or Settings.alertmanagers, tokens=tokens,
-                   config_file=config_path)
+    return replace(settings, alertmanagers=targets or Settings.alertmanagers, tokens=_unique(tokens),
+                   vendor_tokens=vendor_tokens, config_file=config_path)
+
+
+def _group(pairs: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, ...]]:
+    grouped: dict[str, tuple[str, ...]] = {}
+    for vendor, value in pairs:
+        grouped[vendor] = _unique((*grouped.get(vendor, ()), value))
+    return grouped
+
+
+def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
 
 
 def read_file(path: str) -> dict[str, Any]:
@@ -317,4 +415,8 @@ def to_json(settings: Settings) -> str:
 def from_json(text: str) -> Settings:
     data = json.loads(text)
     targets = tuple(AlertmanagerTarget(**{**t, "tls": TlsConfig(**t["tls"])}) for t in data.pop("alertmanagers"))
-    return Settings(**{**data, "tokens": tuple(data["tokens"]), "alertmanagers": targets})
+    for key in ("tokens", "allow_cidrs", "trusted_proxies"):
+        data[key] = tuple(data[key])
+    for key in ("vendor_tokens", "vendor_allow_cidrs"):
+        data[key] = {vendor: tuple(values) for vendor, values in data[key].items()}
+    return Settings(**{**data, "alertmanagers": targets})

@@ -11,7 +11,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger as GunicornLogger
 
-_SECRET_QUERY = re.compile(r"(?i)((?:^|[?&])(?:token|access_token|signature)=)[^&]*")
+_SECRET_QUERY = re.compile(r"(?i)((?:^|[?&])(?:token|access_token|signature)=)[^&\s'\"]*")
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -28,11 +28,12 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            # gunicorn's own messages may quote a request line, query string and all
+            "msg": redact_query(record.getMessage()),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact_query(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
@@ -52,6 +53,13 @@ class JsonGunicornLogger(GunicornLogger):
         for logger in (self.error_log, self.access_log):
             for handler in logger.handlers:
                 handler.setFormatter(JsonFormatter())
+
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        """A timed-out slow sender is routine on a public endpoint: one line, no traceback."""
+        if isinstance(sys.exc_info()[1], TimeoutError):
+            self.info("closed a connection whose request arrived too slowly")
+            return
+        super().exception(msg, *args, **kwargs)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict or self.cfg.syslog):

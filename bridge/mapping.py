@@ -7,17 +7,28 @@ for Alertmanager 0.25, which checks annotation names with the label-name rule to
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bridge.model import Alarm, AlarmState, Alert
+from bridge.vendors import InvalidPayload
 
 _INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
 CORE_LABELS = ("alertname", "vendor", "namespace", "region", "policy_id", "severity", "alarm_state")
 COLLISION_PREFIX = "dim_"
 """Put before a dimension whose name is taken by a core label, so it never overwrites one."""
+CUT_MARK = "…"
+"""Ends a label value that was cut to the length limit; the whole value is in ``<label>_full``."""
+FULL_SUFFIX = "_full"
+MAX_NAME_LENGTH = 128
+"""Label and annotation names are cut to this: vendors' own names are under 40 characters."""
+
+
+class LimitExceeded(InvalidPayload):
+    """An alarm has more dimensions or labels than configured (answered 400, like any bad payload)."""
 
 
 @dataclass(frozen=True)
@@ -26,20 +37,39 @@ class MappingOptions:
 
     default_severity: str = "warning"
     severity_by_vendor: Mapping[str, str] = field(default_factory=dict)
+    max_dimensions: int = 32
+    """Dimensions are the object's identity: cutting some would merge distinct objects, so more is a 400."""
+    max_labels: int = 40
+    """Labels of one alert: the 7 core labels plus ``max_dimensions``, with one to spare."""
+    max_label_value_length: int = 1024
+    """Characters; a longer value is cut and marked, and kept whole in an annotation."""
 
 
 def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
-    """Build the alert for one alarm; times in the future (skewed vendor clocks) are clamped to now."""
-    starts_at = min(alarm.started_at, now)
+    """Build the alert for one alarm; raise LimitExceeded when it has too many dimensions or labels.
+
+    Times in the future (skewed vendor clocks) are clamped to now, and absurd ones (before 1970,
+    overflowed sums) too, so every alert has a startsAt Alertmanager can parse.
+    """
+    if len(alarm.dimensions) > options.max_dimensions:
+        raise LimitExceeded(f"dimensions: {len(alarm.dimensions)} given, at most {options.max_dimensions} accepted")
+    starts_at = _clamp(alarm.started_at, now)
     ends_at = None
     if alarm.state is AlarmState.RESOLVED:
-        ends_at = max(starts_at, min(alarm.resolved_at or now, now))
+        ends_at = max(starts_at, _clamp(alarm.resolved_at or now, now))
+    labels = labels_for(alarm, options)
+    if len(labels) > options.max_labels:
+        raise LimitExceeded(f"labels: the alarm maps to {len(labels)} labels, at most {options.max_labels} accepted")
+    annotations = annotations_for(alarm)
+    labels, full_values = cut_long_values(labels, options.max_label_value_length)
+    for name, value in full_values.items():
+        annotations[name] = value  # a `_full` annotation replaces any vendor detail of the same name
     return Alert(
-        labels=labels_for(alarm, options),
-        annotations=annotations_for(alarm),
+        labels=labels,
+        annotations=annotations,
         state=alarm.state,
         starts_at=starts_at,
-        event_at=alarm.event_at,
+        event_at=_clamp(alarm.event_at, now),
         ends_at=ends_at,
         generator_url=alarm.console_url,
         expires_at=alarm.expires_at,
@@ -68,6 +98,29 @@ def labels_for(alarm: Alarm, options: MappingOptions) -> dict[str, str]:
     return labels
 
 
+def _clamp(ts: float | None, now: float) -> float:
+    if ts is None or not math.isfinite(ts) or ts > now:
+        return now
+    return max(ts, 0.0)
+
+
+def cut_long_values(labels: dict[str, str], limit: int) -> tuple[dict[str, str], dict[str, str]]:
+    """Cut values longer than ``limit`` characters and mark them; also return the whole values.
+
+    Cutting whole characters (never bytes) keeps the value valid UTF-8. Two values that differ only
+    after the cut become one alert, which is why the limit is far above any real vendor value.
+    """
+    cut: dict[str, str] = {}
+    full: dict[str, str] = {}
+    for name, value in labels.items():
+        if len(value) > limit:
+            cut[name] = value[: max(0, limit - len(CUT_MARK))] + CUT_MARK
+            full[label_name(name + FULL_SUFFIX)] = value
+        else:
+            cut[name] = value
+    return cut, full
+
+
 def annotations_for(alarm: Alarm) -> dict[str, str]:
     annotations = {"summary": alarm.summary, "description": alarm.description}
     for name, value in alarm.details.items():
@@ -77,7 +130,7 @@ def annotations_for(alarm: Alarm) -> dict[str, str]:
 
 def label_name(name: str) -> str:
     """Make a name valid everywhere: ``^[a-zA-Z_][a-zA-Z0-9_]*$`` and no reserved ``__`` prefix."""
-    cleaned = _INVALID_NAME_CHARS.sub("_", name.strip()).lstrip("_")
+    cleaned = _INVALID_NAME_CHARS.sub("_", name.strip()[:MAX_NAME_LENGTH]).lstrip("_")
     if not cleaned:
         return "unnamed"
     return f"_{cleaned}" if cleaned[0].isdigit() else cleaned

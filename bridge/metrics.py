@@ -18,8 +18,8 @@ from prometheus_client.registry import REGISTRY, Collector
 from bridge import __version__
 from bridge.store import Store, StoreError
 
-CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "too_large", "unsupported_media_type", "store_full",
-                     "store_unavailable")
+CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "forbidden", "timeout", "too_large",
+                     "unsupported_media_type", "store_full", "store_unavailable")
 SEND_OUTCOMES = ("success", "rejected", "error")
 
 CALLBACKS = Counter("cloud_alarm_bridge_callbacks_total", "Vendor callbacks received, by outcome.",

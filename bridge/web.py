@@ -1,15 +1,60 @@
-"""The gunicorn process that ``serve`` starts: reads its settings from stdin, serves ``create_app``."""
+"""The gunicorn process that ``serve`` starts: reads its settings from stdin, serves ``create_app``.
+
+Three changes to gunicorn's defaults face the internet: connections time out when a request arrives
+too slowly (a stalled sender would otherwise hold a worker thread forever), the ``Server`` header
+names no software, and the errors gunicorn answers itself (malformed HTTP) are JSON like the app's.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import sys
 from typing import Any
 
+import gunicorn.http.wsgi
+import gunicorn.util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 from prometheus_client import multiprocess
 
 from bridge.config import Settings, from_json
+
+SERVER_HEADER = "cloud-alarm-bridge"
+"""Sent as ``Server``: gunicorn always sends the header, so name the service and no version."""
+
+_request_timeout: float | None = None
+"""Set by WebServer.load_config in the master; workers are forked from it and inherit it."""
+
+
+class CallbackWorker(ThreadWorker):
+    """gthread, with a socket timeout on each connection while its request is read and answered."""
+
+    def handle(self, conn: Any) -> Any:
+        if _request_timeout:
+            conn.sock.settimeout(_request_timeout)
+        return super().handle(conn)
+
+
+def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """Answer malformed HTTP the way the app answers everything: JSON, no page, no internals.
+
+    Gunicorn answers an unsupported Transfer-Encoding 501; it is the client's request that is at
+    fault, so it becomes a 400 (the endpoint never answers 5xx to anything a client can send).
+    """
+    if status_int == 501:
+        status_int, reason = 400, "Bad Request"
+    body = json.dumps({"error": f"{reason}: {mesg}"[:300] if mesg else reason}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nServer: {SERVER_HEADER}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "X-Content-Type-Options: nosniff\r\n\r\n")
+    gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def _harden_gunicorn() -> None:
+    gunicorn.http.wsgi.SERVER = SERVER_HEADER  # read by each Response; gunicorn has no setting for it
+    gunicorn.util.write_error = write_json_error  # workers call util.write_error for malformed requests
 
 
 def _child_exit(server: Any, worker: Any) -> None:
@@ -24,11 +69,16 @@ class WebServer(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
+        global _request_timeout
+        _request_timeout = self.settings.request_timeout or None
+        _harden_gunicorn()
         options = {
             "bind": self.settings.listen,
             "workers": self.settings.workers,
             "threads": self.settings.threads,
-            "worker_class": "gthread",
+            # the class itself, not its dotted name: this module runs as __main__, and a re-import
+            # would not see _request_timeout
+            "worker_class": CallbackWorker,
             "graceful_timeout": max(1, int(self.settings.shutdown_timeout)),
             "timeout": 30,
             "keepalive": 5,

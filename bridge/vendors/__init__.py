@@ -26,10 +26,11 @@ class UnsupportedMediaType(ValueError):
 
 @dataclass(frozen=True)
 class ParseContext:
-    """What parsing needs besides the body: the clock and the vendor's time zone."""
+    """What parsing needs besides the body: the clock, the vendor's time zone and the JSON depth limit."""
 
     now: float
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    max_json_depth: int = 32
 
 
 @dataclass(frozen=True)

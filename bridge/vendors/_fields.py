@@ -15,22 +15,59 @@ _TRAILING_COMMA = re.compile(r'("(?:\\.|[^"\\])*")|,\s*([}\]])')
 _ABSENT = {"", "null", "none", "undefined"}
 
 
-def load_json(body: bytes) -> Any:
-    """Decode JSON, forgiving trailing commas (Kingsoft's own sample has one)."""
+DEFAULT_MAX_JSON_DEPTH = 32
+"""Real callbacks nest 4 levels (Tencent ``alarmObjInfo.dimensions.objDetail``); 32 leaves room for
+vendor additions and stays far below Python's recursion limit, which ``json.loads`` would hit."""
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
+
+
+def json_depth(text: str, limit: int) -> int:
+    """The deepest nesting of ``[``/``{`` outside strings, counting no further than ``limit + 1``.
+
+    Linear and non-recursive, so it is safe on any input: it runs before ``json.loads``.
+    """
+    depth = deepest = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                break
+        elif token in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def load_json(body: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
+    """Decode JSON nested at most ``max_depth`` deep, forgiving trailing commas (Kingsoft's sample has one)."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidPayload(f"body: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    return loads_bounded(text, "body", max_depth)
+
+
+def loads_bounded(text: str, where: str, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` that refuses deep nesting up front instead of recursing into it."""
+    if json_depth(text, max_depth) > max_depth:
+        raise InvalidPayload(f"{where}: JSON nested deeper than {max_depth} levels")
     try:
         return json.loads(text)
-    except RecursionError:
-        raise InvalidPayload("body: JSON nested too deeply") from None
+    except RecursionError:  # only if max_depth was configured near the interpreter's limit
+        raise InvalidPayload(f"{where}: JSON nested too deeply") from None
     except ValueError as first_error:
         repaired = _TRAILING_COMMA.sub(lambda m: m.group(1) or m.group(2), text)
         try:
             return json.loads(repaired)
         except (ValueError, RecursionError):
-            raise InvalidPayload(f"body: not valid JSON ({first_error})") from None
+            raise InvalidPayload(f"{where}: not valid JSON ({_short(first_error)})") from None
+
+
+def _short(error: ValueError) -> str:
+    """json's message, without echoing a huge input back (ValueError for 5000-digit numbers does)."""
+    return str(error)[:200]
 
 
 JSON_TYPES = frozenset({"application/json", "text/json", "text/plain", ""})

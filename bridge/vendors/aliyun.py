@@ -9,14 +9,23 @@ public, so it is ignored and never stored or logged.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from bridge.model import Alarm, AlarmState
 from bridge.vendors import Callback, InvalidPayload, ParseContext, UnsupportedMediaType
-from bridge.vendors._fields import epoch, flat_strings, is_json_type, load_json, obj, required_text, text
+from bridge.vendors._fields import (
+    DEFAULT_MAX_JSON_DEPTH,
+    epoch,
+    flat_strings,
+    is_json_type,
+    load_json,
+    loads_bounded,
+    obj,
+    required_text,
+    text,
+)
 
 CONSOLE_URL = "https://cms.console.aliyun.com/"
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -31,7 +40,7 @@ class Aliyun:
     name = "aliyun"
 
     def parse(self, body: bytes, content_type: str, ctx: ParseContext) -> Callback:
-        fields = _decode(body, content_type)
+        fields = _decode(body, content_type, ctx.max_json_depth)
         return Callback(alarms=[self._alarm(fields, ctx)], reply={"status": "ok"})
 
     def empty_reply(self, query: Mapping[str, str]) -> dict[str, Any]:
@@ -47,7 +56,7 @@ class Aliyun:
         level = text(fields.get("triggerLevel")).upper()
         if state is AlarmState.RESOLVED or level not in SEVERITIES:
             level = text(fields.get("preTriggerLevel")).upper()
-        dimensions = parse_dimensions(fields.get("dimensions"))
+        dimensions = parse_dimensions(fields.get("dimensions"), ctx.max_json_depth)
         instance = text(fields.get("instanceName")) or dimensions.get("instanceId", "")
         current = text(fields.get("curValue"))
         details = {
@@ -88,7 +97,7 @@ class Aliyun:
         )
 
 
-def _decode(body: bytes, content_type: str) -> dict[str, Any]:
+def _decode(body: bytes, content_type: str, max_depth: int) -> dict[str, Any]:
     if content_type == FORM_TYPE:
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
@@ -99,7 +108,7 @@ def _decode(body: bytes, content_type: str) -> dict[str, Any]:
             raise InvalidPayload(f"body: {exc}") from None
         fields = dict(pairs)
     elif is_json_type(content_type):
-        fields = obj(load_json(body), "body")
+        fields = obj(load_json(body, max_depth), "body")
     else:
         raise UnsupportedMediaType(f"aliyun sends {FORM_TYPE} or application/json, not {content_type}")
     for secret in _SECRET_FIELDS:
@@ -107,7 +116,7 @@ def _decode(body: bytes, content_type: str) -> dict[str, Any]:
     return fields
 
 
-def parse_dimensions(value: Any) -> dict[str, str]:
+def parse_dimensions(value: Any, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> dict[str, str]:
     """Read ``{k=v, k=v}``, a JSON list of objects, a JSON object, or a JSON string of either."""
     if isinstance(value, dict):
         return flat_strings(value)
@@ -122,9 +131,9 @@ def parse_dimensions(value: Any) -> dict[str, str]:
         return {}
     if raw[0] in "[{" and '"' in raw:
         try:
-            return parse_dimensions(json.loads(raw))
-        except ValueError:
-            pass
+            return parse_dimensions(loads_bounded(raw, "dimensions", max_depth), max_depth)
+        except InvalidPayload:
+            pass  # not JSON after all (or absurdly deep): read it as Java's Map.toString
     return _java_map(raw)
 
 

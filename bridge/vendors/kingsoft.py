@@ -24,7 +24,7 @@ class Kingsoft:
     def parse(self, body: bytes, content_type: str, ctx: ParseContext) -> Callback:
         if not is_json_type(content_type):
             raise UnsupportedMediaType(f"kingsoft sends application/json, not {content_type}")
-        payload = obj(load_json(body), "body")
+        payload = obj(load_json(body, ctx.max_json_depth), "body")
         status = text(payload.get("alarmState"))
         if status not in _STATES:
             raise InvalidPayload(f"alarmState: must be 1 or 0, got {status[:32]!r}" if status

@@ -37,7 +37,7 @@ class Tencent:
     def parse(self, body: bytes, content_type: str, ctx: ParseContext) -> Callback:
         if not is_json_type(content_type):
             raise UnsupportedMediaType(f"tencent sends application/json, not {content_type}")
-        payload = obj(load_json(body), "body")
+        payload = obj(load_json(body, ctx.max_json_depth), "body")
         reply = {"sessionId": text(payload.get("sessionId")), "retCode": 0}
         return Callback(alarms=list(self._alarms(payload, ctx)), reply=reply)
 

@@ -1,0 +1,160 @@
+"""Hypothesis strategies for hostile callbacks, and the check that an alert is one Alertmanager 0.25 accepts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from hypothesis import strategies as st
+
+from bridge.vendors._fields import load_json
+from tests.support import FIXTURES
+
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded", "application/x-www-form-urlencoded; "
+                 "charset=UTF-8", "text/plain", "", "application/xml", "multipart/form-data; boundary=x",
+                 "application/vnd.api+json", "application/json; charset=latin-1", "text/html", "*/*",
+                 "application/octet-stream")
+
+
+def assert_acceptable(alert: dict[str, Any]) -> None:
+    """Fail unless Alertmanager 0.25's API would accept this postable alert (api/v2 validation)."""
+    labels, annotations = alert["labels"], alert["annotations"]
+    assert labels, "an alert needs at least one label"
+    for kind, pairs in (("label", labels), ("annotation", annotations)):
+        for name, value in pairs.items():
+            assert LABEL_NAME.match(name) and not name.startswith("__"), f"invalid {kind} name {name!r}"
+            assert isinstance(value, str), f"{kind} {name}: {value!r} is not a string"
+            value.encode("utf-8")  # raises on lone surrogates: not valid UTF-8
+    starts = datetime.fromisoformat(alert["startsAt"].replace("Z", "+00:00"))
+    ends = datetime.fromisoformat(alert["endsAt"].replace("Z", "+00:00"))
+    assert starts <= ends, f"startsAt {alert['startsAt']} after endsAt {alert['endsAt']}"
+    assert starts.year >= 1970
+    json.dumps(alert, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def fixture_payloads() -> list[tuple[str, str, bytes]]:
+    """Every stored vendor sample: (vendor, content type, body)."""
+    found = []
+    for path in sorted(FIXTURES.glob("*/*")):
+        if path.stat().st_size == 0:
+            continue
+        content_type = "application/x-www-form-urlencoded" if path.suffix == ".form" else "application/json"
+        found.append((path.parent.name, content_type, path.read_bytes()))
+    return found
+
+
+SAMPLES = fixture_payloads()
+
+TRICKY = ["", "null", "0", "1", "-", "-1", "1e999", "NaN", "OK", "ALERT", "ALARM", "INSUFFICIENT_DATA",
+          "2017-03-09 07:00:00", "0001-01-01 00:00:00", "9999-12-31 23:59:59", "1685614196421", "99999999999999",
+          "1e300", "-1e300", "{a=b, c=d}", '[{"k":"v"}]', "__name__", "1abc", "a b", "中文", "\ud800", "x" * 3000,
+          "[" * 5000 + "]" * 5000, '{"a":' * 3000 + "1" + "}" * 3000,
+          "{" + ", ".join(f"k{i}=v" for i in range(60)) + "}"]
+"""Values that have broken parsers before: absent-likes, extreme times and numbers, deep JSON in a string."""
+texts = st.text(st.characters(codec=None, exclude_categories=()), max_size=40) | st.sampled_from(TRICKY)
+scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | texts)
+json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
+                           | st.dictionaries(texts, inner, max_size=5), max_leaves=30)
+
+
+def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    paths = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            paths += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            paths += _paths(item, (*prefix, index))
+    return paths
+
+
+def leaf_paths(value: Any) -> list[tuple]:
+    """Paths to every scalar of a parsed payload."""
+    return [path for path in _paths(value) if not isinstance(_get(value, path), dict | list)]
+
+
+def _get(value: Any, path: tuple) -> Any:
+    for step in path:
+        value = value[step]
+    return value
+
+
+def every_field_with_every_tricky_value() -> list[tuple[str, str, bytes]]:
+    """Each sample with one field set to one TRICKY value, every combination: (vendor, content type, body)."""
+    cases = []
+    for vendor, content_type, body in SAMPLES:
+        if content_type == "application/json":
+            payload = load_json(body)
+            for path in leaf_paths(payload):
+                for value in TRICKY:
+                    changed = json.dumps(_replace(payload, path, value)).encode()
+                    cases.append((vendor, content_type, changed))
+        else:
+            fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
+            for key in fields:
+                for value in TRICKY:
+                    changed = urlencode({**fields, key: value.encode("utf-8", "surrogatepass")}).encode()
+                    cases.append((vendor, content_type, changed))
+    return cases
+
+
+def _replace(value: Any, path: tuple, new: Any) -> Any:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replace(value[head], rest, new)}
+    copy = list(value)
+    copy[head] = _replace(copy[head], rest, new)
+    return copy
+
+
+@st.composite
+def mutated_json(draw: st.DrawFn, vendor: str | None = None) -> tuple[str, bytes]:
+    """A real JSON sample with one to three of its values (or subtrees) replaced by arbitrary JSON."""
+    choices = [(v, body) for v, ct, body in SAMPLES if ct == "application/json" and vendor in (None, v)]
+    name, body = draw(st.sampled_from(choices))
+    payload = load_json(body)  # leniently: Kingsoft's sample has a trailing comma
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_paths(payload)))
+        payload = _replace(payload, path, draw(st.sampled_from(TRICKY) | json_values))
+    # ASCII escapes carry lone surrogates (\ud800) into parsed strings; raw output makes invalid UTF-8
+    return name, json.dumps(payload, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+
+
+@st.composite
+def mutated_form(draw: st.DrawFn) -> bytes:
+    """A real Alibaba form body with fields replaced, dropped or added."""
+    body = draw(st.sampled_from([b for v, ct, b in SAMPLES if ct.endswith("urlencoded")]))
+    fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
+    for _ in range(draw(st.integers(1, 4))):
+        key = draw(st.sampled_from(sorted(fields)) | texts)
+        if draw(st.booleans()):
+            fields[key] = draw(st.sampled_from(TRICKY) | texts)
+        else:
+            fields.pop(key, None)
+    return urlencode([(k.encode("utf-8", "surrogatepass"), v.encode("utf-8", "surrogatepass"))
+                      for k, v in fields.items()]).encode()
+
+
+form_bodies = st.lists(st.tuples(texts, texts), max_size=12).map(
+    lambda pairs: urlencode([(k.encode("utf-8", "surrogatepass"), v.encode("utf-8", "surrogatepass"))
+                             for k, v in pairs]).encode())
+
+
+def deep(depth: int, opener: str = "[") -> bytes:
+    closer = {"[": "]", "{": "}"}[opener]
+    if opener == "{":
+        return ('{"a":' * depth + "1" + closer * depth).encode()
+    return (opener * depth + closer * depth).encode()
+
+
+deep_bodies = st.builds(deep, st.integers(1, 200_000), st.sampled_from("[{"))
+invalid_utf8 = st.binary(max_size=200).map(lambda b: b'{"alarmStatus": "1", "x": "' + b + b'\xff\xfe"}')

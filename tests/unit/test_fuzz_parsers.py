@@ -1,0 +1,107 @@
+"""Property: whatever a vendor URL receives, it becomes alerts Alertmanager accepts or a 400-style error.
+
+Budget per property: the hypothesis profile (tests/conftest.py): "ci" by default, HYPOTHESIS_PROFILE=long
+for a deeper run. Every accepted alarm goes through the real mapping and ``postable``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from bridge.alertmanager import postable
+from bridge.mapping import MappingOptions, to_alert
+from bridge.vendors import VENDORS, InvalidPayload, ParseContext, UnsupportedMediaType
+from tests.fuzzing import (
+    CONTENT_TYPES,
+    SAMPLES,
+    assert_acceptable,
+    deep,
+    deep_bodies,
+    every_field_with_every_tricky_value,
+    form_bodies,
+    invalid_utf8,
+    json_values,
+    mutated_form,
+    mutated_json,
+)
+
+NOW = 1_700_000_000.0
+CTX = ParseContext(now=NOW)
+OPTIONS = MappingOptions()
+VENDOR_NAMES = sorted(VENDORS)
+
+
+def outcome(vendor: str, body: bytes, content_type: str) -> str:
+    """Parse and map like the app does; assert the result is acceptable alerts or an explained refusal."""
+    try:
+        parsed = VENDORS[vendor].parse(body, content_type.split(";")[0].strip().lower(), CTX)
+        alerts = [to_alert(alarm, OPTIONS, NOW) for alarm in parsed.alarms]
+    except (InvalidPayload, UnsupportedMediaType) as exc:
+        assert str(exc).strip(), "a refusal must say why"
+        return type(exc).__name__
+    json.dumps(parsed.reply, allow_nan=False)
+    for alert in alerts:
+        body_ = postable(alert, NOW, 240.0)
+        assert_acceptable(body_)
+        assert all(len(v) <= OPTIONS.max_label_value_length for v in alert.labels.values())
+        assert len(alert.labels) <= OPTIONS.max_labels
+        assert len(alert.annotations) <= OPTIONS.max_labels + 32  # vendor details + one `_full` per cut label
+    return "accepted"
+
+
+@pytest.mark.parametrize("vendor", VENDOR_NAMES)
+@given(value=json_values)
+def test_any_json_value_becomes_valid_alerts_or_an_error(vendor: str, value) -> None:
+    outcome(vendor, json.dumps(value).encode(), "application/json")
+
+
+@pytest.mark.parametrize("vendor", VENDOR_NAMES)
+@given(body=form_bodies)
+def test_any_form_body_becomes_valid_alerts_or_an_error(vendor: str, body: bytes) -> None:
+    outcome(vendor, body, "application/x-www-form-urlencoded")
+
+
+@pytest.mark.parametrize("vendor", VENDOR_NAMES)
+@given(body=st.binary(max_size=2048) | invalid_utf8, content_type=st.sampled_from(CONTENT_TYPES))
+def test_any_bytes_with_any_content_type_become_valid_alerts_or_an_error(vendor: str, body: bytes,
+                                                                          content_type: str) -> None:
+    outcome(vendor, body, content_type)
+
+
+@given(sample=mutated_json())
+def test_mutated_real_json_payloads_become_valid_alerts_or_an_error(sample: tuple[str, bytes]) -> None:
+    vendor, body = sample
+    outcome(vendor, body, "application/json")
+
+
+@given(body=mutated_form())
+def test_mutated_real_alibaba_forms_become_valid_alerts_or_an_error(body: bytes) -> None:
+    outcome("aliyun", body, "application/x-www-form-urlencoded")
+
+
+@pytest.mark.parametrize("vendor", VENDOR_NAMES)
+@given(body=deep_bodies)
+@example(body=deep(1_000_000))
+def test_deep_nesting_is_refused_without_recursing(vendor: str, body: bytes) -> None:
+    assert outcome(vendor, body, "application/json") == "InvalidPayload"
+
+
+def test_every_sample_still_passes_the_acceptance_check() -> None:
+    """The property's oracle accepts what real vendors send (so 'accepted' above means something)."""
+    for vendor, content_type, body in SAMPLES:
+        assert outcome(vendor, body, content_type) == "accepted", (vendor, body[:80])
+
+
+def test_every_field_of_every_sample_survives_every_tricky_value() -> None:
+    """Exhaustive where random search is thin: one field at a time, each value that broke parsers before."""
+    cases = every_field_with_every_tricky_value()
+    assert len(cases) > 5000
+    for vendor, content_type, body in cases:
+        try:
+            outcome(vendor, body, content_type)
+        except Exception as exc:
+            raise AssertionError(f"{vendor}: {body[:300]!r}") from exc
