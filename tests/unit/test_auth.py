@@ -1,0 +1,204 @@
+"""Who may post: tokens (global and per vendor, rotated, from files) and source networks behind proxies."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import ipaddress
+import logging
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from bridge import config
+from bridge.app import create_app
+from bridge.auth import client_address, networks
+from bridge.config import Settings
+from bridge.logs import JsonFormatter
+from bridge.store.sqlite import SqliteStore
+from tests.support import fixture_bytes
+
+KINGSOFT = fixture_bytes("kingsoft", "alarm.json")
+
+
+def args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    config.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "bridge.db")
+
+
+def client(store: SqliteStore, **settings) -> FlaskClient:
+    return create_app(Settings(**settings), store=store).test_client()
+
+
+def post(c: FlaskClient, vendor: str = "kingsoft", token: str | None = None, remote: str = "127.0.0.1",
+         forwarded_for: str | None = None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if forwarded_for is not None:
+        headers["X-Forwarded-For"] = forwarded_for
+    body = KINGSOFT if vendor == "kingsoft" else fixture_bytes("tencent", "metric-firing.json")
+    return c.post(f"/callbacks/{vendor}", data=body, content_type="application/json", headers=headers,
+                  environ_base={"REMOTE_ADDR": remote})
+
+
+# --- configuration -------------------------------------------------------------------------------------
+
+def test_a_token_file_holds_several_tokens_one_per_line(tmp_path: Path) -> None:
+    (tmp_path / "tokens").write_text("# rotated 2026-01\nnew-token\n\n  old-token  \n")
+    settings = config.load(args("--token", "flag-token", "--token-file", str(tmp_path / "tokens")), {})
+    assert settings.tokens == ("flag-token", "new-token", "old-token")
+
+
+def test_a_single_line_token_file_works_as_before(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("s3cret\n")
+    assert config.load(args(), {"BRIDGE_TOKEN_FILE": str(tmp_path / "token")}).tokens == ("s3cret",)
+
+
+def test_vendor_tokens_come_from_flags_environment_files_and_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "aliyun").write_text("ali-1\nali-2\n")
+    file = tmp_path / "bridge.yml"
+    file.write_text("vendor_tokens:\n  kingsoft: [ks-1, ks-2]\n  tencent: tc-file\n")
+    from_file = config.load(args("--vendor-token-file", f"aliyun={tmp_path / 'aliyun'}", "--config", str(file)), {})
+    assert from_file.vendor_tokens == {"aliyun": ("ali-1", "ali-2"), "kingsoft": ("ks-1", "ks-2"),
+                                       "tencent": ("tc-file",)}
+    # like every option, a flag replaces the file's value as a whole
+    from_flag = config.load(args("--vendor-token", "tencent=tc-flag", "--config", str(file)), {})
+    assert from_flag.vendor_tokens == {"tencent": ("tc-flag",)}
+    from_env = config.load(args(), {"BRIDGE_VENDOR_TOKENS": "tencent=a,tencent=b=c"})
+    assert from_env.vendor_tokens == {"tencent": ("a", "b=c")}
+
+
+def test_allowlists_and_proxies_come_from_every_source(tmp_path: Path) -> None:
+    file = tmp_path / "bridge.yml"
+    file.write_text("vendor_allow_cidrs:\n  aliyun: [47.74.206.0/26, 8.222.159.116]\ntrusted_proxies: [10.0.0.0/8]\n")
+    settings = config.load(args("--allow-cidr", "192.0.2.0/24", "--config", str(file)),
+                           {"BRIDGE_TRUSTED_PROXIES": "127.0.0.1, ::1"})
+    assert settings.allow_cidrs == ("192.0.2.0/24",)
+    assert settings.vendor_allow_cidrs == {"aliyun": ("47.74.206.0/26", "8.222.159.116/32")}
+    assert settings.trusted_proxies == ("127.0.0.1/32", "::1/128")  # the environment beats the file
+
+
+def test_bad_security_options_are_reported_without_echoing_secrets(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError) as error:
+        config.load(args("--vendor-token", "tencnet=abc", "--vendor-token-file", "TOPSECRET", "--allow-cidr",
+                         "10.0.0/33", "--token-file", str(tmp_path / "missing")), {})
+    text = str(error.value)
+    assert "unknown vendor 'tencnet'; known: aliyun, kingsoft, tencent" in text
+    assert "expected VENDOR=VALUE" in text and "TOPSECRET" not in text
+    assert "not an IP network: '10.0.0/33'" in text
+    assert "cannot read" in text
+
+
+def test_new_settings_survive_the_trip_to_gunicorn() -> None:
+    settings = Settings(tokens=("a",), vendor_tokens={"tencent": ("b",)}, allow_cidrs=("10.0.0.0/8",),
+                        vendor_allow_cidrs={"aliyun": ("47.74.206.0/26",)}, trusted_proxies=("127.0.0.1/32",),
+                        max_json_depth=5, request_timeout=3.0)
+    assert config.from_json(config.to_json(settings)) == settings
+    assert "'b'" not in repr(settings) and "'a'" not in repr(settings)
+
+
+# --- tokens --------------------------------------------------------------------------------------------
+
+def test_a_vendor_token_opens_only_its_own_vendor(store: SqliteStore) -> None:
+    c = client(store, tokens=("global",), vendor_tokens={"tencent": ("tc-only",)})
+    assert post(c, "tencent", "tc-only").status_code == 200
+    assert post(c, "kingsoft", "tc-only").status_code == 401
+    assert post(c, "kingsoft", "global").status_code == 200
+    assert post(c, "tencent", "global").status_code == 200
+
+
+def test_with_only_vendor_tokens_other_vendors_are_closed_not_open(store: SqliteStore) -> None:
+    c = client(store, vendor_tokens={"tencent": ("tc-only",)})
+    assert post(c, "kingsoft").status_code == 401
+    assert post(c, "tencent", "tc-only").status_code == 200
+
+
+def test_both_tokens_work_during_a_rotation(store: SqliteStore) -> None:
+    c = client(store, tokens=("old", "new"))
+    assert post(c, token="old").status_code == 200
+    basic = base64.b64encode(b"user:new").decode()
+    assert c.post("/callbacks/kingsoft", data=KINGSOFT, content_type="application/json",
+                  headers={"Authorization": f"Basic {basic}"}).status_code == 200
+
+
+def test_the_token_never_reaches_a_log_line() -> None:
+    record = logging.makeLogRecord({"msg": "Invalid request from ip=1.2.3.4: Invalid HTTP Version: "
+                                           "'GET /callbacks/tencent?sessionId=1&token=s3cret HTTP/9'"})
+    line = JsonFormatter().format(record)
+    assert "s3cret" not in line and "token=***" in line
+
+
+# --- source networks -------------------------------------------------------------------------------------
+
+TRUSTED = networks(["10.0.0.0/8", "fd00::/8"])
+
+
+@pytest.mark.parametrize(("remote", "forwarded", "client_ip"), [
+    ("203.0.113.7", "1.1.1.1", "203.0.113.7"),              # an untrusted peer's X-Forwarded-For is ignored
+    ("10.0.0.2", "198.51.100.1", "198.51.100.1"),           # a trusted proxy names the client
+    ("10.0.0.2", "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # what the client wrote itself (left) is ignored
+    ("10.0.0.2", "198.51.100.1, 10.0.0.9", "198.51.100.1"),  # chains of trusted proxies are skipped
+    ("10.0.0.2", "", "10.0.0.2"),                           # a trusted peer without the header is the client
+    ("10.0.0.2", "10.1.1.1, 10.0.0.9", "10.1.1.1"),         # all trusted: the leftmost
+    ("10.0.0.2", "not-an-ip", None),                        # unknown source
+    ("::ffff:198.51.100.1", "", "198.51.100.1"),            # IPv4-mapped IPv6 is the IPv4 address
+    ("fd00::1", "2001:db8::1", "2001:db8::1"),
+])
+def test_the_client_address_cannot_be_spoofed(remote: str, forwarded: str, client_ip: str | None) -> None:
+    expected = ipaddress.ip_address(client_ip) if client_ip else None
+    assert client_address(remote, forwarded, TRUSTED) == expected
+
+
+def test_a_forbidden_source_gets_403_counted_and_its_body_is_never_read(store: SqliteStore) -> None:
+    c = client(store, allow_cidrs=("192.0.2.0/24",))
+
+    reads: list[str] = []
+
+    class Watched(io.BytesIO):
+        def read(self, *args):
+            reads.append("read")
+            return super().read(*args)
+
+        def readinto(self, *args):
+            reads.append("readinto")
+            return super().readinto(*args)
+
+    def send(remote: str):
+        return c.post("/callbacks/kingsoft", input_stream=Watched(KINGSOFT), content_length=len(KINGSOFT),
+                      content_type="application/json", environ_base={"REMOTE_ADDR": remote})
+
+    response = send("203.0.113.7")
+    assert reads == []
+    assert response.status_code == 403
+    assert response.json == {"error": "source address not allowed"}
+    metrics = c.get("/metrics").get_data(as_text=True)
+    assert 'cloud_alarm_bridge_callbacks_total{outcome="forbidden",vendor="kingsoft"} 1.0' in metrics
+    assert store.stats([], 0).total == 0
+    assert send("192.0.2.1").status_code == 200 and reads  # (the watch works: an allowed body is read)
+
+
+def test_a_vendor_list_replaces_the_global_one_for_that_vendor(store: SqliteStore) -> None:
+    c = client(store, allow_cidrs=("192.0.2.0/24",), vendor_allow_cidrs={"tencent": ("47.74.206.0/26",)})
+    assert post(c, "tencent", remote="47.74.206.5").status_code == 200
+    assert post(c, "tencent", remote="192.0.2.5").status_code == 403
+    assert post(c, "kingsoft", remote="192.0.2.5").status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_checked(store: SqliteStore) -> None:
+    c = client(store, allow_cidrs=("47.74.206.0/26",), trusted_proxies=("10.0.0.0/8",))
+    assert post(c, remote="10.0.0.2", forwarded_for="47.74.206.1").status_code == 200
+    assert post(c, remote="10.0.0.2", forwarded_for="47.74.206.1, 203.0.113.7").status_code == 403
+    assert post(c, remote="203.0.113.7", forwarded_for="47.74.206.1").status_code == 403  # not our proxy
+
+
+def test_the_allowlist_is_checked_before_the_token(store: SqliteStore) -> None:
+    c = client(store, tokens=("t",), allow_cidrs=("192.0.2.0/24",))
+    assert post(c, token="wrong", remote="203.0.113.7").status_code == 403
+    assert post(c, token="wrong", remote="192.0.2.1").status_code == 401

@@ -1,0 +1,156 @@
+"""Limits on what one callback may make the bridge do: nesting, dimensions, labels, value length, alerts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from flask.testing import FlaskClient
+
+from bridge.alertmanager import postable
+from bridge.app import create_app
+from bridge.config import Settings
+from bridge.mapping import CUT_MARK, LimitExceeded, MappingOptions, to_alert
+from bridge.model import Alarm, AlarmState
+from bridge.store.sqlite import SqliteStore
+from bridge.vendors import InvalidPayload, ParseContext
+from bridge.vendors._fields import json_depth, load_json
+from bridge.vendors.aliyun import VENDOR as aliyun
+from tests.fuzzing import assert_acceptable, deep
+from tests.support import fixture_bytes
+
+NOW = 1_700_000_000.0
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "bridge.db")
+
+
+def client(store: SqliteStore, **settings) -> FlaskClient:
+    return create_app(Settings(**settings), store=store).test_client()
+
+
+def alarm(**changes) -> Alarm:
+    base = dict(vendor="tencent", name="cpu_usage", state=AlarmState.FIRING, started_at=NOW - 60, event_at=NOW - 60,
+                dimensions={"unInstanceId": "ins-1"})
+    return Alarm(**{**base, **changes})
+
+
+def tencent_with(**dimensions: str) -> bytes:
+    payload = json.loads(fixture_bytes("tencent", "metric-firing.json"))
+    payload["alarmObjInfo"]["dimensions"] = dimensions
+    return json.dumps(payload).encode()
+
+
+# --- JSON nesting ---------------------------------------------------------------------------------------
+
+def test_depth_is_measured_outside_strings_without_recursion() -> None:
+    assert json_depth('{"a": [1, {"b": "[[[[{{{{"}]}', 32) == 3
+    assert json_depth("[" * 1_000_000, 32) == 33  # stops counting past the limit
+
+
+@pytest.mark.parametrize("body", [deep(33), deep(33, "{"), deep(1_000_000), deep(1_000_000, "{")])
+def test_json_deeper_than_the_limit_is_a_400_not_a_recursion_error(body: bytes) -> None:
+    with pytest.raises(InvalidPayload, match="body: JSON nested deeper than 32 levels"):
+        load_json(body)
+
+
+def test_the_depth_limit_is_configurable_and_answered_400(store: SqliteStore) -> None:
+    c = client(store, max_json_depth=3)
+    response = c.post("/callbacks/tencent", data=fixture_bytes("tencent", "event-firing.json"),
+                      content_type="application/json")
+    assert response.status_code == 400
+    assert response.json == {"error": "body: JSON nested deeper than 3 levels"}
+    assert client(store).post("/callbacks/tencent", data=fixture_bytes("tencent", "event-firing.json"),
+                              content_type="application/json").status_code == 200
+
+
+def test_deep_json_inside_an_alibaba_form_field_is_harmless() -> None:
+    body = urlencode({"alertState": "ALERT", "metricName": "cpu", "dimensions": "[" * 100_000 + "]" * 100_000})
+    [parsed] = aliyun.parse(body.encode(), "application/x-www-form-urlencoded", ParseContext(now=NOW)).alarms
+    assert parsed.name == "cpu"
+
+
+# --- dimensions and labels ---------------------------------------------------------------------------------
+
+def test_too_many_dimensions_is_a_400_naming_the_limit(store: SqliteStore) -> None:
+    body = tencent_with(**{f"d{i}": "v" for i in range(33)})
+    response = client(store).post("/callbacks/tencent", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json == {"error": "dimensions: 33 given, at most 32 accepted"}
+    assert store.stats([], 0).total == 0
+
+
+def test_too_many_labels_is_refused_by_the_mapping() -> None:
+    options = MappingOptions(max_labels=8)
+    with pytest.raises(LimitExceeded, match="labels: the alarm maps to 9 labels, at most 8 accepted"):
+        to_alert(alarm(namespace="n", region="r", policy_id="p", dimensions={"a": "1", "b": "2", "c": "3"}),
+                 options, NOW)
+
+
+def test_a_long_label_value_is_cut_marked_and_kept_whole_in_an_annotation() -> None:
+    long = "中" * 3000  # 3 bytes each in UTF-8: cutting characters, never bytes, keeps it valid
+    alert = to_alert(alarm(dimensions={"objName": long}), MappingOptions(max_label_value_length=100), NOW)
+    assert len(alert.labels["objName"]) == 100
+    assert alert.labels["objName"] == "中" * 99 + CUT_MARK
+    alert.labels["objName"].encode("utf-8")
+    assert alert.annotations["objName_full"] == long
+    assert_acceptable(postable(alert, NOW, 240))
+
+
+def test_values_within_the_limit_are_untouched() -> None:
+    alert = to_alert(alarm(dimensions={"objName": "x" * 100}), MappingOptions(max_label_value_length=100), NOW)
+    assert alert.labels["objName"] == "x" * 100
+    assert "objName_full" not in alert.annotations
+
+
+def test_a_huge_label_name_is_cut_to_a_valid_name() -> None:
+    alert = to_alert(alarm(dimensions={"k" * 10_000: "v"}), MappingOptions(), NOW)
+    assert "k" * 128 in alert.labels
+    assert_acceptable(postable(alert, NOW, 240))
+
+
+def test_one_callback_may_carry_only_so_many_alerts(store: SqliteStore) -> None:
+    payload = load_json(fixture_bytes("kingsoft", "alarm.json"))
+    condition = payload["alarmPolicyInfo"]["conditions"][0]
+    payload["alarmPolicyInfo"]["conditions"] = [{**condition, "metricName": f"m{i}"} for i in range(6)]
+    response = client(store, max_alerts_per_callback=5).post("/callbacks/kingsoft", data=json.dumps(payload),
+                                                             content_type="application/json")
+    assert response.status_code == 400
+    assert response.json == {"error": "body: 6 alarms in one callback, at most 5 accepted"}
+    assert store.stats([], 0).total == 0
+
+
+# --- times ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("started_at", [-62_135_625_943.0, float("-inf"), float("inf"), float("nan"), 1e300])
+def test_absurd_vendor_times_still_give_an_alert_alertmanager_accepts(started_at: float) -> None:
+    """Found by fuzzing: a Tencent time before year 1 UTC was stored, then broke every send after it."""
+    firing = to_alert(alarm(started_at=started_at, event_at=started_at), MappingOptions(), NOW)
+    resolved = to_alert(alarm(started_at=started_at, event_at=started_at, state=AlarmState.RESOLVED,
+                              resolved_at=started_at), MappingOptions(), NOW)
+    for alert in (firing, resolved):
+        assert 0 <= alert.starts_at <= NOW and 0 <= alert.event_at <= NOW
+        assert_acceptable(postable(alert, NOW, 240))
+
+
+def test_a_tencent_time_before_year_one_is_accepted_with_a_sane_start(store: SqliteStore) -> None:
+    payload = json.loads(fixture_bytes("tencent", "metric-firing.json"))
+    payload["firstOccurTime"] = "0001-01-01 00:00:00"
+    response = client(store).post("/callbacks/tencent", data=json.dumps(payload), content_type="application/json")
+    assert response.status_code == 200
+
+
+# --- responses ----------------------------------------------------------------------------------------------
+
+def test_every_answer_is_json_without_internals(store: SqliteStore) -> None:
+    c = client(store)
+    for response in (c.get("/nope"), c.put("/callbacks/tencent"), c.post("/callbacks/tencent", data=b"{",
+                                                                          content_type="application/json")):
+        assert response.status_code in (400, 404, 405)
+        assert response.mimetype == "application/json" and set(response.json) == {"error"}
+        assert "Traceback" not in response.get_data(as_text=True) and "/bridge/" not in response.get_data(True)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
