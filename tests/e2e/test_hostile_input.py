@@ -1,0 +1,192 @@
+"""The real ``serve`` under hostile traffic: no 5xx, no stack traces, no leaked token, and delivery goes on.
+
+The HTTP fuzz budget follows the hypothesis profile: 400 requests in CI, 4000 with HYPOTHESIS_PROFILE=long.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.fuzzing import (
+    CONTENT_TYPES,
+    PROFILE,
+    deep_bodies,
+    invalid_utf8,
+    json_values,
+    mutated_form,
+    mutated_json,
+    texts,
+)
+from tests.payloads import kingsoft, tencent
+from tests.support import Alertmanager, Bridge
+
+pytestmark = pytest.mark.e2e
+TOKEN = "fuzz-s3cret-token"
+BODY_LIMIT = 64 * 1024
+HTTP_EXAMPLES = {"long": 4000}.get(PROFILE, 400)
+
+
+@pytest.fixture
+def bridge(tmp_path: Path, alertmanager: Alertmanager) -> Iterator[Bridge]:
+    b = Bridge(tmp_path, [alertmanager.url], f"--token={TOKEN}", f"--max-body-bytes={BODY_LIMIT}",
+               "--request-timeout=2").start()
+    yield b
+    b.stop()
+
+
+def active(alerts: list[dict]) -> list[dict]:
+    return [a for a in alerts if a["status"]["state"] == "active"]
+
+
+def huge(n: int) -> bytes:
+    return b'{"alarmStatus": "1", "sessionId": "' + b"x" * n + b'"}'
+
+
+bodies = st.one_of(
+    st.tuples(st.just("application/json"), mutated_json().map(lambda sample: sample[1])),
+    st.tuples(st.just("application/x-www-form-urlencoded"), mutated_form()),
+    st.tuples(st.sampled_from(CONTENT_TYPES), st.binary(max_size=4096)),
+    st.tuples(st.sampled_from(CONTENT_TYPES), json_values.map(lambda v: json.dumps(v).encode())),
+    st.tuples(st.just("application/json"), deep_bodies),
+    st.tuples(st.just("application/json"), invalid_utf8),
+    st.tuples(st.just("application/json"), st.integers(BODY_LIMIT - 100, BODY_LIMIT * 4).map(huge)),
+)
+requests_ = st.fixed_dictionaries({
+    "method": st.sampled_from(["POST"] * 8 + ["GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]),
+    "vendor": st.sampled_from(["tencent", "aliyun", "kingsoft", "tencent", "aliyun", "kingsoft", "azure", "..%2f"]),
+    "token": st.sampled_from([TOKEN] * 6 + [None, "wrong", TOKEN + "x"]),
+    "session": texts,
+    "body": bodies,
+})
+
+
+def test_a_fuzz_run_gets_no_5xx_and_a_valid_callback_still_goes_through(bridge: Bridge,
+                                                                       alertmanager: Alertmanager) -> None:
+    assert bridge.post("tencent", tencent("ins-before"), params={"token": TOKEN}).status_code == 200
+    alertmanager.wait_for(active, message="the alert from before the fuzz", unInstanceId="ins-before")
+    statuses: collections.Counter[int] = collections.Counter()
+    session = requests.Session()
+
+    @settings(max_examples=HTTP_EXAMPLES, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(request=requests_)
+    def one(request: dict) -> None:
+        content_type, body = request["body"]
+        params: dict[str, bytes | str] = {"sessionId": request["session"].encode("utf-8", "surrogatepass")}
+        if request["token"] is not None:
+            params["token"] = request["token"]
+        response = session.request(request["method"], f"{bridge.url}/callbacks/{request['vendor']}", params=params,
+                                   data=body, headers={"Content-Type": content_type}, timeout=10)
+        statuses[response.status_code] += 1
+        assert response.status_code < 500, (response.status_code, response.text[:300], body[:200])
+        if response.status_code >= 400 and request["method"] != "HEAD":
+            assert set(response.json()) == {"error"}
+            assert "Traceback" not in response.text and "/bridge/" not in response.text
+
+    try:
+        one()
+    finally:
+        session.close()
+    assert sum(statuses.values()) >= HTTP_EXAMPLES  # hypothesis may stop early only by exhausting the space
+    assert {200, 400, 401, 413} <= set(statuses), statuses
+
+    assert bridge.post("kingsoft", kingsoft("host-after"), params={"token": TOKEN}).status_code == 200
+    alertmanager.wait_for(active, message="the callback after the fuzz", host="host-after")
+    assert active(alertmanager.alerts(unInstanceId="ins-before")), "the fuzz harmed a stored alert"
+    log = bridge.log_text()
+    assert TOKEN not in log
+    assert "Traceback" not in log and "unexpected error" not in log
+    print(f"HTTP fuzz: {sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}")
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One HTTP response: the head, then as many body bytes as Content-Length says."""
+    data = b""
+    while b"\r\n\r\n" not in data and (chunk := sock.recv(65536)):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lengths = [int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+    while lengths and len(body) < lengths[0] and (chunk := sock.recv(65536)):
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def raw(bridge: Bridge, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=5) as sock:
+        sock.sendall(request)
+        return read_response(sock)
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GARBAGE /callbacks/tencent?token=" + TOKEN.encode() + b" HTTP/9.9\r\n\r\n",
+    b"POST /callbacks/tencent HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    b"POST /callbacks/tencent HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /callbacks/tencent HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello",
+], ids=["request-line", "transfer-coding", "header", "long-uri", "double-length"])
+def test_malformed_http_gets_a_json_4xx_from_a_nameless_server(bridge: Bridge, request_bytes: bytes) -> None:
+    answer = raw(bridge, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    assert 400 <= status < 500, answer[:300]
+    assert b"Server: cloud-alarm-bridge\r\n" in head and b"gunicorn" not in answer
+    assert b"application/json" in head and "error" in json.loads(body)
+    assert TOKEN not in bridge.log_text()
+
+
+def test_a_stalled_sender_is_cut_off_and_does_not_block_others(bridge: Bridge) -> None:
+    started = time.monotonic()
+    with contextlib.ExitStack() as sockets:
+        stalled = sockets.enter_context(socket.create_connection(("127.0.0.1", bridge.port), timeout=10))
+        stalled.sendall(b"POST /callbacks/tencent?token=" + TOKEN.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        # eight more stalled senders would fill 2 workers x 4 threads without the timeout
+        for _ in range(8):
+            other = sockets.enter_context(socket.create_connection(("127.0.0.1", bridge.port), timeout=10))
+            other.sendall(b"POST /callbacks/kingsoft HTTP/1.1\r\nHost: x\r\n")
+        answer = read_response(stalled)
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert json.loads(answer.partition(b"\r\n\r\n")[2]) == {"error": "the request body did not arrive in time"}
+        assert time.monotonic() - started < 6
+        assert bridge.post("tencent", tencent("ins-x"), params={"token": TOKEN}).status_code == 200
+    assert 'cloud_alarm_bridge_callbacks_total{outcome="timeout",vendor="tencent"} 1.0' in bridge.metrics()
+
+
+def test_only_allowed_sources_behind_a_trusted_proxy_reach_alertmanager(tmp_path: Path,
+                                                                       alertmanager: Alertmanager) -> None:
+    b = Bridge(tmp_path, [alertmanager.url], "--vendor-allow-cidr=kingsoft=47.74.206.0/26",
+               "--trusted-proxy=127.0.0.1", "--vendor-token=kingsoft=ks-token", "--vendor-token=tencent=tc-token",
+               "--max-label-value-length=64").start()
+    try:
+        def send(host: str, forwarded: str, token: str = "ks-token") -> requests.Response:
+            return b.post("kingsoft", kingsoft(host), headers={"X-Forwarded-For": forwarded,
+                                                                "Authorization": f"Bearer {token}"})
+
+        assert send("spoofed", "47.74.206.1, 203.0.113.9").status_code == 403  # the client wrote the left part
+        assert send("outside", "203.0.113.9").status_code == 403
+        assert send("other-vendor-token", "47.74.206.1", "tc-token").status_code == 401
+        assert send("allowed", "47.74.206.1").status_code == 200
+        long_instance = "ins-" + "长" * 100
+        assert b.post("tencent", tencent(long_instance), params={"token": "tc-token"}).status_code == 200
+
+        alertmanager.wait_for(active, message="the allowed callback", host="allowed")
+        [cut] = alertmanager.wait_for(active, message="the long value", vendor="tencent")
+        assert cut["labels"]["unInstanceId"] == long_instance[:63] + "…"
+        assert cut["annotations"]["unInstanceId_full"] == long_instance
+        assert {a["labels"].get("host") for a in active(alertmanager.alerts(vendor="kingsoft"))} == {"allowed"}
+        metrics = b.metrics()
+        assert 'cloud_alarm_bridge_callbacks_total{outcome="forbidden",vendor="kingsoft"} 2.0' in metrics
+        assert "ks-token" not in b.log_text() and "tc-token" not in b.log_text()
+    finally:
+        b.stop()
