@@ -240,11 +240,11 @@ OPTIONS: tuple[Option, ...] = (
            _per_vendor(_strings), "VENDOR=SECRET", repeatable=True),
     Option("vendor_token_file", "file of tokens for one vendor, one per line, e.g. aliyun=/run/secrets/aliyun",
            _per_vendor(_token_files), "VENDOR=FILE", repeatable=True),
-    Option("allow_cidr", "accept callbacks only from these source networks; repeatable (default: any)",
+    Option("allow_cidr", "accept callbacks only from these source networks; repeatable",
            _cidrs, "CIDR", repeatable=True),
     Option("vendor_allow_cidr", "source networks for one vendor, replacing --allow-cidr for it, "
            "e.g. aliyun=47.74.206.0/26", _per_vendor(_cidrs), "VENDOR=CIDR", repeatable=True),
-    Option("trusted_proxy", "proxies whose X-Forwarded-For names the client; repeatable (default: none)",
+    Option("trusted_proxy", "proxies whose X-Forwarded-For names the client; repeatable",
            _cidrs, "CIDR", repeatable=True),
     Option("max_json_depth", "deepest JSON nesting accepted (400 above)", _positive_int, "N"),
     Option("max_dimensions", "most dimensions one alarm may have (400 above)", _positive_int, "N"),
