@@ -71,6 +71,7 @@ class Settings:
     max_body_bytes: int = 1 << 20
     default_severity: str = "warning"
     shutdown_timeout: float = 20.0
+    lease_ttl: float = 15.0
     config_file: str = ""
 
     @property
@@ -111,6 +112,13 @@ def _duration(value: Any) -> float:
             raise ValueError(f"not a duration: {text!r} (use seconds or e.g. 30s, 5m, 1h)")
     if seconds < 0:
         raise ValueError("must not be negative")
+    return seconds
+
+
+def _positive_duration(value: Any) -> float:
+    seconds = _duration(value)
+    if seconds <= 0:
+        raise ValueError("must be more than 0")
     return seconds
 
 
@@ -187,6 +195,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("default_severity", "severity label for alarms whose vendor sends none", str, "SEVERITY"),
     Option("shutdown_timeout", "on SIGTERM, wait this long for requests and the current send", _duration,
            "DURATION"),
+    Option("lease_ttl", "replicas sharing a store: another takes over delivery this long after the holder's "
+           "last renewal (renewed every third of it)", _positive_duration, "DURATION"),
 )
 _ENV_NAMES = {"alertmanager_url": "BRIDGE_ALERTMANAGER_URLS", "token": "BRIDGE_TOKEN"}
 

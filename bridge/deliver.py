@@ -37,26 +37,33 @@ RESOLVED_RESEND_FOR = 15 * 60.0
 KEEP_RESOLVED_FOR = 24 * 3600.0
 """Keep resolved alerts this long after delivery, so a late vendor retry cannot fire them again."""
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 5.0
-LEASE_NAME, LEASE_TTL, LEASE_RENEW = "delivery", 15.0, 5.0
+LEASE_NAME = "delivery"
 HOUSEKEEPING_EVERY = 5.0
 
 
 class Lease:
-    """The right to deliver, renewed in the store; lost when the holder stops renewing it."""
+    """The right to deliver, renewed in the store; lost when the holder stops renewing it.
 
-    def __init__(self, store: Store) -> None:
+    It is renewed every third of its TTL, and this process stops delivering one renewal interval
+    before the store would let another take over, so two holders never deliver at once unless a
+    renewal stalls for longer than that.
+    """
+
+    def __init__(self, store: Store, ttl: float = 15.0) -> None:
         self.store = store
+        self.ttl = ttl
+        self.renew_every = ttl / 3
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.generation = 0
         self._held_until = 0.0
 
     def renew(self, now: float) -> bool:
         was_held = self.held(now)
-        if self.store.acquire_lease(LEASE_NAME, self.owner, LEASE_TTL, now):
+        if self.store.acquire_lease(LEASE_NAME, self.owner, self.ttl, now):
             if not was_held:
                 self.generation += 1
                 log.info("holding the delivery lease", extra={"owner": self.owner})
-            self._held_until = now + LEASE_TTL - LEASE_RENEW
+            self._held_until = now + self.ttl - self.renew_every
             return True
         if was_held:
             log.warning("lost the delivery lease", extra={"owner": self.owner})
@@ -155,7 +162,7 @@ class Deliverer:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
         self.stop_event = threading.Event()
-        self.lease = Lease(store)
+        self.lease = Lease(store, settings.lease_ttl)
         self.targets = [t.name for t in settings.alertmanagers]
         self.loops = [TargetLoop(store, t, settings, self.lease, self.stop_event) for t in settings.alertmanagers]
 
@@ -173,7 +180,7 @@ class Deliverer:
                     next_housekeeping = now + HOUSEKEEPING_EVERY
             except StoreError as exc:
                 log.error("store error in housekeeping", extra={"error": str(exc)})
-            self.stop_event.wait(min(LEASE_RENEW, HOUSEKEEPING_EVERY))
+            self.stop_event.wait(min(self.lease.renew_every, HOUSEKEEPING_EVERY))
 
     def housekeeping(self, now: float) -> None:
         expired = self.store.expire(now, self.settings.max_firing_age)
