@@ -15,12 +15,10 @@ Housekeeping beside it resolves expired alerts and forgets delivered, long-resol
 from __future__ import annotations
 
 import logging
-import os
 import random
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 
 from bridge.alertmanager import AlertmanagerClient, SendError, postable
@@ -42,11 +40,15 @@ HOUSEKEEPING_EVERY = 5.0
 
 
 class Lease:
-    """The right to deliver, renewed in the store; lost when the holder stops renewing it."""
+    """The right to deliver, renewed in the store; lost when the holder stops renewing it.
 
-    def __init__(self, store: Store) -> None:
+    The owner is the host and listen address, so a bridge restarted after a crash (same pod, same
+    port) takes its lease back at once instead of waiting for it to expire; replicas differ by host.
+    """
+
+    def __init__(self, store: Store, listen: str) -> None:
         self.store = store
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = f"{socket.gethostname()}:{listen.rpartition(':')[2]}"
         self.generation = 0
         self._held_until = 0.0
 
@@ -65,6 +67,11 @@ class Lease:
 
     def held(self, now: float) -> bool:
         return now < self._held_until
+
+    def release(self) -> None:
+        """Give the lease up at once (on a graceful stop), so another replica need not wait it out."""
+        self._held_until = 0.0
+        self.store.release_lease(LEASE_NAME, self.owner)
 
 
 class TargetLoop(threading.Thread):
@@ -155,7 +162,7 @@ class Deliverer:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
         self.stop_event = threading.Event()
-        self.lease = Lease(store)
+        self.lease = Lease(store, settings.listen)
         self.targets = [t.name for t in settings.alertmanagers]
         self.loops = [TargetLoop(store, t, settings, self.lease, self.stop_event) for t in settings.alertmanagers]
 
@@ -188,3 +195,7 @@ class Deliverer:
         deadline = time.monotonic() + timeout
         for loop in self.loops:
             loop.join(max(0.0, deadline - time.monotonic()))
+        try:
+            self.lease.release()
+        except StoreError as exc:
+            log.warning("could not release the delivery lease", extra={"error": str(exc)})
