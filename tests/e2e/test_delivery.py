@@ -278,6 +278,17 @@ def test_sigterm_is_graceful_and_loses_nothing_acknowledged(tmp_path: Path, aler
         restarted.stop()
 
 
+def test_an_alertmanager_under_a_path_prefix(tmp_path: Path) -> None:
+    am = new_alertmanager(tmp_path, "am", route_prefix="/alertmanager").start()
+    bridge = Bridge(tmp_path, [am.url]).start()
+    try:
+        post_many(bridge, ["prefixed"])
+        am.wait_for(lambda a: hosts(a) == {"prefixed"})
+    finally:
+        bridge.stop()
+        am.stop()
+
+
 def test_metrics_pass_promtool(tmp_path: Path, alertmanager: Alertmanager) -> None:
     bridge = Bridge(tmp_path, [alertmanager.url, f"http://127.0.0.1:{free_port()}"]).start()
     try:
