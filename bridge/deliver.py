@@ -89,6 +89,7 @@ class TargetLoop(threading.Thread):
         self.sweep_started = 0.0
         self.next_sweep = 0.0
         self.lease_generation = 0
+        self.sweep_turn = False
         self.rejected: dict[str, int] = {}
         """Fingerprint -> sequence number of alerts Alertmanager rejected: not re-sent until they change."""
 
@@ -112,6 +113,12 @@ class TargetLoop(threading.Thread):
             return False
         if self.lease.generation != self.lease_generation:  # a new holder re-sends everything at once
             self.lease_generation, self.next_sweep, self.sweep_after = self.lease.generation, 0.0, ""
+        # During a storm of changes a due re-send still gets every other POST, so that unchanged
+        # firing alerts are re-sent before their endsAt passes.
+        if self.sweep_turn and self._sweep(now):
+            self.sweep_turn = False
+            return True
+        self.sweep_turn = True
         changes = self.store.changes(self.name_label, self.settings.batch_size)
         if changes:
             if self._deliver(changes, now):
@@ -131,7 +138,7 @@ class TargetLoop(threading.Thread):
         resend = [s for s in page if self.rejected.get(s.fingerprint) != s.seq]
         if not resend or self._deliver(resend, now):
             self.sweep_after = page[-1].fingerprint
-            self.store.advance(self.name_label, 0, time.time())
+            self.store.advance(self.name_label, 0, time.time())  # seq 0: a success, the cursor stays
         return True
 
     def _deliver(self, alerts: Sequence[StoredAlert], now: float) -> bool:
