@@ -16,7 +16,7 @@ Keys, under a prefix (``?prefix=``, default ``cab:``):
 ``object:<key>``    set         fingerprints of one object key (at most one fires)
 ``changes``         sorted set  fingerprint by the sequence number of its latest change
 ``firing``          sorted set  firing fingerprints, all score 0: ``ZRANGEBYLEX`` pages re-sends
-``since``           sorted set  firing fingerprints by ``startsAt`` (maximum firing age)
+``heard``           sorted set  firing fingerprints by the vendor's latest word (maximum firing age)
 ``expiry``          sorted set  firing fingerprints by their expiry (stateless events)
 ``resolved``        sorted set  resolved fingerprints by ``endsAt`` (re-sends, forgetting)
 ``counts``          hash        ``vendor\\nstate`` -> number of alerts (metrics)
@@ -101,13 +101,13 @@ local function save(r)
   redis.call('ZADD', P .. 'changes', r.seq, fp)
   if r.state == 'firing' then
     redis.call('ZADD', P .. 'firing', 0, fp)
-    redis.call('ZADD', P .. 'since', r.starts_at, fp)
+    redis.call('ZADD', P .. 'heard', r.event_at, fp)
     redis.call('ZREM', P .. 'resolved', fp)
     if r.expires_at ~= '' then redis.call('ZADD', P .. 'expiry', r.expires_at, fp)
     else redis.call('ZREM', P .. 'expiry', fp) end
   else
     redis.call('ZREM', P .. 'firing', fp)
-    redis.call('ZREM', P .. 'since', fp)
+    redis.call('ZREM', P .. 'heard', fp)
     redis.call('ZREM', P .. 'expiry', fp)
     redis.call('ZADD', P .. 'resolved', r.ends_at, fp)
   end
@@ -238,11 +238,11 @@ if added > 0 then redis.call('INCRBY', P .. 'count', added) end
 return outcomes
 """
 
-# ARGV: prefix, now, oldest start ('' when there is no maximum firing age), the two reasons.
+# ARGV: prefix, now, last heard ('' when there is no maximum firing age), the two reasons.
 _EXPIRE = _PRELUDE + r"""
 local due = redis.call('ZRANGEBYSCORE', P .. 'expiry', '-inf', NOW)
 if ARGV[3] ~= '' then
-  for _, fp in ipairs(redis.call('ZRANGEBYSCORE', P .. 'since', '-inf', ARGV[3])) do due[#due + 1] = fp end
+  for _, fp in ipairs(redis.call('ZRANGEBYSCORE', P .. 'heard', '-inf', ARGV[3])) do due[#due + 1] = fp end
 end
 table.sort(due)
 local expired = 0
@@ -373,6 +373,11 @@ end
 return 0
 """
 
+_RELEASE = r"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 DEFAULT_PREFIX = "cab:"
 _CONNECTION_DEFAULTS: dict[str, Any] = {
     # Fail fast, so a callback gets its 503 (and the vendor retries) well within the vendor's timeout.
@@ -397,7 +402,7 @@ class RedisStore:
         self._apply, self._expire, self._forget = register(_APPLY), register(_EXPIRE), register(_FORGET)
         self._register, self._advance, self._failure = register(_REGISTER), register(_ADVANCE), register(_FAILURE)
         self._changes, self._active, self._stats = register(_CHANGES), register(_ACTIVE), register(_STATS)
-        self._lease = register(_LEASE)
+        self._lease, self._release = register(_LEASE), register(_RELEASE)
 
     @classmethod
     def from_url(cls, url: str, *, max_alerts: int = 0) -> RedisStore:
@@ -459,10 +464,10 @@ class RedisStore:
 
     # --- housekeeping -----------------------------------------------------------------------
     def expire(self, now: float, max_firing_age: float) -> int:
-        oldest_start = _time(now - max_firing_age) if max_firing_age > 0 else ""
-        return int(self._call(self._expire, _time(now), oldest_start,
+        last_heard = _time(now - max_firing_age) if max_firing_age > 0 else ""
+        return int(self._call(self._expire, _time(now), last_heard,
                               "Resolved by the bridge: the vendor sends no recovery for this event",
-                              "Resolved by the bridge: no recovery from the vendor within the maximum firing age"
+                              "Resolved by the bridge: no word from the vendor for the maximum firing age"
                               f" of {max_firing_age:g}s"))
 
     def forget(self, now: float, keep_resolved_for: float, targets: Sequence[str]) -> int:
@@ -473,6 +478,12 @@ class RedisStore:
         key = f"{self.prefix}lease:{name}"
         try:
             return bool(self._lease(keys=[key], args=[owner, max(1, round(ttl * 1000))]))
+        except redis.RedisError as exc:
+            raise StoreError(f"redis: {exc}") from exc
+
+    def release_lease(self, name: str, owner: str) -> None:
+        try:
+            self._release(keys=[f"{self.prefix}lease:{name}"], args=[owner])
         except redis.RedisError as exc:
             raise StoreError(f"redis: {exc}") from exc
 

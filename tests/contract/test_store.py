@@ -280,13 +280,15 @@ def test_expire_resolves_events_past_their_expiry(store: Store) -> None:
     assert store.expire(NOW + 61, max_firing_age=0) == 0
 
 
-def test_expire_resolves_alerts_older_than_the_maximum_firing_age(store: Store) -> None:
-    store.apply([alert(host="old", starts=T0 - 3600), alert(host="young", starts=T0)], NOW)
-    assert store.expire(NOW, max_firing_age=3600) == 1
-    old = get(store, alert(host="old"))
-    assert old.state is AlarmState.RESOLVED
-    assert old.annotations["resolved_reason"].endswith("maximum firing age of 3600s")
-    assert get(store, alert(host="young")).state is AlarmState.FIRING
+def test_expire_resolves_alerts_the_vendor_has_not_mentioned_for_the_maximum_firing_age(store: Store) -> None:
+    store.apply([alert(host="silent", event=T0 - 3600), alert(host="repeated", event=T0 - 3600)], NOW)
+    assert store.apply([alert(host="repeated", event=T0 - 10)], NOW) == [UNCHANGED]  # a repeat: still there
+    assert store.expire(T0, max_firing_age=3600) == 1
+    silent = get(store, alert(host="silent"))
+    assert (silent.state, silent.ends_at) == (AlarmState.RESOLVED, T0)
+    assert silent.annotations["resolved_reason"].endswith("no word from the vendor for the maximum firing age of 3600s")
+    assert get(store, alert(host="repeated")).state is AlarmState.FIRING
+    assert store.expire(T0 + 3590, max_firing_age=3600) == 1
 
 
 def test_a_repeat_that_drops_the_expiry_keeps_the_alert_from_expiring(store: Store) -> None:
@@ -324,6 +326,15 @@ def test_a_lease_is_held_by_one_owner_until_it_expires(make_store: StoreFactory)
     time.sleep(0.6)
     assert two.acquire_lease("delivery", "replica-b", 0.5, time.time())  # expired: taken over
     assert not one.acquire_lease("delivery", "replica-a", 0.5, time.time())
+
+
+def test_only_the_holder_can_release_a_lease(make_store: StoreFactory) -> None:
+    one, two = make_store(), make_store()
+    assert one.acquire_lease("delivery", "replica-a", 60, time.time())
+    two.release_lease("delivery", "replica-b")
+    assert not two.acquire_lease("delivery", "replica-b", 60, time.time())
+    one.release_lease("delivery", "replica-a")
+    assert two.acquire_lease("delivery", "replica-b", 60, time.time())  # at once, no expiry to wait out
 
 
 # --- metrics --------------------------------------------------------------------------------------

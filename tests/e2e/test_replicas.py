@@ -50,16 +50,16 @@ def stop_all(replicas: list[Bridge]) -> None:
 
 
 def lease_holders(replica: Bridge) -> list[str]:
-    """Owners (host:pid:random) this replica logged taking the delivery lease as."""
+    """Owners (host:port) this replica logged taking the delivery lease as."""
     lines = [json.loads(line) for line in replica.log_text().splitlines() if line.startswith("{")]
     return [line["owner"] for line in lines if line.get("msg") == "holding the delivery lease"]
 
 
 def holder(replicas: list[Bridge]) -> Bridge:
-    """The replica whose serve process holds the lease (its pid is in the owner)."""
+    """The replica that holds the lease (its listen port is in the owner)."""
     def find() -> Bridge | None:
         found = [r for r in replicas if r.process and any(
-            owner.split(":")[1] == str(r.process.pid) for owner in lease_holders(r))]
+            owner.rpartition(":")[2] == str(r.port) for owner in lease_holders(r))]
         return found[0] if len(found) == 1 else None
     return wait_for(find, 10, message="one replica holding the delivery lease")
 

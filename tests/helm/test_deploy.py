@@ -160,7 +160,7 @@ def test_the_image_the_demo_and_the_chart_pass_only_serve_flags_of_the_contract(
 
 def test_the_image_copies_what_pip_install_needs_and_the_build_context_keeps_it():
     copied = [word for line in dockerfile_instructions()["COPY"] for word in line.split()[:-1]]
-    assert copied == ["pyproject.toml", "bridge"]
+    assert copied == ["pyproject.toml", "README.md", "bridge"]
     for source in copied:
         assert (DEPLOY_DIR.parent / source).exists(), f"the image copies {source}, which does not exist"
     kept = (DEPLOY_DIR / "Dockerfile.dockerignore").read_text()
