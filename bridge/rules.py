@@ -57,6 +57,7 @@ DEFAULT_REPLACEMENT = "$1"
 def compile_regex(text: str) -> re.Pattern[str]:
     """Compile as Prometheus does (anchored at both ends); raise ValueError naming the problem."""
     try:
+        re.compile(text, re.ASCII)  # alone first: errors point at the user's text, and "a)|(b" is refused
         return re.compile(f"(?:{text})", re.ASCII)
     except re.error as exc:
         raise ValueError(f"invalid regular expression {text!r}: {exc}") from None
@@ -112,12 +113,20 @@ class RelabelConfig:
             raise ValueError(f"action: {action} takes only regex")
 
 
-def relabel(labels: Mapping[str, str], configs: Sequence[RelabelConfig]) -> dict[str, str] | None:
-    """Apply the configs in order; None if one of them drops the alert. Labels with ``__`` go at the end."""
+def process(labels: Mapping[str, str], configs: Sequence[RelabelConfig]) -> dict[str, str] | None:
+    """Prometheus' ``relabel.Process``: apply the configs in order; None if one of them drops the labels."""
     result = dict(labels)
     for config in configs:
         if not _relabel_one(config, result):
             return None
+    return result
+
+
+def relabel(labels: Mapping[str, str], configs: Sequence[RelabelConfig]) -> dict[str, str] | None:
+    """:func:`process`, then remove the ``__`` scratch labels (as Prometheus does after target relabeling)."""
+    result = process(labels, configs)
+    if result is None:
+        return None
     return {name: value for name, value in result.items() if not name.startswith(RESERVED_PREFIX)}
 
 
