@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -28,18 +27,69 @@ callbacks = Blueprint("callbacks", __name__)
 ops = Blueprint("ops", __name__)
 
 
+class ReloadCoordinator(Protocol):
+    """How the processes of one server agree on reloads (``bridge.web.SharedReload`` under gunicorn)."""
+
+    def generation(self) -> int:
+        """A number that changes whenever a reload has been accepted."""
+        ...
+
+    def request(self) -> bool:
+        """Ask for a reload and wait for it; True if it was accepted."""
+        ...
+
+
 class Bridge:
-    """What the request handlers share: settings, the store (opened lazily, after gunicorn forks)."""
+    """What the request handlers share: settings, rules, the store (opened lazily, after gunicorn forks)."""
 
     def __init__(self, settings: Settings, store: Store | None, rules: Rules,
-                 reload: Callable[[], None] | None) -> None:
+                 coordinator: ReloadCoordinator | None) -> None:
         self.settings = settings
-        self.rules = rules
-        self.reload = reload
+        self._rules = rules
+        self.coordinator = coordinator
+        self._generation = coordinator.generation() if coordinator else 0
+        self._rules_lock = threading.Lock()
         self._store = store
         self._lock = threading.Lock()
         self.collector = metrics.StoreCollector(self.store, [t.name for t in settings.alertmanagers],
                                                 settings.store_max_alerts)
+
+    def rules(self) -> Rules:
+        """The rules in force, after picking up a reload accepted since the last call."""
+        if self.coordinator is not None and self.coordinator.generation() != self._generation:
+            self._refresh()
+        return self._rules
+
+    def _refresh(self) -> None:
+        assert self.coordinator is not None
+        with self._rules_lock:
+            generation = self.coordinator.generation()
+            if generation == self._generation:
+                return
+            try:
+                self._rules = rules_for(self.settings)
+            except ConfigError as exc:  # edited again since the master checked it
+                metrics.record_reload(False)
+                log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
+            self._generation = generation
+
+    def reload(self) -> str | None:
+        """Check the configuration file and apply its rules; the problem if it cannot be applied."""
+        try:
+            rules = rules_for(self.settings)
+        except ConfigError as exc:
+            metrics.record_reload(False)
+            log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
+            return str(exc)
+        if self.coordinator is None:
+            self._rules = rules
+            metrics.record_reload(True)
+            log.info("configuration reloaded", extra={"config_file": self.settings.config_file})
+            return None
+        if not self.coordinator.request():
+            return "the server refused the reload or did not answer in time; see its log"
+        self._refresh()
+        return None
 
     def store(self) -> Store:
         if self._store is None:
@@ -50,14 +100,14 @@ class Bridge:
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None, rules: Rules | None = None,
-               reload: Callable[[], None] | None = None) -> Flask:
-    """Build the web app. ``rules`` default to those of the settings' config file; ``reload`` is what
-    ``POST /-/reload`` does once the file is valid (under gunicorn: SIGHUP the master; None: swap the
-    rules in this process)."""
+               coordinator: ReloadCoordinator | None = None) -> Flask:
+    """Build the web app. ``rules`` default to those of the settings' config file; without a
+    ``coordinator``, ``POST /-/reload`` swaps the rules of this process only."""
     settings = settings or Settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["bridge"] = Bridge(settings, store, rules if rules is not None else rules_for(settings), reload)
+    rules = rules if rules is not None else rules_for(settings)
+    app.extensions["bridge"] = Bridge(settings, store, rules, coordinator)
     app.register_blueprint(callbacks)
     app.register_blueprint(ops)
     app.register_error_handler(HTTPException, _http_error)
@@ -139,7 +189,7 @@ def _ingest(bridge: Bridge, vendor_name: str, body: bytes) -> Response:
         metrics.CALLBACKS.labels(vendor_name, "invalid").inc()
         log.info("rejected an invalid callback", extra={"vendor": vendor_name, "error": str(exc)})
         return _error(400, str(exc))
-    rules = bridge.rules
+    rules = bridge.rules()
     alerts = [rules.apply(alarm, now) for alarm in parsed.alarms]
     try:
         outcomes = bridge.store().apply(alerts, now)
@@ -176,22 +226,13 @@ def metrics_endpoint() -> Response:
 
 @ops.route("/-/reload", methods=["POST", "PUT"])
 def reload() -> Any:
-    """Check the configuration file, then apply it; a bad file leaves the current rules in force."""
+    """Check the configuration file and apply it, as Prometheus' endpoint does: 200 once applied."""
     bridge = _bridge()
     if not _authorized(bridge):
         return _unauthorized()
-    try:
-        rules = rules_for(bridge.settings)
-    except ConfigError as exc:
-        metrics.record_reload(False)
-        log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
-        return f"failed to reload config: {exc}\n", 500, {"Content-Type": "text/plain; charset=utf-8"}
-    if bridge.reload is None:
-        bridge.rules = rules
-        metrics.record_reload(True)
-        log.info("configuration reloaded", extra={"config_file": bridge.settings.config_file})
-    else:
-        bridge.reload()
+    problem = bridge.reload()
+    if problem:
+        return f"failed to reload config: {problem}\n", 500, {"Content-Type": "text/plain; charset=utf-8"}
     return "OK\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
