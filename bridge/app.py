@@ -22,6 +22,7 @@ from bridge.store import Store, StoreError, StoreFull, open_store
 from bridge.vendors import VENDORS, InvalidPayload, ParseContext, UnsupportedMediaType
 
 log = logging.getLogger("bridge.ingest")
+reload_log = logging.getLogger("bridge.reload")
 
 callbacks = Blueprint("callbacks", __name__)
 ops = Blueprint("ops", __name__)
@@ -70,7 +71,7 @@ class Bridge:
                 self._rules = rules_for(self.settings)
             except ConfigError as exc:  # edited again since the master checked it
                 metrics.record_reload(False)
-                log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
+                reload_log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
             self._generation = generation
 
     def reload(self) -> str | None:
@@ -79,12 +80,12 @@ class Bridge:
             rules = rules_for(self.settings)
         except ConfigError as exc:
             metrics.record_reload(False)
-            log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
+            reload_log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
             return str(exc)
         if self.coordinator is None:
             self._rules = rules
             metrics.record_reload(True)
-            log.info("configuration reloaded", extra={"config_file": self.settings.config_file})
+            reload_log.info("configuration reloaded", extra={"config_file": self.settings.config_file})
             return None
         if not self.coordinator.request():
             return "the server refused the reload or did not answer in time; see its log"

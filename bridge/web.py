@@ -27,7 +27,7 @@ from bridge import metrics
 from bridge.config import ConfigError, Settings, from_json, rules_for
 from bridge.rules import Rules
 
-log = logging.getLogger("bridge.web")
+log = logging.getLogger("bridge.reload")
 
 
 def _child_exit(server: Any, worker: Any) -> None:
