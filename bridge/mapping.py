@@ -44,6 +44,7 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
         ends_at=ends_at,
         generator_url=alarm.console_url,
         expires_at=alarm.expires_at,
+        source_vendor=alarm.vendor,
         source_key=object_key_of(labels),
     )
 

@@ -62,6 +62,8 @@ class Alert:
     ends_at: float | None = None
     generator_url: str = ""
     expires_at: float | None = None
+    source_vendor: str = ""
+    """The vendor that sent it, whatever rules did to the ``vendor`` label (empty: from the labels)."""
     source_key: str = ""
     """The vendor-side identity, computed by the mapping before any relabeling (empty: from the labels)."""
     resolve_only: bool = False
@@ -69,7 +71,7 @@ class Alert:
 
     @property
     def vendor(self) -> str:
-        return self.labels.get("vendor", "")
+        return self.source_vendor or self.labels.get("vendor", "")
 
     @property
     def fingerprint(self) -> str:

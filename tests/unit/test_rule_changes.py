@@ -143,3 +143,10 @@ def test_dropped_alarms_are_counted(tmp_path: Path, store: SqliteStore) -> None:
     assert response.json == {"sessionId": "xxxxxxxx", "retCode": 0}
     assert sample("cloud_alarm_bridge_alerts_dropped_total", {"vendor": "tencent"}) == before + 1
     assert store.stats([], time.time()).total == 0
+
+
+def test_store_metrics_keep_the_vendor_when_rules_drop_its_label(store: SqliteStore) -> None:
+    now = time.time()
+    apply(store, rules({"alert_relabel_configs": [{"regex": "vendor", "action": "labeldrop"}]}),
+          "metric-firing.json", now)
+    assert store.stats([], now).alerts_by_vendor_state == {("tencent", "firing"): 1}
