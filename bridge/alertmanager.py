@@ -12,7 +12,7 @@ import requests
 
 from bridge import __version__
 from bridge.config import AlertmanagerTarget
-from bridge.metrics import ALERTS_SENT, BATCH_SIZE, SEND_DURATION
+from bridge.metrics import ALERTS_SENT, BATCH_SIZE, SEND_DURATION, SEND_FAILURES
 from bridge.model import AlarmState, Alert
 
 log = logging.getLogger("bridge.alertmanager")
@@ -62,8 +62,8 @@ class AlertmanagerClient:
         if tls.cert_file:
             self.session.cert = (tls.cert_file, tls.key_file) if tls.key_file else tls.cert_file
 
-    def send(self, alerts: Sequence[dict[str, Any]]) -> list[str]:
-        """POST alerts, isolating rejected ones; returns Alertmanager's rejection messages.
+    def send(self, alerts: Sequence[dict[str, Any]], offset: int = 0) -> list[int]:
+        """POST alerts, isolating rejected ones; returns the indexes of the alerts Alertmanager rejected.
 
         Alertmanager stores the valid alerts of a batch it answers 400, but a 422 rejects the whole
         batch, so a rejected batch is split in halves until each rejected alert stands alone.
@@ -78,9 +78,9 @@ class AlertmanagerClient:
                 ALERTS_SENT.labels(self.name, "rejected").inc()
                 log.warning("alertmanager rejected an alert", extra={
                     "alertmanager": self.name, "error": str(error), "labels": alerts[0].get("labels")})
-                return [str(error)]
+                return [offset]
             middle = len(alerts) // 2
-            return self.send(alerts[:middle]) + self.send(alerts[middle:])
+            return self.send(alerts[:middle], offset) + self.send(alerts[middle:], offset + middle)
         ALERTS_SENT.labels(self.name, "success").inc(len(alerts))
         return []
 
@@ -91,6 +91,8 @@ class AlertmanagerClient:
             response = self.session.post(self.target.alerts_url, json=list(alerts), timeout=self.target.timeout)
         except requests.RequestException as exc:
             ALERTS_SENT.labels(self.name, "error").inc(len(alerts))
+            reason = "timeout" if isinstance(exc, requests.Timeout) else "connection"
+            SEND_FAILURES.labels(self.name, reason).inc()
             raise SendError(f"{type(exc).__name__}: {exc}", permanent=False) from None
         finally:
             SEND_DURATION.labels(self.name).observe(time.monotonic() - started)
@@ -98,8 +100,10 @@ class AlertmanagerClient:
             return
         message = f"HTTP {response.status_code}: {response.text[:500].strip()}"
         if response.status_code in (400, 422):
+            SEND_FAILURES.labels(self.name, "rejected").inc()
             raise SendError(message, permanent=True)
         ALERTS_SENT.labels(self.name, "error").inc(len(alerts))
+        SEND_FAILURES.labels(self.name, "server_error" if response.status_code >= 500 else "client_error").inc()
         raise SendError(message, permanent=False)
 
     def close(self) -> None:

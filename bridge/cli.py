@@ -85,8 +85,11 @@ def _translate(args: argparse.Namespace) -> int:
             print(f"alarm {index} ({alarm.name}) is dropped by alert_relabel_configs", file=sys.stderr)
         else:
             alerts.append(postable(alert, now, 240.0))
-    json.dump(alerts, sys.stdout, ensure_ascii=False, indent=2)
-    print()
+    try:
+        print(json.dumps(alerts, ensure_ascii=False, indent=2))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `translate ... | head` is fine
+        sys.stdout = None  # type: ignore[assignment]
     return 0
 
 

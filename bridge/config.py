@@ -182,7 +182,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_level", "debug, info, warning or error", _choice("debug", "info", "warning", "error"), "LEVEL"),
     Option("store_max_alerts", "answer 503 when the store holds this many alerts (0: no limit)", _count, "N"),
     Option("batch_size", "most alerts in one POST to Alertmanager", _positive_int, "N"),
-    Option("max_firing_age", "resolve alerts still firing after this long without a recovery (0: never)",
+    Option("max_firing_age", "resolve firing alerts the vendor has not mentioned for this long (0: never)",
            _duration, "DURATION"),
     Option("vendor_timezone", "time zone of vendor times that carry none (Tencent)", _timezone, "TZ"),
     Option("max_body_bytes", "largest callback body accepted (413 above)", _positive_int, "BYTES"),
@@ -268,6 +268,8 @@ def read_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of option names")
+    if "token" in data and "tokens" not in data:  # one token or a list, under either name
+        data["tokens"] = data.pop("token")
     allowed = {_file_key(o.name) for o in OPTIONS} | {"alertmanagers"} | set(RULE_KEYS)
     unknown = sorted(set(map(str, data)) - allowed)
     if unknown:

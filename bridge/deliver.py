@@ -15,12 +15,10 @@ Housekeeping beside it resolves expired alerts and forgets delivered, long-resol
 from __future__ import annotations
 
 import logging
-import os
 import random
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 
 from bridge.alertmanager import AlertmanagerClient, SendError, postable
@@ -42,11 +40,15 @@ HOUSEKEEPING_EVERY = 5.0
 
 
 class Lease:
-    """The right to deliver, renewed in the store; lost when the holder stops renewing it."""
+    """The right to deliver, renewed in the store; lost when the holder stops renewing it.
 
-    def __init__(self, store: Store) -> None:
+    The owner is the host and listen address, so a bridge restarted after a crash (same pod, same
+    port) takes its lease back at once instead of waiting for it to expire; replicas differ by host.
+    """
+
+    def __init__(self, store: Store, listen: str) -> None:
         self.store = store
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = f"{socket.gethostname()}:{listen.rpartition(':')[2]}"
         self.generation = 0
         self._held_until = 0.0
 
@@ -66,6 +68,11 @@ class Lease:
     def held(self, now: float) -> bool:
         return now < self._held_until
 
+    def release(self) -> None:
+        """Give the lease up at once (on a graceful stop), so another replica need not wait it out."""
+        self._held_until = 0.0
+        self.store.release_lease(LEASE_NAME, self.owner)
+
 
 class TargetLoop(threading.Thread):
     """Delivers to one Alertmanager: changes first, then periodic full re-sends."""
@@ -82,6 +89,9 @@ class TargetLoop(threading.Thread):
         self.sweep_started = 0.0
         self.next_sweep = 0.0
         self.lease_generation = 0
+        self.sweep_turn = False
+        self.rejected: dict[str, int] = {}
+        """Fingerprint -> sequence number of alerts Alertmanager rejected: not re-sent until they change."""
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -103,6 +113,12 @@ class TargetLoop(threading.Thread):
             return False
         if self.lease.generation != self.lease_generation:  # a new holder re-sends everything at once
             self.lease_generation, self.next_sweep, self.sweep_after = self.lease.generation, 0.0, ""
+        # During a storm of changes a due re-send still gets every other POST, so that unchanged
+        # firing alerts are re-sent before their endsAt passes.
+        if self.sweep_turn and self._sweep(now):
+            self.sweep_turn = False
+            return True
+        self.sweep_turn = True
         changes = self.store.changes(self.name_label, self.settings.batch_size)
         if changes:
             if self._deliver(changes, now):
@@ -119,16 +135,17 @@ class TargetLoop(threading.Thread):
         if not page:
             self.sweep_after, self.next_sweep = "", self.sweep_started + self.settings.resend_interval
             return False
-        if self._deliver(page, now):
+        resend = [s for s in page if self.rejected.get(s.fingerprint) != s.seq]
+        if not resend or self._deliver(resend, now):
             self.sweep_after = page[-1].fingerprint
-            self.store.advance(self.name_label, 0, time.time())
+            self.store.advance(self.name_label, 0, time.time())  # seq 0: a success, the cursor stays
         return True
 
     def _deliver(self, alerts: Sequence[StoredAlert], now: float) -> bool:
         """POST; True when Alertmanager took the batch (rejected alerts are logged and dropped)."""
         bodies = [postable(s.alert, now, 4 * self.settings.resend_interval) for s in alerts]
         try:
-            self.client.send(bodies)
+            rejected = self.client.send(bodies)
         except SendError as error:
             self.failures += 1
             delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (self.failures - 1))
@@ -141,6 +158,8 @@ class TargetLoop(threading.Thread):
         if self.failures:
             log.info("alertmanager reachable again", extra={"alertmanager": self.name_label})
         self.failures = 0
+        for index in rejected:
+            self.rejected[alerts[index].fingerprint] = alerts[index].seq
         return True
 
 
@@ -150,7 +169,7 @@ class Deliverer:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
         self.stop_event = threading.Event()
-        self.lease = Lease(store)
+        self.lease = Lease(store, settings.listen)
         self.targets = [t.name for t in settings.alertmanagers]
         self.loops = [TargetLoop(store, t, settings, self.lease, self.stop_event) for t in settings.alertmanagers]
 
@@ -183,3 +202,7 @@ class Deliverer:
         deadline = time.monotonic() + timeout
         for loop in self.loops:
             loop.join(max(0.0, deadline - time.monotonic()))
+        try:
+            self.lease.release()
+        except StoreError as exc:
+            log.warning("could not release the delivery lease", extra={"error": str(exc)})

@@ -31,6 +31,9 @@ ALARMS = Counter("cloud_alarm_bridge_alarm_changes_total",
                  "Alarm changes in accepted callbacks, by what they did to the store.", ["vendor", "outcome"])
 ALERTS_SENT = Counter("cloud_alarm_bridge_alerts_sent_total",
                       "Alerts posted to an Alertmanager, by outcome.", ["alertmanager", "outcome"])
+SEND_FAILURES = Counter("cloud_alarm_bridge_send_failures_total",
+                        "POSTs to an Alertmanager that failed, by reason.", ["alertmanager", "reason"])
+SEND_FAILURE_REASONS = ("timeout", "connection", "server_error", "client_error", "rejected")
 BATCH_SIZE = Histogram("cloud_alarm_bridge_batch_size", "Alerts per POST to an Alertmanager.", ["alertmanager"],
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
 SEND_DURATION = Histogram("cloud_alarm_bridge_send_duration_seconds",
@@ -68,6 +71,8 @@ def init_labels(vendors: Sequence[str], targets: Sequence[str]) -> None:
     for target in targets:
         for outcome in SEND_OUTCOMES:
             ALERTS_SENT.labels(target, outcome)
+        for reason in SEND_FAILURE_REASONS:
+            SEND_FAILURES.labels(target, reason)
         BATCH_SIZE.labels(target)
         SEND_DURATION.labels(target)
 

@@ -51,10 +51,12 @@ def fixture_bytes(vendor: str, name: str) -> bytes:
 class Alertmanager:
     """A real Alertmanager on a free port, with its own storage directory (so restarts forget alerts)."""
 
-    def __init__(self, workdir: Path, resolve_timeout: str = "5m", port: int | None = None) -> None:
+    def __init__(self, workdir: Path, resolve_timeout: str = "5m", port: int | None = None,
+                 route_prefix: str = "") -> None:
         self.workdir = workdir
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.route_prefix = route_prefix.rstrip("/")
+        self.url = f"http://127.0.0.1:{self.port}{self.route_prefix}"
         self.config = workdir / "alertmanager.yml"
         self.config.write_text(
             f"global:\n  resolve_timeout: {resolve_timeout}\n"
@@ -68,7 +70,7 @@ class Alertmanager:
         self.process = subprocess.Popen(
             [ALERTMANAGER, f"--config.file={self.config}", f"--storage.path={storage}",
              f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=",
-             "--log.level=warn"],
+             "--log.level=warn", *([f"--web.route-prefix={self.route_prefix}"] if self.route_prefix else [])],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(lambda: requests.get(f"{self.url}/-/ready", timeout=1).ok, 20, message="alertmanager ready")
         return self

@@ -80,7 +80,8 @@ class Store(Protocol):
         ...
 
     def expire(self, now: float, max_firing_age: float) -> int:
-        """Resolve firing alerts past their expiry or older than ``max_firing_age`` (0: off)."""
+        """Resolve firing alerts past their expiry, or that the vendor has not mentioned for
+        ``max_firing_age`` seconds (0: off)."""
         ...
 
     def forget(self, now: float, keep_resolved_for: float, targets: Sequence[str]) -> int:
@@ -89,6 +90,10 @@ class Store(Protocol):
 
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
         """Take or renew a named lease; True while ``owner`` holds it."""
+        ...
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Drop the lease if ``owner`` holds it."""
         ...
 
     def stats(self, targets: Sequence[str], now: float) -> StoreStats: ...

@@ -231,15 +231,15 @@ class SqliteStore:
 
     # --- housekeeping -----------------------------------------------------------------------
     def expire(self, now: float, max_firing_age: float) -> int:
-        oldest_start = now - max_firing_age if max_firing_age > 0 else float("-inf")
+        last_heard = now - max_firing_age if max_firing_age > 0 else float("-inf")
         with self._transaction() as db:
             rows = [_row(r) for r in db.execute(
-                f"SELECT {_COLUMNS} FROM alerts WHERE state = 'firing' AND (expires_at <= ? OR starts_at <= ?)",
-                (now, oldest_start))]
+                f"SELECT {_COLUMNS} FROM alerts WHERE state = 'firing' AND (expires_at <= ? OR event_at <= ?)",
+                (now, last_heard))]
             for row in rows:
                 reason = ("the vendor sends no recovery for this event" if row.alert.expires_at
                           and row.alert.expires_at <= now else
-                          f"no recovery from the vendor within the maximum firing age of {max_firing_age:g}s")
+                          f"no word from the vendor for the maximum firing age of {max_firing_age:g}s")
                 annotations = {**row.alert.annotations, "resolved_reason": f"Resolved by the bridge: {reason}"}
                 self._write(db, row.fingerprint, row.alert, AlarmState.RESOLVED, row.alert.starts_at, now,
                             max(now, row.alert.event_at), annotations, now)
@@ -265,6 +265,10 @@ class SqliteStore:
                        (name, owner, now + ttl, now))
             (holder,) = db.execute("SELECT owner FROM leases WHERE name = ?", (name,)).fetchone()
         return holder == owner
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
     def stats(self, targets: Sequence[str], now: float) -> StoreStats:
         by_state = {(vendor, state): count for vendor, state, count in self._read(

@@ -1,0 +1,39 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is a step of those.
+PYTHON ?= python3
+VENV ?= .venv
+ALERTMANAGER_URL ?= http://127.0.0.1:9093
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Real parts for the tests: Alertmanager (and amtool), promtool, Redis, and wrk for the benchmark smoke test.
+DEBIAN_PACKAGES := prometheus-alertmanager prometheus redis-server wrk
+TOOLS := prometheus-alertmanager amtool promtool redis-server wrk
+
+.PHONY: run test lint bench system-deps
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+## Run the bridge on its embedded SQLite store (./data), sending to Alertmanager at $(ALERTMANAGER_URL).
+run: $(VENV)/.installed
+	$(VENV)/bin/cloud-alarm-bridge serve --alertmanager-url $(ALERTMANAGER_URL)
+
+## Install what the tests need (Debian packages included), then lint and run every test.
+test: $(VENV)/.installed system-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.installed system-deps
+	$(VENV)/bin/python bench/run.py
+
+system-deps:
+	@missing=""; for tool in $(TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages for:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES); \
+	fi

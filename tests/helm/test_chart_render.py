@@ -1,0 +1,252 @@
+"""The chart lints, renders every ci/ value set, and renders objects Kubernetes accepts."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.helm.helmkit import CHART_DIR, CI_VALUES, NAMESPACE, fullname, load_values
+
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest known.
+KUBE_VERSIONS = ["1.25.0", kubernetes_validate.utils.latest_version()]
+# The Prometheus Operator's kinds have no schema in kubernetes-validate; they are checked
+# below by what the operator does with them.
+CRD_GROUP = "monitoring.coreos.com/"
+
+
+def test_it_lints_clean_in_strict_mode():
+    for values_file in [None, *CI_VALUES]:
+        values = load_values(values_file) if values_file else None
+        report = helm.lint(CHART_DIR, values, strict=True, namespace=NAMESPACE, kube_version="v1.25.0")
+        problems = [m for m in report["messages"] if m["severity"] >= 2]
+        assert report["errors"] == [] and problems == [], (values_file, report)
+
+
+def test_its_app_version_is_the_package_version(chart):
+    assert chart.metadata["appVersion"] == "0.1.0"
+    assert chart.metadata["apiVersion"] == "v2"
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.name)
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+def test_every_rendered_object_is_valid_kubernetes(render, values_file, kube_version):
+    rendered = render(load_values(values_file))
+    assert rendered.objects
+    for obj in rendered.objects:
+        if obj["apiVersion"].startswith(CRD_GROUP):
+            continue
+        kubernetes_validate.validate(obj, kube_version, strict=True)
+        assert obj["metadata"]["namespace"] == NAMESPACE
+
+
+def test_the_defaults_follow_the_security_baseline(render):
+    rendered = render()
+    pod = rendered.one("Deployment")["spec"]["template"]["spec"]
+    container = rendered.container()
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    # A read-only root needs a writable /tmp (gunicorn, multiprocess metric files).
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[mounts["/tmp"]] == {"name": "tmp", "emptyDir": {}}
+    assert "resources" not in container
+
+
+def test_the_defaults_run_serve_with_probes_a_pvc_and_the_operated_alertmanager(render):
+    rendered = render()
+    container = rendered.container()
+    assert container["command"] == ["cloud-alarm-bridge"]
+    assert container["args"][0] == "serve"
+    assert container["livenessProbe"]["httpGet"] == {"path": "/-/healthy", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/-/ready", "port": "http"}
+    deployment = rendered.one("Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    config = rendered.bridge_config()
+    assert config["alertmanager_urls"] == ["http://alertmanager-operated.monitoring.svc:9093"]
+    assert config["store"] == "sqlite:////data/bridge.db"
+    assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/data", "/etc/cloud-alarm-bridge"}
+    pvc = rendered.one("PersistentVolumeClaim")
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
+    # Optional objects are off by default.
+    kinds = {o["kind"] for o in rendered.objects}
+    assert kinds == {
+        "ConfigMap", "Deployment", "PersistentVolumeClaim", "Secret", "Service", "ServiceAccount",
+    }  # fmt: skip
+
+
+def test_the_service_selects_the_pods_by_labels_without_a_version(render):
+    rendered = render()
+    selector = rendered.one("Service")["spec"]["selector"]
+    pod_labels = rendered.one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    assert rendered.one("Deployment")["spec"]["selector"]["matchLabels"] == selector
+    assert not any("version" in key or key == "helm.sh/chart" for key in selector)
+
+
+def test_it_generates_a_token_secret_and_mounts_it_as_the_token_file(render):
+    rendered = render()
+    token = rendered.secret_value(fullname(), "token")
+    assert len(token) == 32 and token.isalnum()
+    assert rendered.bridge_config()["token_file"] == "/etc/cloud-alarm-bridge-secrets/token"
+    sources = _projected_sources(rendered)
+    assert {"secret": {"name": fullname(), "items": [{"key": "token", "path": "token"}]}} in sources
+
+
+def test_an_existing_secret_replaces_the_generated_one(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "existing-secret-values.yaml"))
+    assert rendered.all("Secret") == []
+    assert rendered.all("PersistentVolumeClaim") == []
+    item = {"key": "callback-token", "path": "token"}
+    assert {"secret": {"name": "cloud-alarm-tokens", "items": [item]}} in _projected_sources(rendered)
+    assert "checksum/secret" not in rendered.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert "cloud-alarm-tokens" in rendered.notes and "callback-token" in rendered.notes
+
+
+def test_a_config_change_rolls_the_pods(render):
+    def checksum(values):
+        pod = render(values).one("Deployment")["spec"]["template"]
+        return pod["metadata"]["annotations"]["checksum/config"]
+
+    fixed = {"auth": {"token": "t"}}
+    assert checksum(fixed) == checksum(fixed)
+    assert checksum(fixed) != checksum({**fixed, "bridge": {"resendInterval": 30}})
+
+
+def test_alertmanagers_with_auth_become_config_targets_with_secret_files(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "multi-alertmanager-values.yaml"))
+    config = rendered.bridge_config()
+    assert len(config["alertmanager_urls"]) == 2
+    mimir, cortex = config["alertmanagers"]
+    secrets = "/etc/cloud-alarm-bridge-secrets/alertmanager"
+    assert mimir == {
+        "url": "https://mimir.example.com/alertmanager",
+        "timeout": "10s",
+        "headers": {"X-Scope-OrgID": "team-cloud"},
+        "basic_auth": {"username": "bridge", "password_file": f"{secrets}/mimir-auth/password"},
+        "tls_config": {"ca_file": f"{secrets}/mimir-ca/ca.crt"},
+    }
+    assert cortex["bearer_token_file"] == f"{secrets}/cortex-auth/token"
+    assert cortex["tls_config"]["key_file"] == f"{secrets}/cortex-tls/tls.key"
+    assert cortex["timeout"] == 5
+    # Every file the config names is a Secret key projected at that path; no password is
+    # written into the ConfigMap.
+    mount = "/etc/cloud-alarm-bridge-secrets/"
+    projected = {
+        mount + item["path"]: (src["secret"]["name"], item["key"])
+        for src in _projected_sources(rendered)
+        for item in src["secret"]["items"]
+    }
+    named = [v for t in config["alertmanagers"] for v in _leaves(t) if str(v).startswith(mount)]
+    assert len(named) == 6 and set(named) <= projected.keys()
+    assert projected[f"{secrets}/mimir-auth/password"] == ("mimir-auth", "password")
+
+
+def test_ingress_exposes_only_the_callbacks(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "ingress-values.yaml"))
+    rule = rendered.one("Ingress")["spec"]["rules"][0]
+    assert [p["path"] for p in rule["http"]["paths"]] == ["/callbacks"]
+    assert rule["http"]["paths"][0]["backend"]["service"] == {"name": fullname(), "port": {"name": "http"}}
+    assert "https://alarms.example.com/callbacks/tencent?token=$TOKEN" in rendered.notes
+
+
+def test_servicemonitor_scrapes_the_service_port(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "monitoring-values.yaml"))
+    monitor = rendered.one("ServiceMonitor")
+    service = rendered.one("Service")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    ports = {p["name"] for p in service["spec"]["ports"]}
+    assert [(e["port"], e["path"], e["interval"]) for e in monitor["spec"]["endpoints"]] == [
+        ("http", "/metrics", "30s")
+    ]
+    assert monitor["spec"]["endpoints"][0]["port"] in ports
+
+
+def test_prometheusrule_carries_the_rules_file_and_promtool_accepts_it(render, tmp_path):
+    rendered = render(load_values(CHART_DIR / "ci" / "monitoring-values.yaml"))
+    rule = rendered.one("PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["spec"] == yaml.safe_load((CHART_DIR / "files" / "prometheus-rules.yaml").read_text())
+    # The operator parses spec.groups like a Prometheus rules file.
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule["spec"]))
+    command = ["promtool", "check", "rules", tmp_path / "rules.yaml"]
+    check = subprocess.run(command, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_dashboard_configmap_carries_the_dashboard_file(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "monitoring-values.yaml"))
+    dashboard = rendered.one("ConfigMap", f"{fullname()}-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    expected = (CHART_DIR / "files" / "grafana-dashboard.json").read_text()
+    assert dashboard["data"]["cloud-alarm-bridge.json"] == expected
+
+
+def test_pdb_and_networkpolicy_select_the_pods(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "hardened-values.yaml"))
+    pod_labels = rendered.one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    pdb = rendered.one("PodDisruptionBudget")["spec"]
+    assert pdb["selector"]["matchLabels"].items() <= pod_labels.items()
+    policy = rendered.one("NetworkPolicy")["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["ingress"][0]["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert len(policy["ingress"][0]["from"]) == 2
+    volumes = {v["name"]: v for v in rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+    assert rendered.bridge_config()["default_severity"] == "warning"
+
+
+def test_notes_print_the_three_callback_urls_and_how_to_check(render):
+    notes = render().notes
+    for vendor in ("tencent", "aliyun", "kingsoft"):
+        assert f"http://127.0.0.1:8080/callbacks/{vendor}?token=$TOKEN" in notes
+    assert f"kubectl get secret --namespace {NAMESPACE} {fullname()} -o jsonpath='{{.data.token}}'" in notes
+    assert "amtool alert query" in notes
+
+
+def _projected_sources(rendered):
+    volumes = rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"]
+    return next(v for v in volumes if v["name"] == "secrets")["projected"]["sources"]
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def test_the_readme_values_table_documents_every_value(chart):
+    readme = (CHART_DIR / "README.md").read_text()
+    rows = re.findall(r"^\| `([\w.]+)` \|", readme, flags=re.MULTILINE)
+
+    def leaves(value, path=""):
+        if isinstance(value, dict) and value:
+            for key, child in value.items():
+                yield from leaves(child, f"{path}.{key}" if path else key)
+        else:
+            yield path
+
+    values = chart.values
+    for row in rows:
+        node = values
+        for key in row.split("."):
+            node = node[key]  # KeyError: the README documents a value that does not exist
+    for leaf in leaves(values):
+        assert any(leaf == row or leaf.startswith(row + ".") for row in rows), f"{leaf} is not in README.md"

@@ -1,0 +1,107 @@
+"""Alibaba CloudMonitor threshold callbacks: form and JSON, Java-map dimensions, "null" strings."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from bridge.model import AlarmState
+from bridge.vendors import InvalidPayload, ParseContext, UnsupportedMediaType
+from bridge.vendors.aliyun import VENDOR as aliyun
+from bridge.vendors.aliyun import parse_dimensions
+from tests.support import fixture_bytes
+
+FORM = "application/x-www-form-urlencoded"
+CTX = ParseContext(now=1_700_000_000.0)
+
+
+def parse(body: bytes, content_type: str = FORM):
+    return aliyun.parse(body, content_type, CTX)
+
+
+def form(name: str, **changes: str) -> bytes:
+    fields = dict(parse_qsl(fixture_bytes("aliyun", name).decode(), keep_blank_values=True))
+    return urlencode({**fields, **changes}).encode()
+
+
+def test_it_reads_the_documented_sample() -> None:
+    [alarm] = parse(fixture_bytes("aliyun", "threshold-alert.form")).alarms
+    assert alarm.name == "Host.mem.usedutilization"
+    assert alarm.state is AlarmState.FIRING
+    assert alarm.severity == "warning"
+    assert alarm.namespace == "acs_ecs"
+    assert alarm.policy_id == "applyTemplateee147e59-664f-4033-a1be-e9595746****"
+    assert alarm.dimensions == {"userId": "12****)", "instanceId": "i-12****"}
+    assert alarm.started_at == 1508136760.0
+    assert alarm.details["expression"] == "$Average>=95"
+    assert "signature" not in alarm.details and "eEq1zHuCUp0XSmLD8p8VtTKF" not in repr(alarm)
+
+
+def test_it_reads_millisecond_timestamps_and_null_strings() -> None:
+    [alarm] = parse(fixture_bytes("aliyun", "apigateway-alert-ms.form")).alarms
+    assert alarm.started_at == 1685614196.421
+    assert alarm.severity == "info"
+    assert alarm.region == ""  # regionId=null
+    assert "instance_name" not in alarm.details
+    assert alarm.dimensions["region"] == "cn-shenzhen"
+    assert alarm.details["last_time"] == "2分钟"
+
+
+def test_a_recovery_takes_its_severity_from_the_previous_level() -> None:
+    [alarm] = parse(fixture_bytes("aliyun", "apigateway-ok-ms.form")).alarms
+    assert alarm.state is AlarmState.RESOLVED
+    assert alarm.severity == "info"
+    assert alarm.resolved_at == 1685646149.981
+
+
+def test_insufficient_data_fires_with_its_own_state_label() -> None:
+    [alarm] = parse(fixture_bytes("aliyun", "apigateway-insufficient-data.form")).alarms
+    assert alarm.state is AlarmState.FIRING
+    assert alarm.alarm_state == "insufficient_data"
+
+
+def test_alarm_and_alert_are_the_same_state() -> None:
+    [alarm] = parse(form("threshold-alert.form", alertState="ALARM")).alarms
+    assert alarm.state is AlarmState.FIRING
+
+
+def test_it_reads_json_bodies_with_list_dimensions() -> None:
+    [alarm] = parse(fixture_bytes("aliyun", "json-list-dimensions.json"), "application/json").alarms
+    assert alarm.dimensions == {"userId": "12345", "instanceId": "i-12345"}
+    assert alarm.severity == "critical"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("{userId=12, instanceId=i-1}", {"userId": "12", "instanceId": "i-1"}),
+    ("{a=1,b=x,y, c=3}", {"a": "1", "b": "x,y", "c": "3"}),
+    ('[{"userId":"1","instanceId":"i-2"}]', {"userId": "1", "instanceId": "i-2"}),
+    ('{"instanceId": "i-3"}', {"instanceId": "i-3"}),
+    ("null", {}),
+    ("{}", {}),
+    ("{k=}", {}),
+])
+def test_it_reads_every_dimensions_shape(raw: str, expected: dict[str, str]) -> None:
+    assert parse_dimensions(raw) == expected
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"alertState": "BROKEN"}, "alertState: must be OK, ALERT, ALARM or INSUFFICIENT_DATA"),
+    ({"alertState": "null"}, "alertState: missing"),
+    ({"metricName": ""}, "metricName: missing"),
+    ({"timestamp": "noon"}, "timestamp: not a Unix timestamp"),
+])
+def test_it_rejects_what_would_give_an_alert_a_wrong_identity(changes: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidPayload, match=message):
+        parse(form("threshold-alert.form", **changes))
+
+
+def test_it_refuses_other_content_types() -> None:
+    with pytest.raises(UnsupportedMediaType):
+        parse(b"x", "application/xml")
+
+
+def test_json_body_must_be_an_object() -> None:
+    with pytest.raises(InvalidPayload, match="body: must be an object"):
+        parse(json.dumps([1]).encode(), "application/json")

@@ -1,0 +1,94 @@
+"""Settings: flag > environment > file > default, with every problem reported at once."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from bridge import config
+
+
+def args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    config.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_defaults_match_the_documented_contract() -> None:
+    settings = config.load(args(), {})
+    assert settings.listen == "0.0.0.0:8080"
+    assert [t.url for t in settings.alertmanagers] == ["http://127.0.0.1:9093"]
+    assert settings.store == "sqlite:///data/bridge.db"
+    assert (settings.resend_interval, settings.workers, settings.tokens) == (60.0, 2, ())
+
+
+def test_flag_beats_environment_beats_file(tmp_path: Path) -> None:
+    file = tmp_path / "bridge.yml"
+    file.write_text("workers: 5\nresend_interval: 2m\nlisten: 127.0.0.1:1\n")
+    env = {"BRIDGE_CONFIG": str(file), "BRIDGE_RESEND_INTERVAL": "30", "BRIDGE_LISTEN": "127.0.0.1:2"}
+    settings = config.load(args("--listen", "127.0.0.1:3"), env)
+    assert settings.workers == 5
+    assert settings.resend_interval == 30.0
+    assert settings.listen == "127.0.0.1:3"
+
+
+def test_repeatable_and_comma_separated_alertmanagers() -> None:
+    settings = config.load(args(), {"BRIDGE_ALERTMANAGER_URLS": "http://a:9093, http://b:9093"})
+    assert [t.name for t in settings.alertmanagers] == ["http://a:9093", "http://b:9093"]
+    settings = config.load(args("--alertmanager-url", "http://c:9093", "--alertmanager-url", "http://d:9093"), {})
+    assert [t.name for t in settings.alertmanagers] == ["http://c:9093", "http://d:9093"]
+
+
+def test_targets_from_the_file_carry_auth_tls_and_tenant_headers(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("s3cret\n")
+    file = tmp_path / "bridge.yml"
+    file.write_text(f"""
+alertmanagers:
+  - url: https://bridge:ignored@mimir.example/alertmanager
+    timeout: 5s
+    headers: {{X-Scope-OrgID: tenant-1}}
+    basic_auth: {{username: bridge, password_file: {tmp_path / 'pw'}}}
+    tls_config: {{ca_file: /etc/ca.pem}}
+""")
+    [target] = config.load(args("--config", str(file)), {}).alertmanagers
+    assert target.alerts_url == "https://bridge:ignored@mimir.example/alertmanager/api/v2/alerts"
+    assert target.name == "https://mimir.example/alertmanager"
+    assert (target.timeout, target.username, target.password) == (5.0, "bridge", "s3cret")
+    assert target.headers == {"X-Scope-OrgID": "tenant-1"}
+    assert target.tls.ca_file == "/etc/ca.pem"
+    assert "s3cret" not in repr(target)
+
+
+def test_every_problem_is_reported_with_its_source(tmp_path: Path) -> None:
+    file = tmp_path / "bridge.yml"
+    file.write_text("workers: 0\n")
+    with pytest.raises(config.ConfigError) as error:
+        config.load(args("--resend-interval", "soon", "--alertmanager-url", "http://am:9093/api/v2/alerts"),
+                    {"BRIDGE_CONFIG": str(file), "BRIDGE_VENDOR_TIMEZONE": "Mars/Olympus"})
+    text = str(error.value)
+    assert "flag --resend-interval: not a duration: 'soon'" in text
+    assert f"{file}: workers: must be at least 1" in text
+    assert "environment BRIDGE_VENDOR_TIMEZONE: unknown time zone 'Mars/Olympus'" in text
+    assert "give the base URL" in text
+
+
+def test_unknown_file_keys_are_refused(tmp_path: Path) -> None:
+    file = tmp_path / "bridge.yml"
+    file.write_text("wokers: 3\n")
+    with pytest.raises(config.ConfigError, match="unknown option"):
+        config.load(args("--config", str(file)), {})
+
+
+def test_tokens_come_from_flags_environment_and_files(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("from-file\n")
+    settings = config.load(args("--token", "a", "--token", "b", "--token-file", str(tmp_path / "token")), {})
+    assert settings.tokens == ("a", "b", "from-file")
+    assert "from-file" not in repr(settings)
+    assert config.load(args(), {"BRIDGE_TOKEN": "x,y"}).tokens == ("x", "y")
+
+
+def test_settings_survive_the_trip_to_gunicorn() -> None:
+    settings = config.load(args("--token", "t", "--alertmanager-url", "http://a:1"), {})
+    assert config.from_json(config.to_json(settings)) == settings

@@ -1,0 +1,76 @@
+"""The default mapping: identity in labels, valid names, changing values in annotations."""
+
+from __future__ import annotations
+
+import re
+
+from bridge.mapping import MappingOptions, label_name, to_alert
+from bridge.model import Alarm, AlarmState
+
+NOW = 1_700_000_000.0
+VALID_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def alarm(**changes) -> Alarm:
+    base = dict(vendor="tencent", name="cpu_usage", state=AlarmState.FIRING, started_at=NOW - 60, event_at=NOW - 60,
+                namespace="qce/cvm", region="gz", policy_id="policy-1", dimensions={"unInstanceId": "ins-1"},
+                details={"current_value": "99"}, summary="CPU high", console_url="https://console.example/")
+    return Alarm(**{**base, **changes})
+
+
+def test_labels_hold_identity_and_annotations_hold_values() -> None:
+    alert = to_alert(alarm(), MappingOptions(), NOW)
+    assert alert.labels == {"alertname": "cpu_usage", "vendor": "tencent", "namespace": "qce/cvm", "region": "gz",
+                            "policy_id": "policy-1", "severity": "warning", "unInstanceId": "ins-1"}
+    assert alert.annotations == {"summary": "CPU high", "current_value": "99"}
+    assert alert.generator_url == "https://console.example/"
+
+
+def test_the_default_severity_is_configurable_and_a_vendor_severity_wins() -> None:
+    options = MappingOptions(default_severity="critical")
+    assert to_alert(alarm(), options, NOW).labels["severity"] == "critical"
+    assert to_alert(alarm(severity="info"), options, NOW).labels["severity"] == "info"
+
+
+def test_a_dimension_never_overwrites_a_core_label() -> None:
+    alert = to_alert(alarm(dimensions={"region": "cn-shenzhen", "vendor": "x"}), MappingOptions(), NOW)
+    assert alert.labels["region"] == "gz"
+    assert alert.labels["dim_region"] == "cn-shenzhen"
+    assert alert.labels["vendor"] == "tencent" and alert.labels["dim_vendor"] == "x"
+
+
+def test_names_are_made_valid_for_alertmanager_0_25() -> None:
+    dims = {"__region__": "gz", "obj-name": "a", "9lives": "b", "中文": "c", "a.b": "d"}
+    alert = to_alert(alarm(dimensions=dims, details={"last-time": "2分钟"}), MappingOptions(), NOW)
+    names = list(alert.labels) + list(alert.annotations)
+    assert all(VALID_NAME.match(n) and not n.startswith("__") for n in names), names
+    assert alert.labels["region__"] == "gz" and alert.labels["obj_name"] == "a" and alert.labels["_9lives"] == "b"
+    assert alert.annotations["last_time"] == "2分钟"
+
+
+def test_empty_values_are_dropped_and_lone_surrogates_replaced() -> None:
+    alert = to_alert(alarm(region="", dimensions={"empty": "", "odd": "x\ud800y"}), MappingOptions(), NOW)
+    assert "region" not in alert.labels and "empty" not in alert.labels
+    assert alert.labels["odd"] == "x?y"
+    alert.labels["odd"].encode("utf-8")
+
+
+def test_times_from_a_skewed_vendor_clock_are_clamped() -> None:
+    future = to_alert(alarm(started_at=NOW + 3600, event_at=NOW + 3600), MappingOptions(), NOW)
+    assert future.starts_at == NOW
+    resolved = to_alert(alarm(state=AlarmState.RESOLVED, started_at=NOW - 10, resolved_at=NOW - 20),
+                        MappingOptions(), NOW)
+    assert resolved.ends_at == NOW - 10  # never before startsAt: Alertmanager would answer 400
+
+
+def test_severity_and_data_state_do_not_change_the_object_key() -> None:
+    warn = to_alert(alarm(severity="warning"), MappingOptions(), NOW)
+    crit = to_alert(alarm(severity="critical", alarm_state="insufficient_data"), MappingOptions(), NOW)
+    other = to_alert(alarm(dimensions={"unInstanceId": "ins-2"}), MappingOptions(), NOW)
+    assert warn.fingerprint != crit.fingerprint
+    assert warn.object_key == crit.object_key != other.object_key
+
+
+def test_label_name_never_returns_an_empty_name() -> None:
+    assert label_name("___") == "unnamed"
+    assert label_name("-") == "unnamed"

@@ -1,0 +1,131 @@
+"""Tencent Cloud Monitor callbacks: every documented format and its sloppy variants."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bridge.model import AlarmState
+from bridge.vendors import InvalidPayload, ParseContext, UnsupportedMediaType
+from bridge.vendors.tencent import VENDOR as tencent
+from tests.support import fixture_bytes
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+CTX = ParseContext(now=NOW)
+
+
+def parse(body: bytes | dict, content_type: str = "application/json", ctx: ParseContext = CTX):
+    raw = json.dumps(body).encode() if isinstance(body, dict) else body
+    return tencent.parse(raw, content_type, ctx)
+
+
+def shanghai(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+
+
+def test_it_reads_a_current_metric_alarm() -> None:
+    callback = parse(fixture_bytes("tencent", "metric-firing.json"))
+    [alarm] = callback.alarms
+    assert callback.reply == {"sessionId": "xxxxxxxx", "retCode": 0}
+    assert alarm.name == "cpu_usage"
+    assert alarm.state is AlarmState.FIRING
+    assert (alarm.namespace, alarm.region, alarm.policy_id) == ("qce/cvm", "gz", "policy-n4exeh88")
+    assert alarm.dimensions == {"unInstanceId": "ins-o9p3rg3m", "objId": "94f1133c-46cf-4c61-a4c1-d928183aba47",
+                                "objName": "172.21.30.15#588789"}
+    assert alarm.started_at == shanghai("2017-03-09 07:00:00")
+    assert alarm.details["current_value"] == "100 %"
+    assert alarm.details["threshold"] == "> 90 %"
+    assert alarm.details["duration_seconds"] == "500"
+    assert alarm.summary == "CPU utilization on 172.21.30.15#588789: 100% (> 90%)"
+
+
+def test_it_reads_times_in_the_configured_zone() -> None:
+    ctx = ParseContext(now=NOW, timezone=ZoneInfo("UTC"))
+    [alarm] = parse(fixture_bytes("tencent", "metric-firing.json"), ctx=ctx).alarms
+    assert alarm.started_at == datetime(2017, 3, 9, 7, 0, tzinfo=UTC).timestamp()
+
+
+def test_it_reads_a_recovery_with_its_recover_time() -> None:
+    [alarm] = parse(fixture_bytes("tencent", "metric-resolved.json")).alarms
+    assert alarm.state is AlarmState.RESOLVED
+    assert alarm.resolved_at == shanghai("2017-03-09 07:50:00")
+    assert alarm.event_at >= alarm.resolved_at
+
+
+def test_it_accepts_status_as_string_and_numbers_as_numbers() -> None:
+    [alarm] = parse(fixture_bytes("tencent", "metric-resolved-string-status.json")).alarms
+    assert alarm.state is AlarmState.RESOLVED
+    assert alarm.details["policy_type_name"] == "Cloud Virtual Machine"
+    assert alarm.details["notify_period_seconds"] == "5"
+
+
+def test_it_reads_the_2018_format_with_times_inside_the_policy() -> None:
+    [alarm] = parse(fixture_bytes("tencent", "2018-metric-firing.json")).alarms
+    assert alarm.name == "cpu usage"
+    assert alarm.started_at == shanghai("2017-03-09 07:00:00")
+    assert alarm.details["duration_seconds"] == "500"
+
+
+def test_it_flattens_the_event_object_detail_into_dimensions() -> None:
+    [alarm] = parse(fixture_bytes("tencent", "event-firing.json")).alarms
+    assert alarm.name == "ping_unreachable"
+    assert alarm.namespace == "cvm"
+    assert alarm.dimensions == {"unInstanceId": "ins-pftdvqa2", "deviceLanIp": "172.21.0.17",
+                                "deviceWanIp": "118.89.233.99", "uniqVpcId": "vpc-ilrwkcbw"}
+
+
+def test_it_keeps_an_outer_dimension_when_object_detail_repeats_its_name() -> None:
+    payload = json.loads(fixture_bytes("tencent", "event-firing.json"))
+    payload["alarmObjInfo"]["dimensions"]["objDetail"]["unInstanceId"] = "shadow"
+    [alarm] = parse(payload).alarms
+    assert alarm.dimensions["unInstanceId"] == "ins-pftdvqa2"
+    assert alarm.dimensions["objDetail_unInstanceId"] == "shadow"
+
+
+@pytest.mark.parametrize("name", ["event-mysql-firing.json", "clb-listener-firing.json", "vpc-bandwidth-firing.json",
+                                  "metric-firing-zh.json"])
+def test_it_reads_every_documented_product_sample(name: str) -> None:
+    [alarm] = parse(fixture_bytes("tencent", name)).alarms
+    assert alarm.name and alarm.policy_id and alarm.dimensions
+
+
+def test_a_stateless_event_fires_with_an_expiry() -> None:
+    payload = json.loads(fixture_bytes("tencent", "event-firing.json"))
+    payload["alarmStatus"] = "-"
+    [alarm] = parse(payload).alarms
+    assert alarm.state is AlarmState.FIRING
+    assert alarm.expires_at is not None and alarm.expires_at > alarm.started_at
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda p: p.pop("alarmStatus"), "alarmStatus: missing"),
+    (lambda p: p.update(alarmStatus="2"), "alarmStatus: must be 1, 0 or '-'"),
+    (lambda p: p["alarmPolicyInfo"]["conditions"].pop("metricName"), "alarmPolicyInfo.conditions.metricName"),
+    (lambda p: p.pop("alarmPolicyInfo"), "alarmPolicyInfo: missing"),
+    (lambda p: p.update(alarmObjInfo=[1]), "alarmObjInfo: must be an object"),
+    (lambda p: p.update(firstOccurTime="yesterday"), "firstOccurTime: not a date and time"),
+])
+def test_it_rejects_what_would_give_an_alert_a_wrong_identity(mutate, message: str) -> None:
+    payload = json.loads(fixture_bytes("tencent", "metric-firing.json"))
+    mutate(payload)
+    with pytest.raises(InvalidPayload, match=message):
+        parse(payload)
+
+
+def test_it_rejects_a_body_that_is_not_an_object() -> None:
+    with pytest.raises(InvalidPayload, match="body: must be an object"):
+        parse(b"[1, 2]")
+    with pytest.raises(InvalidPayload, match="body: not valid JSON"):
+        parse(b"{not json")
+
+
+def test_it_refuses_form_bodies() -> None:
+    with pytest.raises(UnsupportedMediaType):
+        parse(b"a=b", "application/x-www-form-urlencoded")
+
+
+def test_the_url_check_echoes_a_session_id() -> None:
+    assert tencent.empty_reply({"sessionId": "abc"}) == {"sessionId": "abc", "retCode": 0}
