@@ -50,15 +50,20 @@ class Action(StrEnum):
 
 
 DEFAULT_REGEX = "(.*)"
+_LEADING_FLAGS = re.compile(r"((?:\(\?[imsx]+\))*)(.*)", re.DOTALL)
 DEFAULT_SEPARATOR = ";"
 DEFAULT_REPLACEMENT = "$1"
 
 
 def compile_regex(text: str) -> re.Pattern[str]:
     """Compile as Prometheus does (anchored at both ends); raise ValueError naming the problem."""
+    leading = _LEADING_FLAGS.match(text)
+    assert leading is not None  # the pattern matches any text
+    flags, body = leading.groups()
     try:
         re.compile(text, re.ASCII)  # alone first: errors point at the user's text, and "a)|(b" is refused
-        return re.compile(f"(?:{text})", re.ASCII)
+        # Python wants global flags such as (?i) first: keep them in front of the anchoring group.
+        return re.compile(f"{flags}(?:{body})", re.ASCII)
     except re.error as exc:
         raise ValueError(f"invalid regular expression {text!r}: {exc}") from None
 
@@ -95,7 +100,7 @@ class RelabelConfig:
                         Action.DROPEQUAL)
         if action in needs_target and not target:
             raise ValueError(f"target_label: required for action {action}")
-        if action in needs_target and target:
+        elif action in needs_target:
             templated = action is Action.REPLACE and "$" in target
             if not (_RELABEL_TARGET if templated else LABEL_NAME).fullmatch(target):
                 raise ValueError(f"target_label: {target!r} is invalid for action {action}")

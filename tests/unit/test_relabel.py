@@ -81,6 +81,9 @@ CASES = [
     ("action names are case-insensitive", {"a": "foo"}, "[{source_labels: [a], regex: foo, action: DROP}]", None),
     ("an explicit empty separator", {"a": "x", "b": "y"},
      "[{source_labels: [a, b], separator: '', target_label: c}]", {"a": "x", "b": "y", "c": "xy"}),
+    ("a leading (?i) flag works as in Go", {"severity": "CRITICAL"},
+     "[{source_labels: [severity], regex: '(?i)crit.*', target_label: page, replacement: 'yes'}]",
+     {"severity": "CRITICAL", "page": "yes"}),
     ("\\d is ASCII only, as in Go", {"a": "\uff11\uff12"},
      "[{source_labels: [a], regex: '\\d+', action: drop}]", {"a": "\uff11\uff12"}),
 ]
