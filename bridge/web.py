@@ -47,6 +47,7 @@ class SharedReload:
 
     def __init__(self) -> None:
         self._memory = mmap.mmap(-1, struct.calcsize(self._FORMAT))  # MAP_SHARED: survives fork
+        self._master = os.getpid()  # not getppid() in a worker: an orphan's parent is init
 
     def _read(self) -> tuple[int, int]:
         return struct.unpack_from(self._FORMAT, self._memory)
@@ -62,7 +63,7 @@ class SharedReload:
     def request(self, timeout: float = 10.0) -> bool:
         """In a worker: SIGHUP the master and wait for its verdict."""
         attempts, generation = self._read()
-        os.kill(os.getppid(), signal.SIGHUP)
+        os.kill(self._master, signal.SIGHUP)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             now_attempts, now_generation = self._read()
