@@ -9,34 +9,88 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bridge import metrics
 from bridge.auth import presented_token, token_matches
-from bridge.config import Settings
-from bridge.mapping import MappingOptions, to_alert
+from bridge.config import ConfigError, Settings, rules_for
+from bridge.rules import Rules
 from bridge.store import Store, StoreError, StoreFull, open_store
 from bridge.vendors import VENDORS, InvalidPayload, ParseContext, UnsupportedMediaType
 
 log = logging.getLogger("bridge.ingest")
+reload_log = logging.getLogger("bridge.reload")
 
 callbacks = Blueprint("callbacks", __name__)
 ops = Blueprint("ops", __name__)
 
 
-class Bridge:
-    """What the request handlers share: settings, the store (opened lazily, after gunicorn forks)."""
+class ReloadCoordinator(Protocol):
+    """How the processes of one server agree on reloads (``bridge.web.SharedReload`` under gunicorn)."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def generation(self) -> int:
+        """A number that changes whenever a reload has been accepted."""
+        ...
+
+    def request(self) -> bool:
+        """Ask for a reload and wait for it; True if it was accepted."""
+        ...
+
+
+class Bridge:
+    """What the request handlers share: settings, rules, the store (opened lazily, after gunicorn forks)."""
+
+    def __init__(self, settings: Settings, store: Store | None, rules: Rules,
+                 coordinator: ReloadCoordinator | None) -> None:
         self.settings = settings
-        self.mapping = MappingOptions(default_severity=settings.default_severity)
+        self._rules = rules
+        self.coordinator = coordinator
+        self._generation = coordinator.generation() if coordinator else 0
+        self._rules_lock = threading.Lock()
         self._store = store
         self._lock = threading.Lock()
         self.collector = metrics.StoreCollector(self.store, [t.name for t in settings.alertmanagers],
                                                 settings.store_max_alerts)
+
+    def rules(self) -> Rules:
+        """The rules in force, after picking up a reload accepted since the last call."""
+        if self.coordinator is not None and self.coordinator.generation() != self._generation:
+            self._refresh()
+        return self._rules
+
+    def _refresh(self) -> None:
+        assert self.coordinator is not None
+        with self._rules_lock:
+            generation = self.coordinator.generation()
+            if generation == self._generation:
+                return
+            try:
+                self._rules = rules_for(self.settings)
+            except ConfigError as exc:  # edited again since the master checked it
+                metrics.record_reload(False)
+                reload_log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
+            self._generation = generation
+
+    def reload(self) -> str | None:
+        """Check the configuration file and apply its rules; the problem if it cannot be applied."""
+        try:
+            rules = rules_for(self.settings)
+        except ConfigError as exc:
+            metrics.record_reload(False)
+            reload_log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
+            return str(exc)
+        if self.coordinator is None:
+            self._rules = rules
+            metrics.record_reload(True)
+            reload_log.info("configuration reloaded", extra={"config_file": self.settings.config_file})
+            return None
+        if not self.coordinator.request():
+            return "the server refused the reload or did not answer in time; see its log"
+        self._refresh()
+        return None
 
     def store(self) -> Store:
         if self._store is None:
@@ -46,11 +100,15 @@ class Bridge:
         return self._store
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
+def create_app(settings: Settings | None = None, store: Store | None = None, rules: Rules | None = None,
+               coordinator: ReloadCoordinator | None = None) -> Flask:
+    """Build the web app. ``rules`` default to those of the settings' config file; without a
+    ``coordinator``, ``POST /-/reload`` swaps the rules of this process only."""
     settings = settings or Settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["bridge"] = Bridge(settings, store)
+    rules = rules if rules is not None else rules_for(settings)
+    app.extensions["bridge"] = Bridge(settings, store, rules, coordinator)
     app.register_blueprint(callbacks)
     app.register_blueprint(ops)
     app.register_error_handler(HTTPException, _http_error)
@@ -98,17 +156,25 @@ def receive(vendor_name: str) -> Response:
     g.vendor = vendor_name
     started = time.monotonic()
     bridge = _bridge()
-    if bridge.settings.tokens and not token_matches(presented_token(request.args, request.headers),
-                                                    bridge.settings.tokens):
+    if not _authorized(bridge):
         metrics.CALLBACKS.labels(vendor_name, "unauthorized").inc()
-        response = _error(401, "missing or wrong token")
-        response.headers["WWW-Authenticate"] = 'Basic realm="cloud-alarm-bridge"'
-        return response
+        return _unauthorized()
     body = request.get_data(cache=False) if request.method == "POST" else b""
     if not body.strip():
         return jsonify(vendor.empty_reply(request.args))  # the console's URL check
     response = _ingest(bridge, vendor_name, body)
     metrics.CALLBACK_DURATION.labels(vendor_name).observe(time.monotonic() - started)
+    return response
+
+
+def _authorized(bridge: Bridge) -> bool:
+    return not bridge.settings.tokens or token_matches(presented_token(request.args, request.headers),
+                                                       bridge.settings.tokens)
+
+
+def _unauthorized() -> Response:
+    response = _error(401, "missing or wrong token")
+    response.headers["WWW-Authenticate"] = 'Basic realm="cloud-alarm-bridge"'
     return response
 
 
@@ -124,7 +190,8 @@ def _ingest(bridge: Bridge, vendor_name: str, body: bytes) -> Response:
         metrics.CALLBACKS.labels(vendor_name, "invalid").inc()
         log.info("rejected an invalid callback", extra={"vendor": vendor_name, "error": str(exc)})
         return _error(400, str(exc))
-    alerts = [to_alert(alarm, bridge.mapping, now) for alarm in parsed.alarms]
+    rules = bridge.rules()
+    alerts = [rules.apply(alarm, now) for alarm in parsed.alarms]
     try:
         outcomes = bridge.store().apply(alerts, now)
     except StoreFull as exc:
@@ -136,6 +203,9 @@ def _ingest(bridge: Bridge, vendor_name: str, body: bytes) -> Response:
         log.error("store unavailable: refusing callback", extra={"vendor": vendor_name, "error": str(exc)})
         return _retry_later("the store is unavailable")
     metrics.CALLBACKS.labels(vendor_name, "accepted").inc()
+    dropped = sum(alert.resolve_only for alert in alerts)
+    if dropped:
+        metrics.DROPPED.labels(vendor_name).inc(dropped)
     for outcome in outcomes:
         metrics.ALARMS.labels(vendor_name, outcome.value).inc()
     log.debug("accepted a callback", extra={"vendor": vendor_name, "alerts": len(alerts),
@@ -153,6 +223,18 @@ def _retry_later(message: str) -> Response:
 def metrics_endpoint() -> Response:
     return Response(metrics.exposition(_bridge().collector), mimetype="text/plain",
                     headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+@ops.route("/-/reload", methods=["POST", "PUT"])
+def reload() -> Any:
+    """Check the configuration file and apply it, as Prometheus' endpoint does: 200 once applied."""
+    bridge = _bridge()
+    if not _authorized(bridge):
+        return _unauthorized()
+    problem = bridge.reload()
+    if problem:
+        return f"failed to reload config: {problem}\n", 500, {"Content-Type": "text/plain; charset=utf-8"}
+    return "OK\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @ops.route("/-/healthy", methods=["GET", "HEAD"])

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bridge.model import Alarm, AlarmState, Alert
+from bridge.model import Alarm, AlarmState, Alert, object_key_of
 
 _INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -34,8 +34,9 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
     ends_at = None
     if alarm.state is AlarmState.RESOLVED:
         ends_at = max(starts_at, min(alarm.resolved_at or now, now))
+    labels = labels_for(alarm, options)
     return Alert(
-        labels=labels_for(alarm, options),
+        labels=labels,
         annotations=annotations_for(alarm),
         state=alarm.state,
         starts_at=starts_at,
@@ -43,6 +44,8 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
         ends_at=ends_at,
         generator_url=alarm.console_url,
         expires_at=alarm.expires_at,
+        source_vendor=alarm.vendor,
+        source_key=object_key_of(labels),
     )
 
 
