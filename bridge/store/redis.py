@@ -123,7 +123,7 @@ local function flush()
 end
 """
 
-# ARGV: prefix, now, max_alerts, then 11 values per alert (see RedisStore._alert_args).
+# ARGV: prefix, now, max_alerts, then 12 values per alert (see RedisStore._alert_args).
 _APPLY = _PRELUDE + r"""
 local max_alerts = num(ARGV[3])
 local count = num(redis.call('GET', P .. 'count') or '0')
@@ -213,23 +213,28 @@ local function resolve(a, rs)
   end
   if #ending > 0 then return 'changed' end
   if firing > 0 then return 'stale' end  -- only a newer occurrence fires; this recovery is for an older one
+  if a.resolve_only == '1' then return 'unchanged' end  -- dropped by the rules: nothing may reach Alertmanager
   if #rs > 0 then
     for _, r in ipairs(rs) do r.event_at = smax(r.event_at, a.event_at); touch(r) end
     return 'unchanged'
   end
   -- A recovery for an alert never seen: record it, so that a late firing retry cannot fire it.
-  return upsert(a, nil, a.starts_at, clamp(ends, a.starts_at, NOW))
+  return upsert(a, load(a.fingerprint), a.starts_at, clamp(ends, a.starts_at, NOW))
 end
 
 local ALERT = {'fingerprint', 'object_key', 'vendor', 'labels', 'annotations', 'generator_url', 'state',
-               'starts_at', 'ends_at', 'event_at', 'expires_at'}
+               'starts_at', 'ends_at', 'event_at', 'expires_at', 'resolve_only'}
 local outcomes = {}
 for i = 4, #ARGV, #ALERT do
   local a = {}
   for j, name in ipairs(ALERT) do a[name] = ARGV[i + j - 1] end
   local rs = rows(a.object_key)
   local outcome
-  if a.state == 'firing' then outcome = fire(a, load(a.fingerprint), rs) else outcome = resolve(a, rs) end
+  if a.state == 'firing' and a.resolve_only ~= '1' then
+    outcome = fire(a, load(a.fingerprint), rs)
+  else
+    outcome = resolve(a, rs)
+  end
   if outcome == 'full' then return {'full'} end  -- nothing written yet
   outcomes[#outcomes + 1] = outcome
 end
@@ -544,7 +549,7 @@ def _dump(values: dict[str, str]) -> str:
 def _alert_args(alert: Alert) -> list[str]:
     return [alert.fingerprint, alert.object_key, alert.vendor, _dump(alert.labels), _dump(alert.annotations),
             alert.generator_url, alert.state.value, _time(alert.starts_at), _optional_time(alert.ends_at),
-            _time(alert.event_at), _optional_time(alert.expires_at)]
+            _time(alert.event_at), _optional_time(alert.expires_at), "1" if alert.resolve_only else ""]
 
 
 def _text(value: bytes) -> str:
@@ -561,6 +566,7 @@ def _stored(values: list[bytes]) -> StoredAlert:
     alert = Alert(labels=json.loads(row["labels"]), annotations=dict(sorted(annotations.items())),
                   state=AlarmState(row["state"]), starts_at=float(row["starts_at"]),
                   event_at=float(row["event_at"]), ends_at=_float(row["ends_at"]),
-                  generator_url=row["generator_url"], expires_at=_float(row["expires_at"]))
+                  generator_url=row["generator_url"], expires_at=_float(row["expires_at"]),
+                  source_key=row["object_key"], source_vendor=row["vendor"])
     return StoredAlert(alert=alert, fingerprint=row["fingerprint"], seq=int(row["seq"]),
                        changed_at=float(row["changed_at"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -130,6 +131,36 @@ def test_a_recovery_of_an_already_resolved_object_is_unchanged_and_moves_its_clo
     store.apply([alert("resolved", event=T0 + 120)], NOW)
     assert store.apply([alert("resolved", event=T0 + 300)], NOW) == [UNCHANGED]
     assert store.apply([alert(event=T0 + 200)], NOW) == [STALE]
+
+
+# --- what relabeling rules need: a vendor-side identity, drops, merged label sets -------------------
+def test_a_recovery_finds_its_alert_by_the_vendor_side_key_whatever_the_labels(store: Store) -> None:
+    old = replace(alert(), source_key="vendor-object-1")
+    store.apply([old], NOW)
+    relabeled = replace(alert("resolved", event=T0 + 60, host="renamed-by-a-rule"), source_key="vendor-object-1")
+    assert store.apply([relabeled], NOW + 60) == [CHANGED]
+    assert get(store, old).state is AlarmState.RESOLVED
+    assert relabeled.fingerprint not in everything(store)
+
+
+def test_a_dropped_alarm_ends_what_fires_but_never_adds_an_alert(store: Store) -> None:
+    store.register_targets(["am"])
+    dropped = replace(alert(event=T0 + 60, severity="critical"), resolve_only=True)
+    assert store.apply([dropped], NOW) == [UNCHANGED]
+    assert everything(store) == {} and store.changes("am", 10) == []
+    store.apply([alert()], NOW)
+    assert store.apply([dropped], NOW + 60) == [CHANGED]
+    assert get(store, alert()).state is AlarmState.RESOLVED
+    assert dropped.fingerprint not in everything(store)
+
+
+def test_two_objects_merged_into_one_label_set_share_one_alert(make_store: StoreFactory) -> None:
+    store = make_store(max_alerts=1)
+    first = replace(alert(), source_key="object-a")
+    second = replace(alert(event=T0 + 10), source_key="object-b")
+    assert store.apply([first], NOW) == [CHANGED]
+    assert store.apply([second], NOW) in ([CHANGED], [UNCHANGED])  # same labels: no second row, not full
+    assert len(everything(store)) == 1
 
 
 def test_one_callback_applies_in_order(store: Store) -> None:
