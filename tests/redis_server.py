@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis
 
-from tests.support import free_port, wait_for
+from tests.support import free_port, terminate, wait_for
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -53,11 +53,6 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process)
             self.process = None
             self.log.close()
