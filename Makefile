@@ -12,6 +12,10 @@ TOOLS := prometheus-alertmanager amtool promtool redis-server wrk
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
@@ -20,14 +24,14 @@ run: $(VENV)/.installed
 	$(VENV)/bin/cloud-alarm-bridge serve --alertmanager-url $(ALERTMANAGER_URL)
 
 ## Install what the tests need (Debian packages included), then lint and run every test.
-test: $(VENV)/.installed system-deps
+test: $(VENV)/.installed-test system-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
-bench: $(VENV)/.installed system-deps
+bench: $(VENV)/.installed-test system-deps
 	$(VENV)/bin/python bench/run.py
 
 system-deps:

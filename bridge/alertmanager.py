@@ -12,7 +12,7 @@ import requests
 
 from bridge import __version__
 from bridge.config import AlertmanagerTarget
-from bridge.metrics import ALERTS_SENT, BATCH_SIZE, SEND_DURATION
+from bridge.metrics import ALERTS_SENT, BATCH_SIZE, SEND_DURATION, SEND_FAILURES
 from bridge.model import AlarmState, Alert
 
 log = logging.getLogger("bridge.alertmanager")
@@ -91,6 +91,8 @@ class AlertmanagerClient:
             response = self.session.post(self.target.alerts_url, json=list(alerts), timeout=self.target.timeout)
         except requests.RequestException as exc:
             ALERTS_SENT.labels(self.name, "error").inc(len(alerts))
+            reason = "timeout" if isinstance(exc, requests.Timeout) else "connection"
+            SEND_FAILURES.labels(self.name, reason).inc()
             raise SendError(f"{type(exc).__name__}: {exc}", permanent=False) from None
         finally:
             SEND_DURATION.labels(self.name).observe(time.monotonic() - started)
@@ -98,8 +100,10 @@ class AlertmanagerClient:
             return
         message = f"HTTP {response.status_code}: {response.text[:500].strip()}"
         if response.status_code in (400, 422):
+            SEND_FAILURES.labels(self.name, "rejected").inc()
             raise SendError(message, permanent=True)
         ALERTS_SENT.labels(self.name, "error").inc(len(alerts))
+        SEND_FAILURES.labels(self.name, "server_error" if response.status_code >= 500 else "client_error").inc()
         raise SendError(message, permanent=False)
 
     def close(self) -> None:

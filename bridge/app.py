@@ -9,37 +9,93 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from bridge import metrics
-from bridge.auth import Guard, presented_token
-from bridge.config import Settings
-from bridge.mapping import MappingOptions, to_alert
+from bridge.auth import Guard, presented_token, token_matches
+from bridge.config import ConfigError, Settings, rules_for
+from bridge.mapping import Limits, check_dimensions, within_limits
+from bridge.model import Alarm, Alert
+from bridge.rules import Rules
 from bridge.store import Store, StoreError, StoreFull, open_store
 from bridge.vendors import VENDORS, InvalidPayload, ParseContext, UnsupportedMediaType
 
 log = logging.getLogger("bridge.ingest")
+reload_log = logging.getLogger("bridge.reload")
 
 callbacks = Blueprint("callbacks", __name__)
 ops = Blueprint("ops", __name__)
 
 
-class Bridge:
-    """What the request handlers share: settings, the store (opened lazily, after gunicorn forks)."""
+class ReloadCoordinator(Protocol):
+    """How the processes of one server agree on reloads (``bridge.web.SharedReload`` under gunicorn)."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def generation(self) -> int:
+        """A number that changes whenever a reload has been accepted."""
+        ...
+
+    def request(self) -> bool:
+        """Ask for a reload and wait for it; True if it was accepted."""
+        ...
+
+
+class Bridge:
+    """What the request handlers share: settings, rules, the store (opened lazily, after gunicorn forks)."""
+
+    def __init__(self, settings: Settings, store: Store | None, rules: Rules,
+                 coordinator: ReloadCoordinator | None) -> None:
         self.settings = settings
-        self.mapping = MappingOptions(default_severity=settings.default_severity,
-                                      max_dimensions=settings.max_dimensions, max_labels=settings.max_labels,
-                                      max_label_value_length=settings.max_label_value_length)
         self.guard = Guard.from_settings(settings)
+        self.limits = Limits(max_dimensions=settings.max_dimensions, max_labels=settings.max_labels,
+                             max_label_value_length=settings.max_label_value_length)
+        self._rules = rules
+        self.coordinator = coordinator
+        self._generation = coordinator.generation() if coordinator else 0
+        self._rules_lock = threading.Lock()
         self._store = store
         self._lock = threading.Lock()
         self.collector = metrics.StoreCollector(self.store, [t.name for t in settings.alertmanagers],
                                                 settings.store_max_alerts)
+
+    def rules(self) -> Rules:
+        """The rules in force, after picking up a reload accepted since the last call."""
+        if self.coordinator is not None and self.coordinator.generation() != self._generation:
+            self._refresh()
+        return self._rules
+
+    def _refresh(self) -> None:
+        assert self.coordinator is not None
+        with self._rules_lock:
+            generation = self.coordinator.generation()
+            if generation == self._generation:
+                return
+            try:
+                self._rules = rules_for(self.settings)
+            except ConfigError as exc:  # edited again since the master checked it
+                metrics.record_reload(False)
+                reload_log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
+            self._generation = generation
+
+    def reload(self) -> str | None:
+        """Check the configuration file and apply its rules; the problem if it cannot be applied."""
+        try:
+            rules = rules_for(self.settings)
+        except ConfigError as exc:
+            metrics.record_reload(False)
+            reload_log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
+            return str(exc)
+        if self.coordinator is None:
+            self._rules = rules
+            metrics.record_reload(True)
+            reload_log.info("configuration reloaded", extra={"config_file": self.settings.config_file})
+            return None
+        if not self.coordinator.request():
+            return "the server refused the reload or did not answer in time; see its log"
+        self._refresh()
+        return None
 
     def store(self) -> Store:
         if self._store is None:
@@ -49,11 +105,15 @@ class Bridge:
         return self._store
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
+def create_app(settings: Settings | None = None, store: Store | None = None, rules: Rules | None = None,
+               coordinator: ReloadCoordinator | None = None) -> Flask:
+    """Build the web app. ``rules`` default to those of the settings' config file; without a
+    ``coordinator``, ``POST /-/reload`` swaps the rules of this process only."""
     settings = settings or Settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["bridge"] = Bridge(settings, store)
+    rules = rules if rules is not None else rules_for(settings)
+    app.extensions["bridge"] = Bridge(settings, store, rules, coordinator)
     app.register_blueprint(callbacks)
     app.register_blueprint(ops)
     app.register_error_handler(HTTPException, _http_error)
@@ -136,10 +196,20 @@ def _refuse(guard: Guard, vendor_name: str) -> Response | None:
         return _error(403, "source address not allowed")
     if not guard.token_ok(vendor_name, presented_token(request.args, request.headers)):
         metrics.CALLBACKS.labels(vendor_name, "unauthorized").inc()
-        response = _error(401, "missing or wrong token")
-        response.headers["WWW-Authenticate"] = 'Basic realm="cloud-alarm-bridge"'
-        return response
+        return _unauthorized()
     return None
+
+
+def _authorized(bridge: Bridge) -> bool:
+    """For /-/reload: a global token (never a vendor's); closed when only vendor tokens exist."""
+    guard = bridge.guard
+    return not guard.requires_token or token_matches(presented_token(request.args, request.headers), guard.tokens)
+
+
+def _unauthorized() -> Response:
+    response = _error(401, "missing or wrong token")
+    response.headers["WWW-Authenticate"] = 'Basic realm="cloud-alarm-bridge"'
+    return response
 
 
 def _ingest(bridge: Bridge, vendor_name: str, body: bytes) -> Response:
@@ -149,10 +219,7 @@ def _ingest(bridge: Bridge, vendor_name: str, body: bytes) -> Response:
     try:
         parsed = vendor.parse(body, request.mimetype, ParseContext(now=now, timezone=settings.timezone,
                                                                    max_json_depth=settings.max_json_depth))
-        if len(parsed.alarms) > settings.max_alerts_per_callback:
-            raise InvalidPayload(f"body: {len(parsed.alarms)} alarms in one callback, "
-                                 f"at most {settings.max_alerts_per_callback} accepted")
-        alerts = [to_alert(alarm, bridge.mapping, now) for alarm in parsed.alarms]
+        alerts = alerts_for(parsed.alarms, bridge.rules(), bridge.limits, settings.max_alerts_per_callback, now)
     except UnsupportedMediaType as exc:
         metrics.CALLBACKS.labels(vendor_name, "unsupported_media_type").inc()
         return _error(415, str(exc))
@@ -171,11 +238,23 @@ def _ingest(bridge: Bridge, vendor_name: str, body: bytes) -> Response:
         log.error("store unavailable: refusing callback", extra={"vendor": vendor_name, "error": str(exc)})
         return _retry_later("the store is unavailable")
     metrics.CALLBACKS.labels(vendor_name, "accepted").inc()
+    dropped = sum(alert.resolve_only for alert in alerts)
+    if dropped:
+        metrics.DROPPED.labels(vendor_name).inc(dropped)
     for outcome in outcomes:
         metrics.ALARMS.labels(vendor_name, outcome.value).inc()
     log.debug("accepted a callback", extra={"vendor": vendor_name, "alerts": len(alerts),
                                             "outcomes": [o.value for o in outcomes]})
     return jsonify(parsed.reply)
+
+
+def alerts_for(alarms: list[Alarm], rules: Rules, limits: Limits, max_alerts: int, now: float) -> list[Alert]:
+    """Map alarms through the rules, within the limits; raise InvalidPayload (LimitExceeded) beyond them."""
+    if len(alarms) > max_alerts:
+        raise InvalidPayload(f"body: {len(alarms)} alarms in one callback, at most {max_alerts} accepted")
+    for alarm in alarms:
+        check_dimensions(alarm, limits)
+    return [within_limits(rules.apply(alarm, now), limits) for alarm in alarms]
 
 
 def _retry_later(message: str) -> Response:
@@ -188,6 +267,18 @@ def _retry_later(message: str) -> Response:
 def metrics_endpoint() -> Response:
     return Response(metrics.exposition(_bridge().collector), mimetype="text/plain",
                     headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+@ops.route("/-/reload", methods=["POST", "PUT"])
+def reload() -> Any:
+    """Check the configuration file and apply it, as Prometheus' endpoint does: 200 once applied."""
+    bridge = _bridge()
+    if not _authorized(bridge):
+        return _unauthorized()
+    problem = bridge.reload()
+    if problem:
+        return f"failed to reload config: {problem}\n", 500, {"Content-Type": "text/plain; charset=utf-8"}
+    return "OK\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @ops.route("/-/healthy", methods=["GET", "HEAD"])

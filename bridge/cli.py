@@ -1,4 +1,4 @@
-"""The ``cloud-alarm-bridge`` command: ``serve`` and ``translate``."""
+"""The ``cloud-alarm-bridge`` command: ``serve``, ``translate`` and ``check-config``."""
 
 from __future__ import annotations
 
@@ -25,9 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     translate.add_argument("file", type=Path, help="the payload, as the vendor posts it ('-' for stdin)")
     translate.add_argument("--content-type", help="default: guessed from the payload")
     translate.add_argument("--vendor-timezone", default="Asia/Shanghai", help="zone of times that carry none")
+    translate.add_argument("--config", metavar="FILE", help="apply this configuration file's mapping rules")
+    check = commands.add_parser("check-config", help="check a configuration file, as serve and reloads would")
+    check.add_argument("file", help="the YAML configuration file")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "check-config":
+        return _check_config(args)
     return _translate(args)
 
 
@@ -53,12 +58,17 @@ def _translate(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from bridge.alertmanager import postable
-    from bridge.mapping import MappingOptions, to_alert
+    from bridge.rules import Rules
     from bridge.vendors import VENDORS, InvalidPayload, ParseContext, UnsupportedMediaType
 
     vendor = VENDORS.get(args.vendor)
     if vendor is None:
         print(f"unknown vendor {args.vendor!r}; known: {', '.join(VENDORS)}", file=sys.stderr)
+        return 2
+    try:
+        rules = config.load_rules(args.config) if args.config else Rules()
+    except config.ConfigError as exc:
+        print(f"cloud-alarm-bridge: {exc}", file=sys.stderr)
         return 2
     body = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
     content_type = args.content_type or _guess_content_type(body)
@@ -68,12 +78,30 @@ def _translate(args: argparse.Namespace) -> int:
     except (InvalidPayload, UnsupportedMediaType) as exc:
         print(f"invalid {args.vendor} payload: {exc}", file=sys.stderr)
         return 1
-    alerts = [postable(to_alert(alarm, MappingOptions(), now), now, 240.0) for alarm in parsed.alarms]
+    alerts = []
+    for index, alarm in enumerate(parsed.alarms):
+        alert = rules.apply(alarm, now)
+        if alert.resolve_only:
+            print(f"alarm {index} ({alarm.name}) is dropped by alert_relabel_configs", file=sys.stderr)
+        else:
+            alerts.append(postable(alert, now, 240.0))
     try:
         print(json.dumps(alerts, ensure_ascii=False, indent=2))
         sys.stdout.flush()
     except BrokenPipeError:  # `translate ... | head` is fine
         sys.stdout = None  # type: ignore[assignment]
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        rules = config.load_rules(args.file)
+    except config.ConfigError as exc:
+        print(f"cloud-alarm-bridge: {exc}", file=sys.stderr)
+        return 1
+    vendor_rules = sum(len(configs) for configs in rules.vendor_relabel_configs.values())
+    print(f"{args.file}: valid: {len(rules.relabel_configs)} global and {vendor_rules} per-vendor relabel configs, "
+          f"{len(rules.external_labels)} external labels, {len(rules.annotation_templates)} annotation templates")
     return 0
 
 

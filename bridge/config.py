@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bridge.rules import Action, AnnotationTemplate, RelabelConfig, Rules
+
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message lists every problem."""
@@ -82,6 +84,7 @@ class Settings:
     max_body_bytes: int = 1 << 20
     default_severity: str = "warning"
     shutdown_timeout: float = 20.0
+    lease_ttl: float = 15.0
     config_file: str = ""
 
     @property
@@ -122,6 +125,13 @@ def _duration(value: Any) -> float:
             raise ValueError(f"not a duration: {text!r} (use seconds or e.g. 30s, 5m, 1h)")
     if seconds < 0:
         raise ValueError("must not be negative")
+    return seconds
+
+
+def _positive_duration(value: Any) -> float:
+    seconds = _duration(value)
+    if seconds <= 0:
+        raise ValueError("must be more than 0")
     return seconds
 
 
@@ -257,13 +267,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_level", "debug, info, warning or error", _choice("debug", "info", "warning", "error"), "LEVEL"),
     Option("store_max_alerts", "answer 503 when the store holds this many alerts (0: no limit)", _count, "N"),
     Option("batch_size", "most alerts in one POST to Alertmanager", _positive_int, "N"),
-    Option("max_firing_age", "resolve alerts still firing after this long without a recovery (0: never)",
+    Option("max_firing_age", "resolve firing alerts the vendor has not mentioned for this long (0: never)",
            _duration, "DURATION"),
     Option("vendor_timezone", "time zone of vendor times that carry none (Tencent)", _timezone, "TZ"),
     Option("max_body_bytes", "largest callback body accepted (413 above)", _positive_int, "BYTES"),
     Option("default_severity", "severity label for alarms whose vendor sends none", str, "SEVERITY"),
     Option("shutdown_timeout", "on SIGTERM, wait this long for requests and the current send", _duration,
            "DURATION"),
+    Option("lease_ttl", "replicas sharing a store: another takes over delivery this long after the holder's "
+           "last renewal (renewed every third of it)", _positive_duration, "DURATION"),
 )
 _ENV_NAMES = {"alertmanager_url": "BRIDGE_ALERTMANAGER_URLS", "token": "BRIDGE_TOKEN",
               "vendor_token": "BRIDGE_VENDOR_TOKENS", "vendor_token_file": "BRIDGE_VENDOR_TOKEN_FILES",
@@ -303,6 +315,17 @@ def load(args: argparse.Namespace | None = None, env: Mapping[str, str] | None =
                 problems.append(f"{source}: {exc}")
             break
     targets = _targets(values, file_values, config_path, problems)
+    severity = file_values.get("severity")
+    if isinstance(severity, dict) and severity.get("default") is not None:
+        # Two settings for one thing: refuse rather than let a reload silently override a flag.
+        for source, raw in (("flag --default-severity", flags.get("default_severity")),
+                            ("environment BRIDGE_DEFAULT_SEVERITY", env.get("BRIDGE_DEFAULT_SEVERITY")),
+                            (f"{config_path}: default_severity", file_values.get("default_severity"))):
+            if raw:
+                problems.append(f"{config_path}: severity.default: conflicts with {source}; set only one")
+                break
+    if config_path:
+        rules_from(file_values, config_path, values.get("default_severity", Settings.default_severity), problems)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return _settings(values, targets, config_path)
@@ -355,7 +378,7 @@ def read_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: the top level must be a mapping of option names")
     if "token" in data and "tokens" not in data:  # one token or a list, under either name
         data["tokens"] = data.pop("token")
-    allowed = {_file_key(o.name) for o in OPTIONS} | {"alertmanagers"}
+    allowed = {_file_key(o.name) for o in OPTIONS} | {"alertmanagers"} | set(RULE_KEYS)
     unknown = sorted(set(map(str, data)) - allowed)
     if unknown:
         raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
@@ -420,3 +443,174 @@ def from_json(text: str) -> Settings:
     for key in ("vendor_tokens", "vendor_allow_cidrs"):
         data[key] = {vendor: tuple(values) for vendor, values in data[key].items()}
     return Settings(**{**data, "alertmanagers": targets})
+
+
+# --- mapping rules (file only; reloaded on SIGHUP and POST /-/reload) --------------------------------------
+RULE_KEYS = ("external_labels", "alert_relabel_configs", "vendors", "annotation_templates", "severity")
+_RELABEL_KEYS = ("source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action")
+
+
+def load_rules(path: str, default_severity: str | None = None) -> Rules:
+    """Read and check the whole file (every option, not only the rules) and return its rules.
+
+    ``default_severity`` (the resolved start-time option; None: the file's ``default_severity``) applies
+    when the file sets no ``severity.default``. Raise ConfigError listing every problem, each naming its
+    place in the file.
+    """
+    data = read_file(path)
+    problems: list[str] = []
+    for option in OPTIONS:
+        raw = data.get(_file_key(option.name))
+        if raw is not None:
+            try:
+                _parse(option, raw)
+            except (ValueError, TypeError) as exc:
+                problems.append(f"{path}: {_file_key(option.name)}: {exc}")
+    _targets({}, data, path, problems)
+    fallback = default_severity or _text(data.get("default_severity")) or Settings.default_severity
+    rules = rules_from(data, path, fallback, problems)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return rules
+
+
+def rules_for(settings: Settings) -> Rules:
+    """The rules the settings' configuration file holds (none without a file)."""
+    if not settings.config_file:
+        return Rules(default_severity=settings.default_severity)
+    return load_rules(settings.config_file, settings.default_severity)
+
+
+def rules_from(data: Mapping[str, Any], path: str, default_severity: str, problems: list[str]) -> Rules:
+    """Build the rules from a parsed file, appending ``FILE: place: problem`` for each problem."""
+    from bridge.vendors import VENDORS
+
+    def problem(place: str, message: str) -> None:
+        problems.append(f"{path}: {place}: {message}")
+
+    severity = _mapping(data.get("severity"), "severity", problem)
+    for key in sorted(set(severity) - {"default", "vendors"}):
+        problem(f"severity.{key}", "unknown key; known: default, vendors")
+    by_vendor = {vendor: _text(value) for vendor, value in _mapping(
+        severity.get("vendors"), "severity.vendors", problem).items()}
+    vendor_rules: dict[str, tuple[RelabelConfig, ...]] = {}
+    for vendor, raw in _mapping(data.get("vendors"), "vendors", problem).items():
+        entry = _mapping(raw, f"vendors.{vendor}", problem)
+        for key in sorted(set(entry) - {"alert_relabel_configs"}):
+            problem(f"vendors.{vendor}.{key}", "unknown key; known: alert_relabel_configs")
+        vendor_rules[vendor] = _relabel_configs(entry.get("alert_relabel_configs"),
+                                                f"vendors.{vendor}.alert_relabel_configs", problem)
+    for vendor in sorted((set(by_vendor) | set(vendor_rules)) - set(VENDORS)):
+        where = "severity.vendors" if vendor in by_vendor else "vendors"
+        problem(f"{where}.{vendor}", f"unknown vendor; known: {', '.join(VENDORS)}")
+    for vendor, value in by_vendor.items():
+        if not value:
+            problem(f"severity.vendors.{vendor}", "must be a non-empty string")
+    default = severity.get("default")
+    if default is not None and not _text(default):
+        problem("severity.default", "must be a non-empty string")
+    return Rules(
+        default_severity=_text(default) or default_severity,
+        severity_by_vendor=by_vendor,
+        external_labels=_external_labels(data.get("external_labels"), problem),
+        relabel_configs=_relabel_configs(data.get("alert_relabel_configs"), "alert_relabel_configs", problem),
+        vendor_relabel_configs=vendor_rules,
+        annotation_templates=_templates(data.get("annotation_templates"), problem),
+    )
+
+
+def _text(value: Any) -> str:
+    """A YAML scalar as Go's YAML would read it into a string (``true``, not ``True``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _mapping(value: Any, place: str, problem: Callable[[str, str], None]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problem(place, f"must be a mapping, got {type(value).__name__}")
+        return {}
+    return {str(k): v for k, v in value.items()}
+
+
+def _external_labels(value: Any, problem: Callable[[str, str], None]) -> dict[str, str]:
+    from bridge.rules import LABEL_NAME, RESERVED_PREFIX
+
+    labels: dict[str, str] = {}
+    for name, raw in _mapping(value, "external_labels", problem).items():
+        if not LABEL_NAME.fullmatch(name) or name.startswith(RESERVED_PREFIX):
+            problem(f"external_labels.{name}", "not a valid label name (use [a-zA-Z_][a-zA-Z0-9_]*, not __*)")
+        elif isinstance(raw, dict | list) or not _text(raw):
+            problem(f"external_labels.{name}", "the value must be a non-empty string")
+        else:
+            labels[name] = _text(raw)
+    return labels
+
+
+def _templates(value: Any, problem: Callable[[str, str], None]) -> tuple[AnnotationTemplate, ...]:
+    templates = []
+    for name, source in _mapping(value, "annotation_templates", problem).items():
+        if not isinstance(source, str):
+            problem(f"annotation_templates.{name}", "must be a string (a Jinja2 template)")
+            continue
+        try:
+            templates.append(AnnotationTemplate(name, source))
+        except ValueError as exc:
+            problem(f"annotation_templates.{name}", str(exc))
+    return tuple(templates)
+
+
+def _relabel_configs(value: Any, place: str, problem: Callable[[str, str], None]) -> tuple[RelabelConfig, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problem(place, "must be a list of relabel configs")
+        return ()
+    configs = []
+    for index, raw in enumerate(value):
+        where = f"{place}[{index}]"
+        try:
+            configs.append(_relabel_config(raw))
+        except ValueError as exc:
+            field_name, sep, message = str(exc).partition(": ")
+            if sep and field_name in _RELABEL_KEYS:
+                problem(f"{where}.{field_name}", message)
+            else:
+                problem(where, str(exc))
+    return tuple(configs)
+
+
+def _relabel_config(raw: Any) -> RelabelConfig:
+    """One relabel config from YAML; raise ValueError ``field: problem``."""
+    if not isinstance(raw, dict):
+        raise ValueError("each relabel config must be a mapping")
+    unknown = sorted(set(map(str, raw)) - set(_RELABEL_KEYS))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(_RELABEL_KEYS)}")
+    given = {key: value for key, value in raw.items() if value is not None}
+    kwargs: dict[str, Any] = {}
+    if "source_labels" in given:
+        labels = given["source_labels"]
+        if not isinstance(labels, list) or any(isinstance(x, dict | list) for x in labels):
+            raise ValueError("source_labels: must be a list of label names")
+        kwargs["source_labels"] = tuple(_text(x) for x in labels)
+    for key in ("separator", "regex", "target_label", "replacement"):
+        if key in given:
+            if isinstance(given[key], dict | list):
+                raise ValueError(f"{key}: must be a string")
+            kwargs[key] = _text(given[key])
+    if "modulus" in given:
+        modulus = given["modulus"]
+        if isinstance(modulus, bool) or not isinstance(modulus, int) or modulus < 0:
+            raise ValueError("modulus: must be a non-negative integer")
+        kwargs["modulus"] = modulus
+    if "action" in given:
+        action = _text(given["action"]).lower()
+        if not action:
+            raise ValueError("action: cannot be empty")
+        if action not in set(Action):
+            raise ValueError(f"action: unknown relabel action {given['action']!r}; known: {', '.join(Action)}")
+        kwargs["action"] = Action(action)
+    return RelabelConfig(**kwargs)

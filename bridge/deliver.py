@@ -15,12 +15,10 @@ Housekeeping beside it resolves expired alerts and forgets delivered, long-resol
 from __future__ import annotations
 
 import logging
-import os
 import random
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 
 from bridge.alertmanager import AlertmanagerClient, SendError, postable
@@ -37,26 +35,35 @@ RESOLVED_RESEND_FOR = 15 * 60.0
 KEEP_RESOLVED_FOR = 24 * 3600.0
 """Keep resolved alerts this long after delivery, so a late vendor retry cannot fire them again."""
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 5.0
-LEASE_NAME, LEASE_TTL, LEASE_RENEW = "delivery", 15.0, 5.0
+LEASE_NAME = "delivery"
 HOUSEKEEPING_EVERY = 5.0
 
 
 class Lease:
-    """The right to deliver, renewed in the store; lost when the holder stops renewing it."""
+    """The right to deliver, renewed in the store; lost when the holder stops renewing it.
 
-    def __init__(self, store: Store) -> None:
+    It is renewed every third of its TTL, and this process stops delivering one renewal interval
+    before the store would let another take over, so two holders never deliver at once unless a
+    renewal stalls for longer than that. The owner is the host and listen address, so a bridge
+    restarted after a crash (same pod, same port) takes its lease back at once instead of waiting
+    for it to expire; replicas differ by host.
+    """
+
+    def __init__(self, store: Store, listen: str, ttl: float = 15.0) -> None:
         self.store = store
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.ttl = ttl
+        self.renew_every = ttl / 3
+        self.owner = f"{socket.gethostname()}:{listen.rpartition(':')[2]}"
         self.generation = 0
         self._held_until = 0.0
 
     def renew(self, now: float) -> bool:
         was_held = self.held(now)
-        if self.store.acquire_lease(LEASE_NAME, self.owner, LEASE_TTL, now):
+        if self.store.acquire_lease(LEASE_NAME, self.owner, self.ttl, now):
             if not was_held:
                 self.generation += 1
                 log.info("holding the delivery lease", extra={"owner": self.owner})
-            self._held_until = now + LEASE_TTL - LEASE_RENEW
+            self._held_until = now + self.ttl - self.renew_every
             return True
         if was_held:
             log.warning("lost the delivery lease", extra={"owner": self.owner})
@@ -65,6 +72,11 @@ class Lease:
 
     def held(self, now: float) -> bool:
         return now < self._held_until
+
+    def release(self) -> None:
+        """Give the lease up at once (on a graceful stop), so another replica need not wait it out."""
+        self._held_until = 0.0
+        self.store.release_lease(LEASE_NAME, self.owner)
 
 
 class TargetLoop(threading.Thread):
@@ -82,6 +94,7 @@ class TargetLoop(threading.Thread):
         self.sweep_started = 0.0
         self.next_sweep = 0.0
         self.lease_generation = 0
+        self.sweep_turn = False
         self.rejected: dict[str, int] = {}
         """Fingerprint -> sequence number of alerts Alertmanager rejected: not re-sent until they change."""
 
@@ -105,6 +118,12 @@ class TargetLoop(threading.Thread):
             return False
         if self.lease.generation != self.lease_generation:  # a new holder re-sends everything at once
             self.lease_generation, self.next_sweep, self.sweep_after = self.lease.generation, 0.0, ""
+        # During a storm of changes a due re-send still gets every other POST, so that unchanged
+        # firing alerts are re-sent before their endsAt passes.
+        if self.sweep_turn and self._sweep(now):
+            self.sweep_turn = False
+            return True
+        self.sweep_turn = True
         changes = self.store.changes(self.name_label, self.settings.batch_size)
         if changes:
             if self._deliver(changes, now):
@@ -124,7 +143,7 @@ class TargetLoop(threading.Thread):
         resend = [s for s in page if self.rejected.get(s.fingerprint) != s.seq]
         if not resend or self._deliver(resend, now):
             self.sweep_after = page[-1].fingerprint
-            self.store.advance(self.name_label, 0, time.time())
+            self.store.advance(self.name_label, 0, time.time())  # seq 0: a success, the cursor stays
         return True
 
     def _deliver(self, alerts: Sequence[StoredAlert], now: float) -> bool:
@@ -155,7 +174,7 @@ class Deliverer:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
         self.stop_event = threading.Event()
-        self.lease = Lease(store)
+        self.lease = Lease(store, settings.listen, settings.lease_ttl)
         self.targets = [t.name for t in settings.alertmanagers]
         self.loops = [TargetLoop(store, t, settings, self.lease, self.stop_event) for t in settings.alertmanagers]
 
@@ -173,7 +192,7 @@ class Deliverer:
                     next_housekeeping = now + HOUSEKEEPING_EVERY
             except StoreError as exc:
                 log.error("store error in housekeeping", extra={"error": str(exc)})
-            self.stop_event.wait(min(LEASE_RENEW, HOUSEKEEPING_EVERY))
+            self.stop_event.wait(min(self.lease.renew_every, HOUSEKEEPING_EVERY))
 
     def housekeeping(self, now: float) -> None:
         expired = self.store.expire(now, self.settings.max_firing_age)
@@ -188,3 +207,7 @@ class Deliverer:
         deadline = time.monotonic() + timeout
         for loop in self.loops:
             loop.join(max(0.0, deadline - time.monotonic()))
+        try:
+            self.lease.release()
+        except StoreError as exc:
+            log.warning("could not release the delivery lease", extra={"error": str(exc)})

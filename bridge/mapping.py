@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from bridge.model import Alarm, AlarmState, Alert
+from bridge.model import Alarm, AlarmState, Alert, object_key_of
 from bridge.vendors import InvalidPayload
 
 _INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_]")
@@ -37,6 +37,12 @@ class MappingOptions:
 
     default_severity: str = "warning"
     severity_by_vendor: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big one alert may get; see docs/security.md for why each default."""
+
     max_dimensions: int = 32
     """Dimensions are the object's identity: cutting some would merge distinct objects, so more is a 400."""
     max_labels: int = 40
@@ -45,35 +51,70 @@ class MappingOptions:
     """Characters; a longer value is cut and marked, and kept whole in an annotation."""
 
 
+def check_dimensions(alarm: Alarm, limits: Limits) -> None:
+    """Raise LimitExceeded when the alarm names its object with more dimensions than allowed."""
+    if len(alarm.dimensions) > limits.max_dimensions:
+        raise LimitExceeded(f"dimensions: {len(alarm.dimensions)} given, at most {limits.max_dimensions} accepted")
+
+
+def within_limits(alert: Alert, limits: Limits) -> Alert:
+    """The final alert (after any rules) with long label values cut; LimitExceeded for too many labels."""
+    if len(alert.labels) > limits.max_labels:
+        raise LimitExceeded(f"labels: the alarm maps to {len(alert.labels)} labels, "
+                            f"at most {limits.max_labels} accepted")
+    labels, full_values = cut_long_values(alert.labels, limits.max_label_value_length)
+    if not full_values:
+        return alert
+    # a `_full` annotation replaces any vendor detail of the same name
+    return replace(alert, labels=labels, annotations={**alert.annotations, **full_values})
+
+
+def cut_long_values(labels: dict[str, str], limit: int) -> tuple[dict[str, str], dict[str, str]]:
+    """Cut values longer than ``limit`` characters and mark them; also return the whole values.
+
+    Cutting whole characters (never bytes) keeps the value valid UTF-8. Two values that differ only
+    after the cut become one alert, which is why the limit is far above any real vendor value.
+    """
+    cut: dict[str, str] = {}
+    full: dict[str, str] = {}
+    for name, value in labels.items():
+        if len(value) > limit:
+            cut[name] = value[: max(0, limit - len(CUT_MARK))] + CUT_MARK
+            full[label_name(name + FULL_SUFFIX)] = value
+        else:
+            cut[name] = value
+    return cut, full
+
+
 def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
-    """Build the alert for one alarm; raise LimitExceeded when it has too many dimensions or labels.
+    """Build the alert for one alarm.
 
     Times in the future (skewed vendor clocks) are clamped to now, and absurd ones (before 1970,
-    overflowed sums) too, so every alert has a startsAt Alertmanager can parse.
+    overflowed sums) to the epoch, so every alert has a startsAt Alertmanager can parse.
     """
-    if len(alarm.dimensions) > options.max_dimensions:
-        raise LimitExceeded(f"dimensions: {len(alarm.dimensions)} given, at most {options.max_dimensions} accepted")
     starts_at = _clamp(alarm.started_at, now)
     ends_at = None
     if alarm.state is AlarmState.RESOLVED:
         ends_at = max(starts_at, _clamp(alarm.resolved_at or now, now))
     labels = labels_for(alarm, options)
-    if len(labels) > options.max_labels:
-        raise LimitExceeded(f"labels: the alarm maps to {len(labels)} labels, at most {options.max_labels} accepted")
-    annotations = annotations_for(alarm)
-    labels, full_values = cut_long_values(labels, options.max_label_value_length)
-    for name, value in full_values.items():
-        annotations[name] = value  # a `_full` annotation replaces any vendor detail of the same name
     return Alert(
         labels=labels,
-        annotations=annotations,
+        annotations=annotations_for(alarm),
         state=alarm.state,
         starts_at=starts_at,
         event_at=_clamp(alarm.event_at, now),
         ends_at=ends_at,
         generator_url=alarm.console_url,
         expires_at=alarm.expires_at,
+        source_vendor=alarm.vendor,
+        source_key=object_key_of(labels),
     )
+
+
+def _clamp(ts: float | None, now: float) -> float:
+    if ts is None or not math.isfinite(ts) or ts > now:
+        return now
+    return max(ts, 0.0)
 
 
 def labels_for(alarm: Alarm, options: MappingOptions) -> dict[str, str]:
@@ -96,29 +137,6 @@ def labels_for(alarm: Alarm, options: MappingOptions) -> dict[str, str]:
         if value and key not in labels:
             labels[key] = value
     return labels
-
-
-def _clamp(ts: float | None, now: float) -> float:
-    if ts is None or not math.isfinite(ts) or ts > now:
-        return now
-    return max(ts, 0.0)
-
-
-def cut_long_values(labels: dict[str, str], limit: int) -> tuple[dict[str, str], dict[str, str]]:
-    """Cut values longer than ``limit`` characters and mark them; also return the whole values.
-
-    Cutting whole characters (never bytes) keeps the value valid UTF-8. Two values that differ only
-    after the cut become one alert, which is why the limit is far above any real vendor value.
-    """
-    cut: dict[str, str] = {}
-    full: dict[str, str] = {}
-    for name, value in labels.items():
-        if len(value) > limit:
-            cut[name] = value[: max(0, limit - len(CUT_MARK))] + CUT_MARK
-            full[label_name(name + FULL_SUFFIX)] = value
-        else:
-            cut[name] = value
-    return cut, full
 
 
 def annotations_for(alarm: Alarm) -> dict[str, str]:

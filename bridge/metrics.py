@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
@@ -31,6 +31,9 @@ ALARMS = Counter("cloud_alarm_bridge_alarm_changes_total",
                  "Alarm changes in accepted callbacks, by what they did to the store.", ["vendor", "outcome"])
 ALERTS_SENT = Counter("cloud_alarm_bridge_alerts_sent_total",
                       "Alerts posted to an Alertmanager, by outcome.", ["alertmanager", "outcome"])
+SEND_FAILURES = Counter("cloud_alarm_bridge_send_failures_total",
+                        "POSTs to an Alertmanager that failed, by reason.", ["alertmanager", "reason"])
+SEND_FAILURE_REASONS = ("timeout", "connection", "server_error", "client_error", "rejected")
 BATCH_SIZE = Histogram("cloud_alarm_bridge_batch_size", "Alerts per POST to an Alertmanager.", ["alertmanager"],
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
 SEND_DURATION = Histogram("cloud_alarm_bridge_send_duration_seconds",
@@ -38,6 +41,24 @@ SEND_DURATION = Histogram("cloud_alarm_bridge_send_duration_seconds",
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 EXPIRED = Counter("cloud_alarm_bridge_alerts_expired_total",
                   "Alerts the bridge resolved itself (max firing age, stateless events).")
+DROPPED = Counter("cloud_alarm_bridge_alerts_dropped_total",
+                  "Alarms dropped by alert_relabel_configs (they only end what fires for their object).",
+                  ["vendor"])
+TEMPLATE_ERRORS = Counter("cloud_alarm_bridge_template_errors_total",
+                          "Annotation templates that failed to render; the default text was kept.", ["annotation"])
+# Written by whichever process (gunicorn master or worker) last tried a reload: the newest value wins.
+RELOAD_SUCCESS = Gauge("cloud_alarm_bridge_config_last_reload_successful",
+                       "Whether the last configuration reload attempt was successful.",
+                       multiprocess_mode="mostrecent")
+RELOAD_SUCCESS_TIME = Gauge("cloud_alarm_bridge_config_last_reload_success_timestamp_seconds",
+                            "Timestamp of the last successful configuration reload.", multiprocess_mode="max")
+
+
+def record_reload(success: bool) -> None:
+    """Publish the outcome of loading the configuration (at start, on SIGHUP, on POST /-/reload)."""
+    RELOAD_SUCCESS.set(1 if success else 0)
+    if success:
+        RELOAD_SUCCESS_TIME.set_to_current_time()
 
 
 def init_labels(vendors: Sequence[str], targets: Sequence[str]) -> None:
@@ -45,10 +66,13 @@ def init_labels(vendors: Sequence[str], targets: Sequence[str]) -> None:
     for vendor in vendors:
         for outcome in CALLBACK_OUTCOMES:
             CALLBACKS.labels(vendor, outcome)
+        DROPPED.labels(vendor)
         CALLBACK_DURATION.labels(vendor)
     for target in targets:
         for outcome in SEND_OUTCOMES:
             ALERTS_SENT.labels(target, outcome)
+        for reason in SEND_FAILURE_REASONS:
+            SEND_FAILURES.labels(target, reason)
         BATCH_SIZE.labels(target)
         SEND_DURATION.labels(target)
 

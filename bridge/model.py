@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class AlarmState(StrEnum):
@@ -44,6 +46,8 @@ class Alarm:
     console_url: str = ""
     expires_at: float | None = None
     """For alarms that never recover (stateless events): resolve at this time."""
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The decoded vendor payload (secrets removed), for annotation templates; never stored."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,16 @@ class Alert:
     ends_at: float | None = None
     generator_url: str = ""
     expires_at: float | None = None
+    source_vendor: str = ""
+    """The vendor that sent it, whatever rules did to the ``vendor`` label (empty: from the labels)."""
+    source_key: str = ""
+    """The vendor-side identity, computed by the mapping before any relabeling (empty: from the labels)."""
+    resolve_only: bool = False
+    """Relabeling dropped this alarm: it may end what fires for its object, never fire or add an alert."""
 
     @property
     def vendor(self) -> str:
-        return self.labels.get("vendor", "")
+        return self.source_vendor or self.labels.get("vendor", "")
 
     @property
     def fingerprint(self) -> str:
@@ -74,14 +84,21 @@ class Alert:
 
         At most one alert per object key fires at a time: an Alibaba level change or a switch to
         INSUFFICIENT_DATA resolves the alert it replaces, and a recovery resolves whichever fires.
+        It is the vendor-side identity, so relabeling rules (and changes to them) cannot hide an
+        alert from the recovery that belongs to it.
         """
-        return label_hash({k: v for k, v in self.labels.items() if k not in VARIANT_LABELS})
+        return self.source_key or object_key_of(self.labels)
 
 
 VARIANT_LABELS = frozenset({"severity", "alarm_state"})
 """Labels that distinguish variants of one alarm rather than different alarms."""
 
 
-def label_hash(labels: dict[str, str]) -> str:
+def object_key_of(labels: Mapping[str, str]) -> str:
+    """Hash the labels that name the object and rule (all but the variant labels)."""
+    return label_hash({k: v for k, v in labels.items() if k not in VARIANT_LABELS})
+
+
+def label_hash(labels: Mapping[str, str]) -> str:
     encoded = json.dumps(sorted(labels.items()), ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -3,23 +3,40 @@
 Three changes to gunicorn's defaults face the internet: connections time out when a request arrives
 too slowly (a stalled sender would otherwise hold a worker thread forever), the ``Server`` header
 names no software, and the errors gunicorn answers itself (malformed HTTP) are JSON like the app's.
+
+Reloading: the master answers SIGHUP by checking the configuration file and, if it is valid, bumping
+a generation number in memory shared with its forked workers; each worker re-reads its rules when it
+sees a new generation, at its next request. Workers are not replaced, unlike gunicorn's own SIGHUP
+handling, because replacing gthread workers drops connections they had accepted but not yet read
+(benoitc/gunicorn#3380, #3394): a reload must never fail a vendor's callback. A worker forked later
+(after a crash) starts with the master's last checked rules.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import mmap
 import os
+import signal
 import socket
+import struct
 import sys
+import time
 from typing import Any
 
 import gunicorn.http.wsgi
 import gunicorn.util
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 from gunicorn.workers.gthread import ThreadWorker
 from prometheus_client import multiprocess
 
-from bridge.config import Settings, from_json
+from bridge import metrics
+from bridge.config import ConfigError, Settings, from_json, rules_for
+from bridge.rules import Rules
+
+log = logging.getLogger("bridge.reload")
 
 SERVER_HEADER = "cloud-alarm-bridge"
 """Sent as ``Server``: gunicorn always sends the header, so name the service and no version."""
@@ -63,10 +80,71 @@ def _child_exit(server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)
 
 
+class SharedReload:
+    """Reload bookkeeping in anonymous shared memory: the master writes, forked workers read.
+
+    Two counters: attempts (every SIGHUP handled) and generation (every accepted reload). Aligned
+    8-byte words, one writer: a reader sees the old or the new value, nothing torn.
+    """
+
+    _FORMAT = "=qq"
+
+    def __init__(self) -> None:
+        self._memory = mmap.mmap(-1, struct.calcsize(self._FORMAT))  # MAP_SHARED: survives fork
+        self._master = os.getpid()  # not getppid() in a worker: an orphan's parent is init
+
+    def _read(self) -> tuple[int, int]:
+        return struct.unpack_from(self._FORMAT, self._memory)
+
+    def generation(self) -> int:
+        return self._read()[1]
+
+    def record(self, accepted: bool) -> None:
+        """In the master: one more attempt, and one more generation if it was accepted."""
+        attempts, generation = self._read()
+        struct.pack_into(self._FORMAT, self._memory, 0, attempts + 1, generation + int(accepted))
+
+    def request(self, timeout: float = 10.0) -> bool:
+        """In a worker: SIGHUP the master and wait for its verdict."""
+        attempts, generation = self._read()
+        os.kill(self._master, signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now_attempts, now_generation = self._read()
+            if now_attempts != attempts:
+                return now_generation != generation
+            time.sleep(0.01)
+        return False
+
+
+class _CheckingArbiter(Arbiter):
+    """Gunicorn's master, with SIGHUP reloading the mapping rules instead of replacing workers."""
+
+    def handle_hup(self) -> None:
+        self.app.refresh_rules()
+
+
 class WebServer(BaseApplication):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.rules: Rules = rules_for(settings)
+        self.shared = SharedReload()
         super().__init__()
+
+    def refresh_rules(self) -> bool:
+        """Check the file and announce its rules to the workers; False (old rules kept) if it is invalid."""
+        try:
+            rules = rules_for(self.settings)
+        except ConfigError as exc:
+            metrics.record_reload(False)
+            self.shared.record(accepted=False)
+            log.error("configuration reload refused; the current rules stay in force", extra={"error": str(exc)})
+            return False
+        self.rules = rules
+        metrics.record_reload(True)
+        self.shared.record(accepted=True)
+        log.info("configuration reloaded", extra={"config_file": self.settings.config_file})
+        return True
 
     def load_config(self) -> None:
         global _request_timeout
@@ -99,13 +177,25 @@ class WebServer(BaseApplication):
         from bridge.app import create_app
 
         logs.setup(self.settings.log_level)
-        return create_app(self.settings)
+        return create_app(self.settings, rules=self.rules, coordinator=self.shared)
+
+    def run(self) -> None:
+        try:
+            _CheckingArbiter(self).run()
+        except RuntimeError as exc:
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.exit(1)
 
 
 def main() -> None:
+    from bridge import logs
+
     settings = from_json(sys.stdin.read())
     sys.stdin.close()
-    WebServer(settings).run()
+    logs.setup(settings.log_level)
+    server = WebServer(settings)
+    metrics.record_reload(True)
+    server.run()
 
 
 if __name__ == "__main__":

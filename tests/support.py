@@ -44,6 +44,18 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
     raise AssertionError(f"timed out after {timeout}s waiting for {message}{detail}")
 
 
+def terminate(process: subprocess.Popen | None, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def fixture_bytes(vendor: str, name: str) -> bytes:
     return (FIXTURES / vendor / name).read_bytes()
 
@@ -51,10 +63,12 @@ def fixture_bytes(vendor: str, name: str) -> bytes:
 class Alertmanager:
     """A real Alertmanager on a free port, with its own storage directory (so restarts forget alerts)."""
 
-    def __init__(self, workdir: Path, resolve_timeout: str = "5m", port: int | None = None) -> None:
+    def __init__(self, workdir: Path, resolve_timeout: str = "5m", port: int | None = None,
+                 route_prefix: str = "") -> None:
         self.workdir = workdir
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.route_prefix = route_prefix.rstrip("/")
+        self.url = f"http://127.0.0.1:{self.port}{self.route_prefix}"
         self.config = workdir / "alertmanager.yml"
         self.config.write_text(
             f"global:\n  resolve_timeout: {resolve_timeout}\n"
@@ -68,19 +82,13 @@ class Alertmanager:
         self.process = subprocess.Popen(
             [ALERTMANAGER, f"--config.file={self.config}", f"--storage.path={storage}",
              f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=",
-             "--log.level=warn"],
+             "--log.level=warn", *([f"--web.route-prefix={self.route_prefix}"] if self.route_prefix else [])],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(lambda: requests.get(f"{self.url}/-/ready", timeout=1).ok, 20, message="alertmanager ready")
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.process = None
         if getattr(self, "log", None):
             self.log.close()

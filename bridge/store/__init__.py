@@ -3,7 +3,8 @@
 Callbacks are acknowledged only after :meth:`Store.apply` commits. Every visible change gets a new,
 store-wide sequence number; each Alertmanager target has a cursor, the highest sequence number it has
 accepted, so an outage or a crash leaves exactly the undelivered changes behind. Implementations:
-``sqlite`` (embedded default). A new backend is one module here plus the shared contract tests.
+``sqlite`` (embedded default, one replica) and ``redis`` (shared by several replicas). A new backend
+is one module here plus a parameter of the shared contract tests (tests/contract/test_store.py).
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ class Store(Protocol):
         ...
 
     def expire(self, now: float, max_firing_age: float) -> int:
-        """Resolve firing alerts past their expiry or older than ``max_firing_age`` (0: off)."""
+        """Resolve firing alerts past their expiry, or that the vendor has not mentioned for
+        ``max_firing_age`` seconds (0: off)."""
         ...
 
     def forget(self, now: float, keep_resolved_for: float, targets: Sequence[str]) -> int:
@@ -89,6 +91,10 @@ class Store(Protocol):
 
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
         """Take or renew a named lease; True while ``owner`` holds it."""
+        ...
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Drop the lease if ``owner`` holds it."""
         ...
 
     def stats(self, targets: Sequence[str], now: float) -> StoreStats: ...
@@ -101,13 +107,18 @@ class Store(Protocol):
 
 
 def open_store(url: str, *, max_alerts: int = 0) -> Store:
-    """Open the store a URL names: ``sqlite:///relative/path`` or ``sqlite:////absolute/path``."""
+    """Open the store a URL names: ``sqlite:///relative/path``, ``sqlite:////absolute/path``,
+    ``redis://[user:pass@]host:port/db``, ``rediss://...`` (TLS) or ``redis+sentinel://...``."""
     scheme, sep, _ = url.partition("://")
     if scheme == "sqlite" and sep:
         from bridge.store.sqlite import SqliteStore
 
         return SqliteStore.from_url(url, max_alerts=max_alerts)
-    raise ValueError(f"unsupported store URL {redact_url(url)!r}: expected sqlite:///path")
+    if scheme in ("redis", "rediss", "redis+sentinel") and sep:
+        from bridge.store.redis import RedisStore
+
+        return RedisStore.from_url(url, max_alerts=max_alerts)
+    raise ValueError(f"unsupported store URL {redact_url(url)!r}: expected sqlite:///path or redis://host:port/db")
 
 
 def redact_url(url: str) -> str:

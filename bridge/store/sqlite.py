@@ -47,7 +47,7 @@ INSERT OR IGNORE INTO counters VALUES ('seq', 0), ('alerts', 0);
 """
 
 _COLUMNS = "fingerprint, labels, annotations, generator_url, state, starts_at, ends_at, event_at, " \
-           "expires_at, seq, changed_at"
+           "expires_at, seq, changed_at, object_key"
 
 
 class SqliteStore:
@@ -110,10 +110,12 @@ class SqliteStore:
     def _apply_one(self, db: sqlite3.Connection, alert: Alert, now: float) -> Outcome:
         fingerprint = alert.fingerprint
         rows = self._object_rows(db, alert.object_key)
-        existing = next((r for r in rows if r.fingerprint == fingerprint), None)
-        if alert.state is AlarmState.FIRING:
+        # Relabeling may give two objects one label set: then they share one alert, as in Alertmanager.
+        existing = next((r for r in rows if r.fingerprint == fingerprint), None) or self._by_fingerprint(
+            db, fingerprint)
+        if alert.state is AlarmState.FIRING and not alert.resolve_only:
             return self._fire(db, alert, fingerprint, existing, rows, now)
-        return self._resolve(db, alert, fingerprint, rows, now)
+        return self._resolve(db, alert, fingerprint, existing, rows, now)
 
     def _fire(self, db: sqlite3.Connection, alert: Alert, fingerprint: str, existing: StoredAlert | None,
               rows: list[StoredAlert], now: float) -> Outcome:
@@ -132,8 +134,8 @@ class SqliteStore:
                             row.alert.annotations, now)
         return self._upsert(db, alert, fingerprint, existing, starts_at, None, now)
 
-    def _resolve(self, db: sqlite3.Connection, alert: Alert, fingerprint: str, rows: list[StoredAlert],
-                 now: float) -> Outcome:
+    def _resolve(self, db: sqlite3.Connection, alert: Alert, fingerprint: str, existing: StoredAlert | None,
+                 rows: list[StoredAlert], now: float) -> Outcome:
         """Resolve whichever alert of this object fires, whatever its severity."""
         firing = [r for r in rows if r.alert.state is AlarmState.FIRING]
         ending = [r for r in firing if r.alert.event_at <= alert.event_at]
@@ -145,13 +147,15 @@ class SqliteStore:
             return Outcome.CHANGED
         if firing:
             return Outcome.STALE  # only a newer occurrence fires; this recovery is for an older one
+        if alert.resolve_only:
+            return Outcome.UNCHANGED  # dropped by the rules: nothing of it may reach Alertmanager
         if rows:
             db.execute("UPDATE alerts SET event_at = max(event_at, ?) WHERE object_key = ?",
                        (alert.event_at, alert.object_key))
             return Outcome.UNCHANGED
         # A recovery for an alert never seen: record it, so that a late firing retry cannot fire it.
         ends_at = _clamp(alert.ends_at or now, alert.starts_at, now)
-        return self._upsert(db, alert, fingerprint, None, alert.starts_at, ends_at, now)
+        return self._upsert(db, alert, fingerprint, existing, alert.starts_at, ends_at, now)
 
     def _upsert(self, db: sqlite3.Connection, alert: Alert, fingerprint: str, existing: StoredAlert | None,
                 starts_at: float, ends_at: float | None, now: float) -> Outcome:
@@ -190,6 +194,10 @@ class SqliteStore:
              alert.expires_at if state is AlarmState.FIRING else None, seq, now),
         )
 
+    def _by_fingerprint(self, db: sqlite3.Connection, fingerprint: str) -> StoredAlert | None:
+        found = db.execute(f"SELECT {_COLUMNS} FROM alerts WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        return _row(found) if found else None
+
     def _object_rows(self, db: sqlite3.Connection, object_key: str) -> list[StoredAlert]:
         return [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM alerts WHERE object_key = ?",
                                             (object_key,))]
@@ -223,15 +231,15 @@ class SqliteStore:
 
     # --- housekeeping -----------------------------------------------------------------------
     def expire(self, now: float, max_firing_age: float) -> int:
-        oldest_start = now - max_firing_age if max_firing_age > 0 else float("-inf")
+        last_heard = now - max_firing_age if max_firing_age > 0 else float("-inf")
         with self._transaction() as db:
             rows = [_row(r) for r in db.execute(
-                f"SELECT {_COLUMNS} FROM alerts WHERE state = 'firing' AND (expires_at <= ? OR starts_at <= ?)",
-                (now, oldest_start))]
+                f"SELECT {_COLUMNS} FROM alerts WHERE state = 'firing' AND (expires_at <= ? OR event_at <= ?)",
+                (now, last_heard))]
             for row in rows:
                 reason = ("the vendor sends no recovery for this event" if row.alert.expires_at
                           and row.alert.expires_at <= now else
-                          f"no recovery from the vendor within the maximum firing age of {max_firing_age:g}s")
+                          f"no word from the vendor for the maximum firing age of {max_firing_age:g}s")
                 annotations = {**row.alert.annotations, "resolved_reason": f"Resolved by the bridge: {reason}"}
                 self._write(db, row.fingerprint, row.alert, AlarmState.RESOLVED, row.alert.starts_at, now,
                             max(now, row.alert.event_at), annotations, now)
@@ -257,6 +265,10 @@ class SqliteStore:
                        (name, owner, now + ttl, now))
             (holder,) = db.execute("SELECT owner FROM leases WHERE name = ?", (name,)).fetchone()
         return holder == owner
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
     def stats(self, targets: Sequence[str], now: float) -> StoreStats:
         by_state = {(vendor, state): count for vendor, state, count in self._read(
@@ -290,7 +302,8 @@ def _dump(values: dict[str, str]) -> str:
 
 
 def _row(row: tuple) -> StoredAlert:
-    fingerprint, labels, annotations, url, state, starts, ends, event, expires, seq, changed = row
+    fingerprint, labels, annotations, url, state, starts, ends, event, expires, seq, changed, key = row
     alert = Alert(labels=json.loads(labels), annotations=json.loads(annotations), state=AlarmState(state),
-                  starts_at=starts, event_at=event, ends_at=ends, generator_url=url, expires_at=expires)
+                  starts_at=starts, event_at=event, ends_at=ends, generator_url=url, expires_at=expires,
+                  source_key=key)
     return StoredAlert(alert=alert, fingerprint=fingerprint, seq=seq, changed_at=changed)

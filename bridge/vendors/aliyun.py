@@ -94,6 +94,7 @@ class Aliyun:
             description=f"Alibaba Cloud CloudMonitor rule {title}: {text(fields.get('expression')) or metric}"
             + where + (" (insufficient data)" if raw_state == "INSUFFICIENT_DATA" else ""),
             console_url=CONSOLE_URL,
+            raw=fields,
         )
 
 

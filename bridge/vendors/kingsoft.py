@@ -85,6 +85,7 @@ class Kingsoft:
             + (f" ({threshold})" if threshold and current else ""),
             description=f"Kingsoft Cloud policy {text(policy.get('policyName')) or '?'}: {alias}{where}",
             console_url=CONSOLE_URL,
+            raw=payload,
         )
 
 

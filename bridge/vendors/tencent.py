@@ -92,6 +92,7 @@ class Tencent:
             + (f" on {obj_name}" if obj_name else ""),
             console_url=CONSOLE_URL,
             expires_at=first + STATELESS_EVENT_TTL if status == "-" else None,
+            raw=payload,
         )
 
 

@@ -92,3 +92,10 @@ def test_tokens_come_from_flags_environment_and_files(tmp_path: Path) -> None:
 def test_settings_survive_the_trip_to_gunicorn() -> None:
     settings = config.load(args("--token", "t", "--alertmanager-url", "http://a:1"), {})
     assert config.from_json(config.to_json(settings)) == settings
+
+
+def test_the_lease_ttl_defaults_to_15s_and_must_be_positive() -> None:
+    assert config.load(args(), {}).lease_ttl == 15.0
+    assert config.load(args("--lease-ttl", "3s"), {}).lease_ttl == 3.0
+    with pytest.raises(config.ConfigError, match="flag --lease-ttl: must be more than 0"):
+        config.load(args("--lease-ttl", "0"), {})

@@ -13,7 +13,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bridge.alertmanager import postable
-from bridge.mapping import MappingOptions, to_alert
+from bridge.app import alerts_for
+from bridge.mapping import Limits
+from bridge.rules import Rules
 from bridge.vendors import VENDORS, InvalidPayload, ParseContext, UnsupportedMediaType
 from tests.fuzzing import (
     CONTENT_TYPES,
@@ -31,15 +33,16 @@ from tests.fuzzing import (
 
 NOW = 1_700_000_000.0
 CTX = ParseContext(now=NOW)
-OPTIONS = MappingOptions()
+LIMITS = Limits()
+RULES = Rules()
 VENDOR_NAMES = sorted(VENDORS)
 
 
 def outcome(vendor: str, body: bytes, content_type: str) -> str:
-    """Parse and map like the app does; assert the result is acceptable alerts or an explained refusal."""
+    """Parse and map like the app does (default rules); assert acceptable alerts or an explained refusal."""
     try:
         parsed = VENDORS[vendor].parse(body, content_type.split(";")[0].strip().lower(), CTX)
-        alerts = [to_alert(alarm, OPTIONS, NOW) for alarm in parsed.alarms]
+        alerts = alerts_for(parsed.alarms, RULES, LIMITS, 100, NOW)
     except (InvalidPayload, UnsupportedMediaType) as exc:
         assert str(exc).strip(), "a refusal must say why"
         return type(exc).__name__
@@ -47,9 +50,9 @@ def outcome(vendor: str, body: bytes, content_type: str) -> str:
     for alert in alerts:
         body_ = postable(alert, NOW, 240.0)
         assert_acceptable(body_)
-        assert all(len(v) <= OPTIONS.max_label_value_length for v in alert.labels.values())
-        assert len(alert.labels) <= OPTIONS.max_labels
-        assert len(alert.annotations) <= OPTIONS.max_labels + 32  # vendor details + one `_full` per cut label
+        assert all(len(v) <= LIMITS.max_label_value_length for v in alert.labels.values())
+        assert len(alert.labels) <= LIMITS.max_labels
+        assert len(alert.annotations) <= LIMITS.max_labels + 32  # vendor details + one `_full` per cut label
     return "accepted"
 
 

@@ -10,10 +10,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from bridge.alertmanager import postable
-from bridge.app import create_app
+from bridge.app import alerts_for, create_app
 from bridge.config import Settings
-from bridge.mapping import CUT_MARK, LimitExceeded, MappingOptions, to_alert
+from bridge.mapping import CUT_MARK, LimitExceeded, Limits, MappingOptions, to_alert
 from bridge.model import Alarm, AlarmState
+from bridge.rules import Rules
 from bridge.store.sqlite import SqliteStore
 from bridge.vendors import InvalidPayload, ParseContext
 from bridge.vendors._fields import json_depth, load_json
@@ -37,6 +38,11 @@ def alarm(**changes) -> Alarm:
     base = dict(vendor="tencent", name="cpu_usage", state=AlarmState.FIRING, started_at=NOW - 60, event_at=NOW - 60,
                 dimensions={"unInstanceId": "ins-1"})
     return Alarm(**{**base, **changes})
+
+
+def mapped(one: Alarm, rules: Rules | None = None, **limits: int):
+    [alert] = alerts_for([one], rules or Rules(), Limits(**limits), 100, NOW)
+    return alert
 
 
 def tencent_with(**dimensions: str) -> bytes:
@@ -85,15 +91,14 @@ def test_too_many_dimensions_is_a_400_naming_the_limit(store: SqliteStore) -> No
 
 
 def test_too_many_labels_is_refused_by_the_mapping() -> None:
-    options = MappingOptions(max_labels=8)
     with pytest.raises(LimitExceeded, match="labels: the alarm maps to 9 labels, at most 8 accepted"):
-        to_alert(alarm(namespace="n", region="r", policy_id="p", dimensions={"a": "1", "b": "2", "c": "3"}),
-                 options, NOW)
+        mapped(alarm(namespace="n", region="r", policy_id="p", dimensions={"a": "1", "b": "2", "c": "3"}),
+               max_labels=8)
 
 
 def test_a_long_label_value_is_cut_marked_and_kept_whole_in_an_annotation() -> None:
     long = "中" * 3000  # 3 bytes each in UTF-8: cutting characters, never bytes, keeps it valid
-    alert = to_alert(alarm(dimensions={"objName": long}), MappingOptions(max_label_value_length=100), NOW)
+    alert = mapped(alarm(dimensions={"objName": long}), max_label_value_length=100)
     assert len(alert.labels["objName"]) == 100
     assert alert.labels["objName"] == "中" * 99 + CUT_MARK
     alert.labels["objName"].encode("utf-8")
@@ -102,13 +107,21 @@ def test_a_long_label_value_is_cut_marked_and_kept_whole_in_an_annotation() -> N
 
 
 def test_values_within_the_limit_are_untouched() -> None:
-    alert = to_alert(alarm(dimensions={"objName": "x" * 100}), MappingOptions(max_label_value_length=100), NOW)
+    alert = mapped(alarm(dimensions={"objName": "x" * 100}), max_label_value_length=100)
     assert alert.labels["objName"] == "x" * 100
     assert "objName_full" not in alert.annotations
 
 
+def test_limits_apply_to_labels_the_rules_add_too() -> None:
+    alert = mapped(alarm(), Rules(external_labels={"team": "t" * 5000}), max_label_value_length=10)
+    assert alert.labels["team"] == "t" * 9 + CUT_MARK
+    assert alert.annotations["team_full"] == "t" * 5000
+    with pytest.raises(LimitExceeded):
+        mapped(alarm(), Rules(external_labels={f"l{i}": "v" for i in range(40)}))
+
+
 def test_a_huge_label_name_is_cut_to_a_valid_name() -> None:
-    alert = to_alert(alarm(dimensions={"k" * 10_000: "v"}), MappingOptions(), NOW)
+    alert = mapped(alarm(dimensions={"k" * 10_000: "v"}))
     assert "k" * 128 in alert.labels
     assert_acceptable(postable(alert, NOW, 240))
 

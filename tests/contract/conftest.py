@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.store import Store
+from bridge.store.redis import RedisStore
+from bridge.store.sqlite import SqliteStore
+from tests.redis_server import RedisServer
+
+StoreFactory = Callable[..., Store]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the session; every test gets its own key prefix."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Open the store under test; every call opens another handle on the same data (another replica)."""
+    opened: list[Store] = []
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+
+    def make(max_alerts: int = 0) -> Store:
+        if request.param == "sqlite":
+            store: Store = SqliteStore(tmp_path / "bridge.db", max_alerts=max_alerts)
+        else:
+            server: RedisServer = request.getfixturevalue("redis_server")
+            store = RedisStore.from_url(f"{server.url}?prefix={prefix}", max_alerts=max_alerts)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> Store:
+    return make_store()

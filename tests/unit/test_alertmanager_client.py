@@ -1,0 +1,124 @@
+"""The outbound client's contract, against a local HTTP server that records what it receives."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from bridge.alertmanager import AlertmanagerClient, SendError, postable
+from bridge.config import AlertmanagerTarget
+from bridge.model import AlarmState, Alert
+
+Reply = Callable[[list[dict[str, Any]]], int]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.reply: Reply = lambda alerts: 200
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Recorder]]:
+    recorder = Recorder()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            recorder.requests.append({"path": self.path, "headers": dict(self.headers), "alerts": body})
+            status = recorder.reply(body)
+            self.send_response(status)
+            self.end_headers()
+            if status != 200:
+                self.wfile.write(b'"invalid label set: invalid name \\"bad-name\\""')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", recorder
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def client() -> Iterator[Callable[[AlertmanagerTarget], AlertmanagerClient]]:
+    made: list[AlertmanagerClient] = []
+
+    def make(target: AlertmanagerTarget) -> AlertmanagerClient:
+        made.append(AlertmanagerClient(target))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.close()
+
+
+def alerts(n: int, bad: set[int] = frozenset()) -> list[dict[str, Any]]:
+    return [{"labels": {"alertname": "a", ("bad-name" if i in bad else "i"): str(i)}} for i in range(n)]
+
+
+def reject_bad(body: list[dict[str, Any]]) -> int:
+    return 422 if any("bad-name" in a["labels"] for a in body) else 200
+
+
+def test_it_posts_to_api_v2_under_the_path_prefix_with_tenant_and_basic_auth(server, client) -> None:
+    url, recorder = server
+    target = AlertmanagerTarget(url=url + "/alertmanager/", headers={"X-Scope-OrgID": "team-a"},
+                                username="bridge", password="s3cret")
+    assert client(target).send(alerts(2)) == []
+    [request] = recorder.requests
+    assert request["path"] == "/alertmanager/api/v2/alerts"
+    assert request["headers"]["X-Scope-OrgID"] == "team-a"
+    assert request["headers"]["Authorization"] == "Basic " + base64.b64encode(b"bridge:s3cret").decode()
+    assert request["headers"]["Content-Type"] == "application/json"
+    assert len(request["alerts"]) == 2
+
+
+def test_it_sends_a_bearer_token(server, client) -> None:
+    url, recorder = server
+    client(AlertmanagerTarget(url=url, bearer_token="tok")).send(alerts(1))
+    assert recorder.requests[0]["headers"]["Authorization"] == "Bearer tok"
+
+
+def test_a_rejected_batch_is_split_until_the_bad_alert_stands_alone(server, client) -> None:
+    url, recorder = server
+    recorder.reply = reject_bad
+    assert client(AlertmanagerTarget(url=url)).send(alerts(8, bad={5})) == [5]
+    accepted = {a["labels"].get("i") for r in recorder.requests if reject_bad(r["alerts"]) == 200
+                for a in r["alerts"]}
+    assert accepted == {str(i) for i in range(8) if i != 5}
+    assert len(recorder.requests) <= 1 + 2 * 3  # the batch, then two halves per level of log2(8)
+
+
+def test_server_errors_and_unreachable_targets_are_retryable(server, client) -> None:
+    url, recorder = server
+    recorder.reply = lambda body: 503
+    with pytest.raises(SendError) as error:
+        client(AlertmanagerTarget(url=url)).send(alerts(3))
+    assert not error.value.permanent and "HTTP 503" in str(error.value)
+    with pytest.raises(SendError) as error:
+        client(AlertmanagerTarget(url="http://127.0.0.1:9", timeout=1)).send(alerts(1))
+    assert not error.value.permanent
+
+
+def test_firing_alerts_carry_a_fresh_endsat_and_resolved_ones_their_own() -> None:
+    firing = Alert(labels={"alertname": "a"}, annotations={}, state=AlarmState.FIRING, starts_at=100.0,
+                   event_at=100.0, generator_url="https://console.example/")
+    body = postable(firing, now=1000.0, valid_for=240.0)
+    assert body["startsAt"] == "1970-01-01T00:01:40.000Z"
+    assert body["endsAt"] == "1970-01-01T00:20:40.000Z"  # now + 4 x 60 s
+    assert body["generatorURL"] == "https://console.example/"
+    resolved = Alert(labels={"alertname": "a"}, annotations={}, state=AlarmState.RESOLVED, starts_at=100.0,
+                     event_at=200.0, ends_at=200.0)
+    body = postable(resolved, now=1000.0, valid_for=240.0)
+    assert body["endsAt"] == "1970-01-01T00:03:20.000Z"
+    assert "generatorURL" not in body  # never an empty string: Alertmanager wants a URI

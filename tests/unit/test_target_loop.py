@@ -1,0 +1,84 @@
+"""One delivery target's scheduling, on a real SQLite store with a recording client."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from bridge.config import AlertmanagerTarget, Settings
+from bridge.deliver import Lease, TargetLoop
+from bridge.model import AlarmState, Alert
+from bridge.store.sqlite import SqliteStore
+
+TARGET = AlertmanagerTarget("http://am.invalid:9093")
+
+
+class RecordingClient:
+    def __init__(self) -> None:
+        self.posts: list[list[dict[str, Any]]] = []
+
+    def send(self, alerts: list[dict[str, Any]]) -> list[int]:
+        self.posts.append(list(alerts))
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def alert(name: str, at: float) -> Alert:
+    return Alert(labels={"alertname": "a", "host": name}, annotations={}, state=AlarmState.FIRING,
+                 starts_at=at, event_at=at)
+
+
+def loop(tmp_path: Path, **settings: Any) -> tuple[TargetLoop, SqliteStore, RecordingClient]:
+    store = SqliteStore(tmp_path / "bridge.db")
+    store.register_targets([TARGET.name])
+    lease = Lease(store, "127.0.0.1:8080")
+    assert lease.renew(0.0)
+    target_loop = TargetLoop(store, TARGET, Settings(batch_size=2, **settings), lease, threading.Event())
+    client = RecordingClient()
+    target_loop.client = client  # type: ignore[assignment]
+    return target_loop, store, client
+
+
+def step(target_loop: TargetLoop, now: float) -> bool:
+    """Step at ``now``, having renewed the lease every 5 s on the way, as the Deliverer does."""
+    renewed = getattr(target_loop, "_renewed", 0.0)
+    while renewed + 5 < now:
+        renewed += 5
+        assert target_loop.lease.renew(renewed)
+    assert target_loop.lease.renew(now)
+    target_loop._renewed = now  # type: ignore[attr-defined]
+    return target_loop.step(now)
+
+
+def hosts(post: list[dict[str, Any]]) -> list[str]:
+    return [a["labels"]["host"] for a in post]
+
+
+def test_changes_go_out_in_batches_then_the_resend_sweeps_everything(tmp_path: Path) -> None:
+    target_loop, store, client = loop(tmp_path, resend_interval=60)
+    store.apply([alert(f"h{i}", 1.0) for i in range(3)], 1.0)
+    while step(target_loop, 2.0):
+        pass
+    sent = [h for p in client.posts for h in hosts(p)]
+    assert all(len(p) <= 2 for p in client.posts)
+    assert sorted(sent) == ["h0", "h0", "h1", "h1", "h2", "h2"]  # each as a change and in the re-send
+    assert store.stats([TARGET.name], 2.0).targets[TARGET.name].backlog == 0
+    client.posts.clear()
+    assert not step(target_loop, 30.0)  # nothing new, and the next re-send is due at 62 s
+    assert step(target_loop, 62.5)
+    assert client.posts
+
+
+def test_a_storm_of_changes_does_not_starve_the_resend(tmp_path: Path) -> None:
+    target_loop, store, client = loop(tmp_path, resend_interval=60)
+    store.apply([alert("steady", 1.0)], 1.0)
+    while step(target_loop, 2.0):
+        pass
+    client.posts.clear()
+    for i in range(10):  # the queue of changes never empties while the re-send is due
+        store.apply([alert(f"storm-{i}-a", 70.0), alert(f"storm-{i}-b", 70.0)], 70.0)
+        step(target_loop, 70.0)
+    assert any("steady" in hosts(p) for p in client.posts)
