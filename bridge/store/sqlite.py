@@ -2,16 +2,20 @@
 
 Writers serialise on SQLite's write lock (``BEGIN IMMEDIATE``), so sequence numbers commit in order
 and a cursor never skips a change. ``synchronous=FULL`` makes a commit survive power loss, not only
-a crash of the bridge.
+a crash of the bridge; it costs a wait for the disk per commit, which :class:`GroupCommit` shares
+among the callbacks that arrive together.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.model import AlarmState, Alert
@@ -50,12 +54,72 @@ _COLUMNS = "fingerprint, labels, annotations, generator_url, state, starts_at, e
            "expires_at, seq, changed_at, object_key"
 
 
+@dataclass
+class PendingApply:
+    """One caller's ``apply``, waiting for the transaction that commits it."""
+
+    alerts: Sequence[Alert]
+    now: float
+    outcomes: list[Outcome] | None = None
+    error: BaseException | None = None
+    finished: bool = False
+    """Set, under the group's lock, once the transaction that held this change has ended."""
+
+
+class GroupCommit:
+    """Concurrent ``apply`` calls of one process share one transaction, and so one wait for the disk.
+
+    With ``synchronous=FULL`` a commit waits for fsync, and SQLite has a single writer: one commit per
+    callback caps the bridge at a few hundred callbacks a second, however many threads it runs. Here
+    the first caller to arrive commits for everyone queued behind it (leader and followers: no thread
+    of its own, so nothing to start again after gunicorn forks). Every caller still returns only after
+    the commit that holds its change; one whose change fails (a full store) rolls back alone.
+    """
+
+    def __init__(self, commit: Callable[[list[PendingApply]], None]) -> None:
+        self._commit = commit
+        self._ready = threading.Condition()
+        self._queue: list[PendingApply] = []
+        self._committing = False
+
+    def apply(self, alerts: Sequence[Alert], now: float) -> list[Outcome]:
+        mine = PendingApply(alerts, now)
+        with self._ready:
+            self._queue.append(mine)
+            while self._committing and not mine.finished:
+                self._ready.wait()
+            if mine.finished:
+                return _result(mine)
+            self._committing = True
+            batch, self._queue = self._queue, []
+        try:
+            self._commit(batch)
+        except BaseException as exc:  # the transaction did not commit: nobody's change is in
+            for pending in batch:
+                pending.outcomes, pending.error = None, exc
+        finally:
+            with self._ready:
+                self._committing = False
+                for pending in batch:
+                    pending.finished = True
+                self._ready.notify_all()
+        return _result(mine)
+
+
+def _result(pending: PendingApply) -> list[Outcome]:
+    if pending.error is not None:
+        raise pending.error
+    assert pending.outcomes is not None
+    return pending.outcomes
+
+
 class SqliteStore:
     def __init__(self, path: Path, *, max_alerts: int = 0, synchronous: str = "FULL") -> None:
         self.path = path
         self.max_alerts = max_alerts
         self._synchronous = synchronous
         self._local = threading.local()
+        self._group = GroupCommit(self._commit_all)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db().executescript(SCHEMA)  # idempotent; executescript manages its own transaction
@@ -82,9 +146,25 @@ class SqliteStore:
             self._local.db = db
         return db
 
+    def _writer_lock(self) -> int:
+        """This thread's handle on the lock file that queues writers of every process.
+
+        SQLite's own busy handler polls with sleeps of up to 100 ms; a writer waiting here is woken
+        by the kernel the moment the previous one finishes.
+        """
+        fd = getattr(self._local, "lock", None)
+        if fd is None:
+            fd = self._local.lock = os.open(f"{self.path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        return fd
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._db()
+        try:
+            lock = self._writer_lock()
+        except OSError as exc:
+            raise StoreError(f"cannot open the writer lock of {self.path}: {exc}") from exc
+        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -94,7 +174,11 @@ class SqliteStore:
                 raise
             db.execute("COMMIT")
         except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise StoreError(f"sqlite: {exc}") from exc
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         try:
@@ -104,15 +188,27 @@ class SqliteStore:
 
     # --- the request path -------------------------------------------------------------------
     def apply(self, alerts: Sequence[Alert], now: float) -> list[Outcome]:
+        return self._group.apply(alerts, now)
+
+    def _commit_all(self, batch: list[PendingApply]) -> None:
+        """One transaction for the whole batch; each caller's changes in a savepoint of their own."""
         with self._transaction() as db:
-            return [self._apply_one(db, alert, now) for alert in alerts]
+            for pending in batch:
+                self._apply_pending(db, pending)
+
+    def _apply_pending(self, db: sqlite3.Connection, pending: PendingApply) -> None:
+        db.execute("SAVEPOINT callback")
+        try:
+            pending.outcomes = [self._apply_one(db, alert, pending.now) for alert in pending.alerts]
+        except Exception as exc:  # handed to the caller whose change it is, not the others
+            db.execute("ROLLBACK TO callback")
+            pending.error = StoreError(f"sqlite: {exc}") if isinstance(exc, sqlite3.Error) else exc
+        db.execute("RELEASE callback")
 
     def _apply_one(self, db: sqlite3.Connection, alert: Alert, now: float) -> Outcome:
         fingerprint = alert.fingerprint
-        rows = self._object_rows(db, alert.object_key)
         # Relabeling may give two objects one label set: then they share one alert, as in Alertmanager.
-        existing = next((r for r in rows if r.fingerprint == fingerprint), None) or self._by_fingerprint(
-            db, fingerprint)
+        rows, existing = self._object_rows_and(db, alert.object_key, fingerprint)
         if alert.state is AlarmState.FIRING and not alert.resolve_only:
             return self._fire(db, alert, fingerprint, existing, rows, now)
         return self._resolve(db, alert, fingerprint, existing, rows, now)
@@ -194,13 +290,13 @@ class SqliteStore:
              alert.expires_at if state is AlarmState.FIRING else None, seq, now),
         )
 
-    def _by_fingerprint(self, db: sqlite3.Connection, fingerprint: str) -> StoredAlert | None:
-        found = db.execute(f"SELECT {_COLUMNS} FROM alerts WHERE fingerprint = ?", (fingerprint,)).fetchone()
-        return _row(found) if found else None
-
-    def _object_rows(self, db: sqlite3.Connection, object_key: str) -> list[StoredAlert]:
-        return [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM alerts WHERE object_key = ?",
-                                            (object_key,))]
+    def _object_rows_and(self, db: sqlite3.Connection, object_key: str,
+                         fingerprint: str) -> tuple[list[StoredAlert], StoredAlert | None]:
+        """The object's alerts, and the alert with this fingerprint (whichever object it belongs to)."""
+        found = [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM alerts WHERE object_key = ? OR fingerprint = ?",
+                                             (object_key, fingerprint))]
+        rows = [r for r in found if r.alert.source_key == object_key]
+        return rows, next((r for r in found if r.fingerprint == fingerprint), None)
 
     # --- delivery ---------------------------------------------------------------------------
     def register_targets(self, targets: Sequence[str]) -> None:
@@ -291,6 +387,10 @@ class SqliteStore:
         if db is not None:
             db.close()
             self._local.db = None
+        lock = getattr(self._local, "lock", None)
+        if lock is not None:
+            os.close(lock)
+            self._local.lock = None
 
 
 def _clamp(value: float, low: float, high: float) -> float:

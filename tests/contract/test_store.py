@@ -200,6 +200,34 @@ def test_it_refuses_new_alerts_at_max_alerts_and_applies_nothing_of_that_callbac
     assert len(store.changes("am", 100)) == 2
 
 
+def test_callbacks_arriving_together_at_the_limit_are_each_accepted_or_refused_whole(
+        make_store: StoreFactory) -> None:
+    """Concurrent callbacks may share a transaction (SQLite): a refused one must not take the others along."""
+    store = make_store(max_alerts=5)
+    store.register_targets(["am"])
+    start = threading.Barrier(12)
+    results: dict[int, object] = {}
+
+    def send(index: int) -> None:
+        start.wait()
+        try:
+            results[index] = store.apply([alert(host=f"h{index}"), alert(host=f"h{index}", severity="critical")],
+                                         NOW)
+        except StoreFull as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    accepted = [i for i, r in results.items() if r == [CHANGED, CHANGED]]
+    assert len(accepted) == 2 and len(results) == 12  # 2 callbacks x 2 alerts fit in 5; a third would not
+    assert all(isinstance(r, StoreFull) for i, r in results.items() if i not in accepted)
+    assert sorted(s.alert.labels["host"] for s in store.changes("am", 100)) == sorted(
+        f"h{i}" for i in accepted for _ in range(2))
+
+
 def test_forgetting_alerts_makes_room_again(make_store: StoreFactory) -> None:
     store = make_store(max_alerts=1)
     store.register_targets(["am"])
