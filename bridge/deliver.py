@@ -29,7 +29,8 @@ from bridge.store import Store, StoredAlert, StoreError
 log = logging.getLogger("bridge.deliver")
 
 POLL_INTERVAL = 0.1
-"""How often an idle target looks for new changes: bounds the delay a healthy Alertmanager sees."""
+"""How often a target looks for new changes, and the pause after a partial batch: bounds the delay a
+healthy Alertmanager sees, and the POSTs a storm costs (at most about ten a second per target)."""
 RESOLVED_RESEND_FOR = 15 * 60.0
 """Re-send resolved alerts this long (Prometheus' resolvedRetention), then stop."""
 KEEP_RESOLVED_FOR = 24 * 3600.0
@@ -113,7 +114,7 @@ class TargetLoop(threading.Thread):
         self.client.close()
 
     def step(self, now: float) -> bool:
-        """Do one unit of work; False when there was nothing to do now."""
+        """Do one unit of work; True to go on at once, False to wait a poll interval first."""
         if not self.lease.held(now) or now < self.retry_at:
             return False
         if self.lease.generation != self.lease_generation:  # a new holder re-sends everything at once
@@ -128,7 +129,9 @@ class TargetLoop(threading.Thread):
         if changes:
             if self._deliver(changes, now):
                 self.store.advance(self.name_label, changes[-1].seq, time.time())
-            return True
+            # A full batch means more are waiting: go on. After a partial one, wait a poll interval, so
+            # that during a storm the next POST carries what arrived meanwhile instead of a handful.
+            return len(changes) >= self.settings.batch_size
         return self._sweep(now)
 
     def _sweep(self, now: float) -> bool:

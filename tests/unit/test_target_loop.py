@@ -53,6 +53,12 @@ def step(target_loop: TargetLoop, now: float) -> bool:
     return target_loop.step(now)
 
 
+def drain(target_loop: TargetLoop, now: float) -> None:
+    """Step as the loop would, pauses included, until everything due at ``now`` has gone out."""
+    for _ in range(50):
+        step(target_loop, now)
+
+
 def hosts(post: list[dict[str, Any]]) -> list[str]:
     return [a["labels"]["host"] for a in post]
 
@@ -60,8 +66,7 @@ def hosts(post: list[dict[str, Any]]) -> list[str]:
 def test_changes_go_out_in_batches_then_the_resend_sweeps_everything(tmp_path: Path) -> None:
     target_loop, store, client = loop(tmp_path, resend_interval=60)
     store.apply([alert(f"h{i}", 1.0) for i in range(3)], 1.0)
-    while step(target_loop, 2.0):
-        pass
+    drain(target_loop, 2.0)
     sent = [h for p in client.posts for h in hosts(p)]
     assert all(len(p) <= 2 for p in client.posts)
     assert sorted(sent) == ["h0", "h0", "h1", "h1", "h2", "h2"]  # each as a change and in the re-send
@@ -75,10 +80,19 @@ def test_changes_go_out_in_batches_then_the_resend_sweeps_everything(tmp_path: P
 def test_a_storm_of_changes_does_not_starve_the_resend(tmp_path: Path) -> None:
     target_loop, store, client = loop(tmp_path, resend_interval=60)
     store.apply([alert("steady", 1.0)], 1.0)
-    while step(target_loop, 2.0):
-        pass
+    drain(target_loop, 2.0)
     client.posts.clear()
     for i in range(10):  # the queue of changes never empties while the re-send is due
         store.apply([alert(f"storm-{i}-a", 70.0), alert(f"storm-{i}-b", 70.0)], 70.0)
         step(target_loop, 70.0)
     assert any("steady" in hosts(p) for p in client.posts)
+
+
+def test_after_a_partial_batch_the_loop_pauses_so_the_next_post_carries_more(tmp_path: Path) -> None:
+    target_loop, store, client = loop(tmp_path, resend_interval=60)
+    drain(target_loop, 1.0)  # the first (empty) re-send
+    store.apply([alert(f"h{i}", 1.0) for i in range(5)], 1.0)
+    assert step(target_loop, 2.0)  # a full batch (2): more are waiting, go on at once
+    assert step(target_loop, 2.0)
+    assert not step(target_loop, 2.0)  # the last one, partial: pause before looking again
+    assert [len(p) for p in client.posts] == [2, 2, 1]
