@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from bridge.model import Alarm, AlarmState, Alert, object_key_of
 from bridge.vendors import InvalidPayload
@@ -128,7 +129,7 @@ def labels_for(alarm: Alarm, options: MappingOptions) -> dict[str, str]:
         "severity": severity,
         "alarm_state": alarm.alarm_state,
     }
-    labels = {k: clean_value(v) for k, v in core.items() if clean_value(v)}
+    labels = {k: cleaned for k, v in core.items() if (cleaned := clean_value(v))}
     for name, value in sorted(alarm.dimensions.items()):
         key = label_name(name)
         if key in CORE_LABELS:
@@ -143,11 +144,15 @@ def annotations_for(alarm: Alarm) -> dict[str, str]:
     annotations = {"summary": alarm.summary, "description": alarm.description}
     for name, value in alarm.details.items():
         annotations.setdefault(label_name(name), value)
-    return {k: clean_value(v) for k, v in annotations.items() if clean_value(v)}
+    return {k: cleaned for k, v in annotations.items() if (cleaned := clean_value(v))}
 
 
+@lru_cache(maxsize=4096)
 def label_name(name: str) -> str:
-    """Make a name valid everywhere: ``^[a-zA-Z_][a-zA-Z0-9_]*$`` and no reserved ``__`` prefix."""
+    """Make a name valid everywhere: ``^[a-zA-Z_][a-zA-Z0-9_]*$`` and no reserved ``__`` prefix.
+
+    Cached: the same few dozen vendor field names come in every callback.
+    """
     cleaned = _INVALID_NAME_CHARS.sub("_", name.strip()[:MAX_NAME_LENGTH]).lstrip("_")
     if not cleaned:
         return "unnamed"
@@ -156,4 +161,6 @@ def label_name(name: str) -> str:
 
 def clean_value(value: str) -> str:
     """Label values must be valid UTF-8: replace lone surrogates a JSON body may carry."""
-    return value.encode("utf-8", "replace").decode("utf-8").strip()
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value.strip()

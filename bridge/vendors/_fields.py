@@ -91,6 +91,9 @@ def obj(value: Any, where: str, *, required: bool = True) -> dict[str, Any]:
 
 def text(value: Any) -> str:
     """A scalar as text; absent, null-like and non-scalar values are empty."""
+    if type(value) is str:  # the common case first: this runs for every field of every callback
+        result = value.strip()
+        return "" if len(result) <= 9 and result.lower() in _ABSENT else result
     if value is None or isinstance(value, dict | list):
         return ""
     if isinstance(value, bool):
