@@ -104,10 +104,14 @@ def test_a_burst_of_1000_alerts_costs_few_posts(tmp_path: Path, alertmanager: Al
     bridge = Bridge(tmp_path, [alertmanager.url]).start()
     try:
         names = [f"burst-{i}" for i in range(1000)]
+        started = time.monotonic()
         assert set(post_many(bridge, names)) == {200}
         alertmanager.wait_for(lambda a: len(hosts(a)) == 1000, timeout=20, message="1000 alerts")
+        elapsed = time.monotonic() - started
         posts = metric(bridge.metrics(), "cloud_alarm_bridge_batch_size_count")
-        assert posts <= 200, f"{posts} POSTs for 1000 alerts"
+        # Full batches of 256 go at once; a partial one waits for the next poll (100 ms), so a burst
+        # costs at most about ten POSTs a second, plus its full batches, plus the first re-send.
+        assert posts <= 10 * elapsed + 1000 / 256 + 2, f"{posts} POSTs for 1000 alerts in {elapsed:.1f} s"
     finally:
         bridge.stop()
 
@@ -121,7 +125,7 @@ def test_one_dead_alertmanager_does_not_delay_the_others(tmp_path: Path) -> None
             started = time.monotonic()
             assert post_many(bridge, [f"ha-{i}"]) == [200]
             healthy.wait_for(lambda a, i=i: f"ha-{i}" in hosts(a), timeout=5)
-            assert time.monotonic() - started < 1.5
+            assert time.monotonic() - started < 1.0  # prompt, as if the dead one were not there
         late.start()
         late.wait_for(lambda a: hosts(a) == {"ha-0", "ha-1", "ha-2"}, timeout=15, message="the late replica")
     finally:
