@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 
 import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
 
-from tests.helm.helmkit import CHART_DIR, CI_VALUES, NAMESPACE, fullname, load_values
+import bridge
+from tests.helm.helmkit import CHART_DIR, CI_VALUES, NAMESPACE, REPO, fullname, load_values
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest known.
 KUBE_VERSIONS = ["1.25.0", kubernetes_validate.utils.latest_version()]
@@ -28,7 +30,10 @@ def test_it_lints_clean_in_strict_mode():
 
 
 def test_its_app_version_is_the_package_version(chart):
-    assert chart.metadata["appVersion"] == "0.1.0"
+    # The image tag defaults to appVersion, so a release that bumps the package but not the
+    # chart would deploy the old image.
+    package = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert chart.metadata["appVersion"] == package == bridge.__version__
     assert chart.metadata["apiVersion"] == "v2"
 
 
