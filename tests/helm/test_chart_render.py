@@ -130,6 +130,26 @@ def test_a_config_change_rolls_the_pods(render):
     assert checksum(fixed) != checksum({**fixed, "bridge": {"resendInterval": 30}})
 
 
+def test_a_generated_token_does_not_roll_the_pods_on_the_next_upgrade(render):
+    # Every render generates a new random token (lookup, which reuses the stored one, needs a
+    # cluster); the checksum must not follow it, or the first upgrade restarts the pods.
+    first, second = render(), render()
+    assert first.secret_value(fullname(), "token") != second.secret_value(fullname(), "token")
+    annotations = [r.one("Deployment")["spec"]["template"]["metadata"]["annotations"] for r in (first, second)]
+    assert annotations[0] == annotations[1]
+    assert "checksum/secret" in annotations[0]
+
+
+def test_a_token_given_in_values_rolls_the_pods_when_it_changes(render):
+    def checksum(token):
+        return render({"auth": {"token": token}}).one("Deployment")["spec"]["template"]["metadata"][
+            "annotations"]["checksum/secret"]
+
+    assert checksum("one") == checksum("one") != checksum("two")
+    assert checksum("one") != render().one("Deployment")["spec"]["template"]["metadata"]["annotations"][
+        "checksum/secret"]
+
+
 def test_alertmanagers_with_auth_become_config_targets_with_secret_files(render):
     rendered = render(load_values(CHART_DIR / "ci" / "multi-alertmanager-values.yaml"))
     config = rendered.bridge_config()

@@ -83,6 +83,18 @@ Name of the Secret holding the callback token, and the key inside it.
 {{- end }}
 
 {{/*
+What the checksum/secret annotation covers: the secret values given in values, never the
+rendered Secret. A generated token is random on every render (lookup reuses the stored one
+only when talking to a cluster), so hashing the Secret would roll the pods on the first
+upgrade for nothing. Empty when the chart creates no Secret from values.
+*/}}
+{{- define "cloud-alarm-bridge.secretInputs" -}}
+{{- if not .Values.auth.existingSecret }}
+{{- toJson (dict "token" .Values.auth.token) }}
+{{- end }}
+{{- end }}
+
+{{/*
 Where Secrets are mounted in the container. The config file refers to files under it,
 never to secret values, so the ConfigMap holds no credentials.
 */}}
