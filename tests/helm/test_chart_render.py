@@ -244,6 +244,51 @@ def test_notes_print_the_three_callback_urls_and_how_to_check(render):
     assert "amtool alert query" in notes
 
 
+def _notes_lines(notes: str) -> list[str]:
+    return [line.strip() for line in notes.splitlines()]
+
+
+@pytest.mark.parametrize("ingress", [False, True], ids=["port-forward", "ingress"])
+def test_notes_reach_metrics_through_a_port_forward_even_with_an_ingress(render, ingress):
+    values = load_values(CHART_DIR / "ci" / "ingress-values.yaml") if ingress else {}
+    lines = _notes_lines(render(values).notes)
+    forward = f"kubectl port-forward --namespace {NAMESPACE} svc/{fullname()} 8080:8080"
+    curl = next(i for i, line in enumerate(lines) if line.startswith("curl -s http://127.0.0.1:8080/metrics"))
+    # Every 127.0.0.1 URL is preceded by the port-forward that makes it work.
+    assert any(line.startswith(forward) for line in lines[:curl])
+    if ingress:  # the callbacks go through the Ingress: no port-forward before step 4
+        step4 = next(i for i, line in enumerate(lines) if line.startswith("4."))
+        assert not any(line.startswith("kubectl port-forward") for line in lines[:step4])
+
+
+@pytest.mark.parametrize(
+    ("url", "forward", "amtool_url"),
+    [
+        ("http://alertmanager-operated.monitoring.svc:9093",
+         "--namespace monitoring svc/alertmanager-operated 9093:9093", "http://127.0.0.1:9093"),
+        ("http://am-0.alertmanager-operated.observability.svc.cluster.local:9094",
+         "--namespace observability pod/am-0 9094:9094", "http://127.0.0.1:9094"),
+        ("http://alertmanager:9093", f"--namespace {NAMESPACE} svc/alertmanager 9093:9093", "http://127.0.0.1:9093"),
+        ("http://alertmanager.ops:9093", "--namespace ops svc/alertmanager 9093:9093", "http://127.0.0.1:9093"),
+        ("https://am.example.com/prefix", None, "https://am.example.com/prefix"),
+    ],
+)
+def test_notes_query_the_configured_alertmanager(render, url, forward, amtool_url):
+    lines = _notes_lines(render({"alertmanager": {"urls": [url]}}).notes)
+    forwards = [line for line in lines if line.startswith("kubectl port-forward") and "cloud-alarm-bridge" not in line]
+    assert forwards == ([f"kubectl port-forward {forward} &"] if forward else [])
+    assert f"amtool alert query --alertmanager.url={amtool_url} 'vendor=~\"tencent|aliyun|kingsoft\"'" in lines
+
+
+def test_notes_say_when_the_alertmanager_needs_credentials(render):
+    values = load_values(CHART_DIR / "ci" / "multi-alertmanager-values.yaml")
+    assert "--http.config.file" not in render(values).notes  # the first URL, in the cluster, needs none
+    values["alertmanager"]["urls"] = []
+    notes = render(values).notes
+    assert "amtool alert query --alertmanager.url=https://mimir.example.com/alertmanager" in notes
+    assert "--http.config.file" in notes
+
+
 def _projected_sources(rendered):
     volumes = rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"]
     return next(v for v in volumes if v["name"] == "secrets")["projected"]["sources"]

@@ -181,3 +181,45 @@ would override it (flag > env > file), so the chart sets none.
 {{- /* extraConfig wins over the generated keys: it is the escape hatch for anything else. */}}
 {{- toYaml (merge (deepCopy .Values.extraConfig) $cfg) }}
 {{- end }}
+
+{{/*
+For NOTES.txt: how to query the first configured Alertmanager from a workstation. A cluster
+Service name (svc, svc.ns, svc.ns.svc[.cluster.local], or pod.svc.ns.svc for a StatefulSet pod
+behind a headless Service) becomes a port-forward to 127.0.0.1; anything else is used as is.
+Returned as YAML: {url, portForward, namespace, resource, port, auth}.
+*/}}
+{{- define "cloud-alarm-bridge.notesAlertmanager" -}}
+{{- $target := dict }}
+{{- if .Values.alertmanager.urls }}
+{{- $_ := set $target "url" (first .Values.alertmanager.urls) }}
+{{- else }}
+{{- $target = first .Values.alertmanager.targets }}
+{{- end }}
+{{- $u := urlParse $target.url }}
+{{- $hostPort := splitList ":" $u.host }}
+{{- $host := first $hostPort }}
+{{- $port := ternary (last $hostPort) (ternary "443" "80" (eq $u.scheme "https")) (eq (len $hostPort) 2) }}
+{{- $labels := splitList "." (trimSuffix ".cluster.local" $host) }}
+{{- $out := dict "url" $target.url "portForward" false "auth" false }}
+{{- if or $target.basicAuth $target.bearerTokenSecret $target.tenant $target.headers (($target.tlsConfig | default dict).certSecret) }}
+{{- $_ := set $out "auth" true }}
+{{- end }}
+{{- $svc := "" }}{{- $pod := "" }}{{- $ns := include "cloud-alarm-bridge.namespace" . }}
+{{- if and (eq (len $labels) 1) (ne $host "localhost") }}
+{{- $svc = first $labels }}
+{{- else if eq (len $labels) 2 }}
+{{- if ne (last $labels) "svc" }}{{ $svc = first $labels }}{{ $ns = last $labels }}{{ end }}
+{{- else if and (eq (len $labels) 3) (eq (last $labels) "svc") }}
+{{- $svc = index $labels 0 }}{{ $ns = index $labels 1 }}
+{{- else if and (eq (len $labels) 4) (eq (last $labels) "svc") }}
+{{- $pod = index $labels 0 }}{{ $ns = index $labels 2 }}
+{{- end }}
+{{- if or $svc $pod }}
+{{- $_ := set $out "portForward" true }}
+{{- $_ := set $out "namespace" $ns }}
+{{- $_ := set $out "resource" (ternary (printf "pod/%s" $pod) (printf "svc/%s" $svc) (ne $pod "")) }}
+{{- $_ := set $out "port" $port }}
+{{- $_ := set $out "url" (printf "%s://127.0.0.1:%s%s" $u.scheme $port (trimSuffix "/" $u.path)) }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
