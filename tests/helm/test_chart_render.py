@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import tomllib
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 import bridge
-from tests.helm.helmkit import CHART_DIR, CI_VALUES, NAMESPACE, REPO, fullname, load_values
+from tests.helm.helmkit import CHART_DIR, CI_VALUES, NAMESPACE, RELEASE, REPO, Rendered, fullname, load_values
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest known.
 KUBE_VERSIONS = ["1.25.0", kubernetes_validate.utils.latest_version()]
@@ -320,3 +321,148 @@ def test_the_readme_values_table_documents_every_value(chart):
             node = node[key]  # KeyError: the README documents a value that does not exist
     for leaf in leaves(values):
         assert any(leaf == row or leaf.startswith(row + ".") for row in rows), f"{leaf} is not in README.md"
+
+
+# --- store.type=redis ------------------------------------------------------------------------
+
+
+def _pod(rendered):
+    return rendered.one("Deployment")["spec"]["template"]
+
+
+def _env(rendered):
+    return {e["name"]: e for e in rendered.container().get("env", [])}
+
+
+def test_three_replicas_on_redis_get_a_pdb_a_spread_a_rolling_update_and_no_pvc(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "redis-values.yaml"))
+    deployment = rendered.one("Deployment")
+    pod_labels = _pod(rendered)["metadata"]["labels"]
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }  # fmt: skip
+    pdb = rendered.one("PodDisruptionBudget")["spec"]
+    assert pdb["maxUnavailable"] == 1
+    assert pdb["selector"]["matchLabels"].items() <= pod_labels.items()
+    [spread] = _pod(rendered)["spec"]["topologySpreadConstraints"]
+    assert spread == {
+        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": deployment["spec"]["selector"]["matchLabels"]},
+    }  # fmt: skip
+    assert spread["labelSelector"]["matchLabels"].items() <= pod_labels.items()
+    # No SQLite: no claim, no data volume.
+    assert rendered.all("PersistentVolumeClaim") == []
+    assert "data" not in {v["name"] for v in _pod(rendered)["spec"]["volumes"]}
+    config = rendered.bridge_config()
+    assert "store" not in config and config["lease_ttl"] == "10s"
+
+
+def test_the_redis_password_reaches_the_container_only_through_a_secret_key_ref(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "redis-values.yaml"))
+    env = rendered.container()["env"]
+    assert [e["name"] for e in env] == ["REDIS_PASSWORD", "BRIDGE_STORE"]  # defined before it is used
+    assert env[0] == {"name": "REDIS_PASSWORD",
+                      "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "redis-password"}}}
+    secrets = "/etc/cloud-alarm-bridge-secrets"
+    assert env[1]["value"] == (
+        "rediss://bridge:$(REDIS_PASSWORD)@redis-master.redis.svc:6380/1"
+        f"?prefix=alarms%3A&ssl_ca_certs={secrets}/redis/ca.crt"
+    )
+    ca = {"secret": {"name": "redis-tls", "items": [{"key": "ca.crt", "path": "redis/ca.crt"}]}}
+    assert ca in _projected_sources(rendered)
+
+
+def test_a_redis_password_given_in_values_is_only_in_the_chart_secret(chart):
+    password = "Pa55-word-in-values"
+    values = {"replicaCount": 2, "store": {"type": "redis", "redis": {"host": "redis", "password": password}}}
+    manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    secret_name = f"{fullname()}-redis"
+    secret_file = next(path for path, text in manifests.items()
+                       if "kind: Secret\n" in text and f"name: {secret_name}\n" in text)
+    encoded = base64.b64encode(password.encode()).decode()
+    for path, text in manifests.items():
+        assert password not in text, path
+        assert (encoded in text) == (path == secret_file), path
+    rendered = Rendered(manifests)
+    assert rendered.secret_value(secret_name, "password") == password
+    assert _env(rendered)["REDIS_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": secret_name, "key": "password"}}
+    assert _env(rendered)["BRIDGE_STORE"]["value"] == "redis://:$(REDIS_PASSWORD)@redis:6379/0"
+    assert "redis://:***@redis:6379/0" in rendered.notes
+
+
+def test_a_new_redis_password_in_values_rolls_the_pods(render):
+    def checksum(password):
+        values = {"auth": {"token": "t"}, "store": {"type": "redis", "redis": {"host": "r", "password": password}}}
+        return _pod(render(values))["metadata"]["annotations"]["checksum/secret"]
+
+    assert checksum("one") == checksum("one") != checksum("two")
+
+
+def test_sentinel_values_become_a_sentinel_url_and_the_overrides_apply(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "redis-sentinel-values.yaml"))
+    sentinels = ",".join(f"redis-node-{i}.redis-headless.redis.svc:26379" for i in range(3))
+    assert _env(rendered)["BRIDGE_STORE"]["value"] == (
+        f"redis+sentinel://:$(REDIS_PASSWORD)@{sentinels}/bridge-primary/0?socket_timeout=3"
+    )
+    assert rendered.one("PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
+    [spread] = _pod(rendered)["spec"]["topologySpreadConstraints"]
+    assert (spread["topologyKey"], spread["whenUnsatisfiable"]) == ("topology.kubernetes.io/zone", "DoNotSchedule")
+
+
+@pytest.mark.parametrize(
+    ("redis", "store"),
+    [
+        ({"url": "redis://bridge@redis.example.com:6379/2?socket_keepalive=true", "existingSecret": "r",
+          "keyPrefix": "a:"},
+         "redis://bridge:$(REDIS_PASSWORD)@redis.example.com:6379/2?socket_keepalive=true&prefix=a%3A"),
+        ({"url": "rediss://redis.example.com:6380", "tls": {"caConfigMap": "bundle", "caKey": "root.pem",
+                                                             "insecureSkipVerify": True}},
+         "rediss://redis.example.com:6380?ssl_ca_certs=/etc/cloud-alarm-bridge-secrets/redis/ca.crt"
+         "&ssl_cert_reqs=none&ssl_check_hostname=false"),
+        ({"host": "10.0.0.7", "tls": {"enabled": True, "clientCertSecret": "client"}},
+         "rediss://10.0.0.7:6379/0?ssl_certfile=/etc/cloud-alarm-bridge-secrets/redis/tls.crt"
+         "&ssl_keyfile=/etc/cloud-alarm-bridge-secrets/redis/tls.key"),
+        ({"host": "redis", "username": "bridge", "options": {"socket_timeout": 2.5, "health_check_interval": 10}},
+         "redis://bridge@redis:6379/0?health_check_interval=10&socket_timeout=2.5"),
+    ],
+    ids=["url-with-user", "url-tls-configmap-ca", "host-client-cert", "options"],
+)
+def test_redis_values_become_the_store_url(render, redis, store):
+    rendered = render({"store": {"type": "redis", "redis": redis}})
+    assert _env(rendered)["BRIDGE_STORE"]["value"] == store
+    assert ("REDIS_PASSWORD" in _env(rendered)) == ("existingSecret" in redis)
+    for source in _projected_sources(rendered)[1:]:  # every file the URL names is mounted there
+        kind = "secret" if "secret" in source else "configMap"
+        for item in source[kind]["items"]:
+            assert f"/etc/cloud-alarm-bridge-secrets/{item['path']}" in store
+
+
+def test_one_redis_replica_rolls_but_gets_no_pdb_or_spread_and_both_can_be_forced(render):
+    one = render({"store": {"type": "redis", "redis": {"host": "r"}}})
+    assert one.one("Deployment")["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert one.all("PodDisruptionBudget") == [] and "topologySpreadConstraints" not in _pod(one)["spec"]
+    forced = render({"store": {"type": "redis", "redis": {"host": "r"}}, "podDisruptionBudget": {"enabled": True},
+                     "topologySpread": {"enabled": True}})
+    assert forced.one("PodDisruptionBudget") and _pod(forced)["spec"]["topologySpreadConstraints"]
+
+
+def test_the_pdb_and_spread_of_several_replicas_can_be_turned_off_or_replaced(render):
+    base = {"replicaCount": 3, "store": {"type": "redis", "redis": {"host": "r"}}}
+    off = render({**base, "podDisruptionBudget": {"enabled": False}, "topologySpread": {"enabled": False}})
+    assert off.all("PodDisruptionBudget") == [] and "topologySpreadConstraints" not in _pod(off)["spec"]
+    own = {"maxSkew": 2, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"}
+    custom = {"maxSkew": 1, "topologyKey": "rack", "whenUnsatisfiable": "ScheduleAnyway",
+              "labelSelector": {"matchLabels": {"team": "x"}}}
+    replaced = render({**base, "topologySpread": {"enabled": False}, "topologySpreadConstraints": [own, custom]})
+    selector = replaced.one("Deployment")["spec"]["selector"]["matchLabels"]
+    assert _pod(replaced)["spec"]["topologySpreadConstraints"] == [
+        {**own, "labelSelector": {"matchLabels": selector}}, custom,
+    ]  # fmt: skip
+
+
+def test_the_default_sqlite_render_has_no_redis_objects_or_variables(render):
+    rendered = render({"store": {"redis": {"host": "ignored", "password": "ignored"}}})
+    assert "env" not in rendered.container()
+    assert [s["metadata"]["name"] for s in rendered.all("Secret")] == [fullname()]
+    assert rendered.bridge_config()["store"] == "sqlite:////data/bridge.db"
