@@ -18,7 +18,18 @@ REFUSALS = {
     "alertmanager-url-without-scheme.yaml": (
         "at '/alertmanager/urls/0': 'alertmanager-operated.monitoring.svc:9093' does not match pattern"
     ),
-    "store-type-unknown.yaml": "at '/store/type': value must be 'sqlite'",
+    "store-type-unknown.yaml": "at '/store/type': value must be one of 'sqlite', 'redis'",
+    "redis-port-as-string.yaml": "at '/store/redis/port': got string, want integer",
+    "redis-sentinel-without-port.yaml": (
+        "at '/store/redis/sentinel/sentinels/0': 'redis-sentinel.redis.svc' does not match pattern"
+    ),
+    "pdb-enabled-yes.yaml": "at '/podDisruptionBudget/enabled': value must be one of true, false, 'auto'",
+    "redis-without-a-server.yaml": (
+        "store.type=redis: set store.redis.host (and port, db), store.redis.sentinel, or store.redis.url"
+    ),
+    "redis-url-with-password.yaml": "store.redis.url must not contain a password",
+    "redis-sentinel-with-tls.yaml": "TLS is not supported with Sentinel",
+    "redis-ca-without-tls.yaml": "store.redis.tls: a CA, client certificate or insecureSkipVerify needs TLS",
     "workers-as-string.yaml": "at '/bridge/workers': got string, want integer",
     "bearer-and-basic-auth.yaml": (
         "alertmanager.targets[0] (https://mimir.example.com/alertmanager): "
@@ -39,6 +50,34 @@ def test_invalid_values_are_refused_with_a_message(render, name):
     if isinstance(refused.value, helm.HelmValuesError):
         assert "values don't meet the specifications of the schema" in message
     assert REFUSALS[name] in message
+    assert "hunter2" not in message  # a refusal never echoes a password
+
+
+@pytest.mark.parametrize(
+    ("redis", "expected"),
+    [
+        ({"url": "redis://r:6379/0", "host": "r"}, "set the url or those, not both"),
+        ({"host": "r", "sentinel": {"enabled": True, "sentinels": ["s:26379"]}}, "leave store.redis.host empty"),
+        ({"host": "r", "existingSecret": "redis", "password": "hunter2"}, "set existingSecret or password, not both"),
+        ({"host": "r", "password": "hunter2/x"}, "store.redis.password contains one of / ? # % [ ] or a space"),
+        ({"host": "r", "password": "hunter2 x"}, "store.redis.password contains one of / ? # % [ ] or a space"),
+        ({"sentinel": {"enabled": True}}, "list the Sentinels in store.redis.sentinel.sentinels"),
+        ({"url": "redis+sentinel://s:26379/m/0", "tls": {"caSecret": "ca"}}, "TLS is not supported with Sentinel"),
+        ({"url": "redis://r:6379/0", "tls": {"enabled": True}}, "use rediss:// in the url"),
+        ({"host": "r", "tls": {"enabled": True, "caSecret": "a", "caConfigMap": "b"}},
+         "caSecret or caConfigMap, not both"),
+    ],
+)
+def test_contradictory_redis_values_are_refused(render, redis, expected):
+    with pytest.raises(helm.HelmRenderError) as refused:
+        render({"replicaCount": 2, "store": {"type": "redis", "redis": redis}})
+    assert expected in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+
+
+def test_more_than_one_replica_with_redis_renders(render):
+    rendered = render({"replicaCount": 5, "store": {"type": "redis", "redis": {"host": "redis"}}})
+    assert rendered.one("Deployment")["spec"]["replicas"] == 5
 
 
 def test_more_than_one_replica_with_sqlite_is_refused(render):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
+import tomllib
 
 import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
 
-from tests.helm.helmkit import CHART_DIR, CI_VALUES, NAMESPACE, fullname, load_values
+import bridge
+from tests.helm.helmkit import CHART_DIR, CI_VALUES, NAMESPACE, RELEASE, REPO, Rendered, fullname, load_values
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest known.
 KUBE_VERSIONS = ["1.25.0", kubernetes_validate.utils.latest_version()]
@@ -28,7 +31,10 @@ def test_it_lints_clean_in_strict_mode():
 
 
 def test_its_app_version_is_the_package_version(chart):
-    assert chart.metadata["appVersion"] == "0.1.0"
+    # The image tag defaults to appVersion, so a release that bumps the package but not the
+    # chart would deploy the old image.
+    package = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert chart.metadata["appVersion"] == package == bridge.__version__
     assert chart.metadata["apiVersion"] == "v2"
 
 
@@ -125,6 +131,26 @@ def test_a_config_change_rolls_the_pods(render):
     assert checksum(fixed) != checksum({**fixed, "bridge": {"resendInterval": 30}})
 
 
+def test_a_generated_token_does_not_roll_the_pods_on_the_next_upgrade(render):
+    # Every render generates a new random token (lookup, which reuses the stored one, needs a
+    # cluster); the checksum must not follow it, or the first upgrade restarts the pods.
+    first, second = render(), render()
+    assert first.secret_value(fullname(), "token") != second.secret_value(fullname(), "token")
+    annotations = [r.one("Deployment")["spec"]["template"]["metadata"]["annotations"] for r in (first, second)]
+    assert annotations[0] == annotations[1]
+    assert "checksum/secret" in annotations[0]
+
+
+def test_a_token_given_in_values_rolls_the_pods_when_it_changes(render):
+    def checksum(token):
+        return render({"auth": {"token": token}}).one("Deployment")["spec"]["template"]["metadata"][
+            "annotations"]["checksum/secret"]
+
+    assert checksum("one") == checksum("one") != checksum("two")
+    assert checksum("one") != render().one("Deployment")["spec"]["template"]["metadata"]["annotations"][
+        "checksum/secret"]
+
+
 def test_alertmanagers_with_auth_become_config_targets_with_secret_files(render):
     rendered = render(load_values(CHART_DIR / "ci" / "multi-alertmanager-values.yaml"))
     config = rendered.bridge_config()
@@ -219,6 +245,51 @@ def test_notes_print_the_three_callback_urls_and_how_to_check(render):
     assert "amtool alert query" in notes
 
 
+def _notes_lines(notes: str) -> list[str]:
+    return [line.strip() for line in notes.splitlines()]
+
+
+@pytest.mark.parametrize("ingress", [False, True], ids=["port-forward", "ingress"])
+def test_notes_reach_metrics_through_a_port_forward_even_with_an_ingress(render, ingress):
+    values = load_values(CHART_DIR / "ci" / "ingress-values.yaml") if ingress else {}
+    lines = _notes_lines(render(values).notes)
+    forward = f"kubectl port-forward --namespace {NAMESPACE} svc/{fullname()} 8080:8080"
+    curl = next(i for i, line in enumerate(lines) if line.startswith("curl -s http://127.0.0.1:8080/metrics"))
+    # Every 127.0.0.1 URL is preceded by the port-forward that makes it work.
+    assert any(line.startswith(forward) for line in lines[:curl])
+    if ingress:  # the callbacks go through the Ingress: no port-forward before step 4
+        step4 = next(i for i, line in enumerate(lines) if line.startswith("4."))
+        assert not any(line.startswith("kubectl port-forward") for line in lines[:step4])
+
+
+@pytest.mark.parametrize(
+    ("url", "forward", "amtool_url"),
+    [
+        ("http://alertmanager-operated.monitoring.svc:9093",
+         "--namespace monitoring svc/alertmanager-operated 9093:9093", "http://127.0.0.1:9093"),
+        ("http://am-0.alertmanager-operated.observability.svc.cluster.local:9094",
+         "--namespace observability pod/am-0 9094:9094", "http://127.0.0.1:9094"),
+        ("http://alertmanager:9093", f"--namespace {NAMESPACE} svc/alertmanager 9093:9093", "http://127.0.0.1:9093"),
+        ("http://alertmanager.ops:9093", "--namespace ops svc/alertmanager 9093:9093", "http://127.0.0.1:9093"),
+        ("https://am.example.com/prefix", None, "https://am.example.com/prefix"),
+    ],
+)
+def test_notes_query_the_configured_alertmanager(render, url, forward, amtool_url):
+    lines = _notes_lines(render({"alertmanager": {"urls": [url]}}).notes)
+    forwards = [line for line in lines if line.startswith("kubectl port-forward") and "cloud-alarm-bridge" not in line]
+    assert forwards == ([f"kubectl port-forward {forward} &"] if forward else [])
+    assert f"amtool alert query --alertmanager.url={amtool_url} 'vendor=~\"tencent|aliyun|kingsoft\"'" in lines
+
+
+def test_notes_say_when_the_alertmanager_needs_credentials(render):
+    values = load_values(CHART_DIR / "ci" / "multi-alertmanager-values.yaml")
+    assert "--http.config.file" not in render(values).notes  # the first URL, in the cluster, needs none
+    values["alertmanager"]["urls"] = []
+    notes = render(values).notes
+    assert "amtool alert query --alertmanager.url=https://mimir.example.com/alertmanager" in notes
+    assert "--http.config.file" in notes
+
+
 def _projected_sources(rendered):
     volumes = rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"]
     return next(v for v in volumes if v["name"] == "secrets")["projected"]["sources"]
@@ -250,3 +321,148 @@ def test_the_readme_values_table_documents_every_value(chart):
             node = node[key]  # KeyError: the README documents a value that does not exist
     for leaf in leaves(values):
         assert any(leaf == row or leaf.startswith(row + ".") for row in rows), f"{leaf} is not in README.md"
+
+
+# --- store.type=redis ------------------------------------------------------------------------
+
+
+def _pod(rendered):
+    return rendered.one("Deployment")["spec"]["template"]
+
+
+def _env(rendered):
+    return {e["name"]: e for e in rendered.container().get("env", [])}
+
+
+def test_three_replicas_on_redis_get_a_pdb_a_spread_a_rolling_update_and_no_pvc(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "redis-values.yaml"))
+    deployment = rendered.one("Deployment")
+    pod_labels = _pod(rendered)["metadata"]["labels"]
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }  # fmt: skip
+    pdb = rendered.one("PodDisruptionBudget")["spec"]
+    assert pdb["maxUnavailable"] == 1
+    assert pdb["selector"]["matchLabels"].items() <= pod_labels.items()
+    [spread] = _pod(rendered)["spec"]["topologySpreadConstraints"]
+    assert spread == {
+        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": deployment["spec"]["selector"]["matchLabels"]},
+    }  # fmt: skip
+    assert spread["labelSelector"]["matchLabels"].items() <= pod_labels.items()
+    # No SQLite: no claim, no data volume.
+    assert rendered.all("PersistentVolumeClaim") == []
+    assert "data" not in {v["name"] for v in _pod(rendered)["spec"]["volumes"]}
+    config = rendered.bridge_config()
+    assert "store" not in config and config["lease_ttl"] == "10s"
+
+
+def test_the_redis_password_reaches_the_container_only_through_a_secret_key_ref(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "redis-values.yaml"))
+    env = rendered.container()["env"]
+    assert [e["name"] for e in env] == ["REDIS_PASSWORD", "BRIDGE_STORE"]  # defined before it is used
+    assert env[0] == {"name": "REDIS_PASSWORD",
+                      "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "redis-password"}}}
+    secrets = "/etc/cloud-alarm-bridge-secrets"
+    assert env[1]["value"] == (
+        "rediss://bridge:$(REDIS_PASSWORD)@redis-master.redis.svc:6380/1"
+        f"?prefix=alarms%3A&ssl_ca_certs={secrets}/redis/ca.crt"
+    )
+    ca = {"secret": {"name": "redis-tls", "items": [{"key": "ca.crt", "path": "redis/ca.crt"}]}}
+    assert ca in _projected_sources(rendered)
+
+
+def test_a_redis_password_given_in_values_is_only_in_the_chart_secret(chart):
+    password = "Pa55-word-in-values"
+    values = {"replicaCount": 2, "store": {"type": "redis", "redis": {"host": "redis", "password": password}}}
+    manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    secret_name = f"{fullname()}-redis"
+    secret_file = next(path for path, text in manifests.items()
+                       if "kind: Secret\n" in text and f"name: {secret_name}\n" in text)
+    encoded = base64.b64encode(password.encode()).decode()
+    for path, text in manifests.items():
+        assert password not in text, path
+        assert (encoded in text) == (path == secret_file), path
+    rendered = Rendered(manifests)
+    assert rendered.secret_value(secret_name, "password") == password
+    assert _env(rendered)["REDIS_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": secret_name, "key": "password"}}
+    assert _env(rendered)["BRIDGE_STORE"]["value"] == "redis://:$(REDIS_PASSWORD)@redis:6379/0"
+    assert "redis://:***@redis:6379/0" in rendered.notes
+
+
+def test_a_new_redis_password_in_values_rolls_the_pods(render):
+    def checksum(password):
+        values = {"auth": {"token": "t"}, "store": {"type": "redis", "redis": {"host": "r", "password": password}}}
+        return _pod(render(values))["metadata"]["annotations"]["checksum/secret"]
+
+    assert checksum("one") == checksum("one") != checksum("two")
+
+
+def test_sentinel_values_become_a_sentinel_url_and_the_overrides_apply(render):
+    rendered = render(load_values(CHART_DIR / "ci" / "redis-sentinel-values.yaml"))
+    sentinels = ",".join(f"redis-node-{i}.redis-headless.redis.svc:26379" for i in range(3))
+    assert _env(rendered)["BRIDGE_STORE"]["value"] == (
+        f"redis+sentinel://:$(REDIS_PASSWORD)@{sentinels}/bridge-primary/0?socket_timeout=3"
+    )
+    assert rendered.one("PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
+    [spread] = _pod(rendered)["spec"]["topologySpreadConstraints"]
+    assert (spread["topologyKey"], spread["whenUnsatisfiable"]) == ("topology.kubernetes.io/zone", "DoNotSchedule")
+
+
+@pytest.mark.parametrize(
+    ("redis", "store"),
+    [
+        ({"url": "redis://bridge@redis.example.com:6379/2?socket_keepalive=true", "existingSecret": "r",
+          "keyPrefix": "a:"},
+         "redis://bridge:$(REDIS_PASSWORD)@redis.example.com:6379/2?socket_keepalive=true&prefix=a%3A"),
+        ({"url": "rediss://redis.example.com:6380", "tls": {"caConfigMap": "bundle", "caKey": "root.pem",
+                                                             "insecureSkipVerify": True}},
+         "rediss://redis.example.com:6380?ssl_ca_certs=/etc/cloud-alarm-bridge-secrets/redis/ca.crt"
+         "&ssl_cert_reqs=none&ssl_check_hostname=false"),
+        ({"host": "10.0.0.7", "tls": {"enabled": True, "clientCertSecret": "client"}},
+         "rediss://10.0.0.7:6379/0?ssl_certfile=/etc/cloud-alarm-bridge-secrets/redis/tls.crt"
+         "&ssl_keyfile=/etc/cloud-alarm-bridge-secrets/redis/tls.key"),
+        ({"host": "redis", "username": "bridge", "options": {"socket_timeout": 2.5, "health_check_interval": 10}},
+         "redis://bridge@redis:6379/0?health_check_interval=10&socket_timeout=2.5"),
+    ],
+    ids=["url-with-user", "url-tls-configmap-ca", "host-client-cert", "options"],
+)
+def test_redis_values_become_the_store_url(render, redis, store):
+    rendered = render({"store": {"type": "redis", "redis": redis}})
+    assert _env(rendered)["BRIDGE_STORE"]["value"] == store
+    assert ("REDIS_PASSWORD" in _env(rendered)) == ("existingSecret" in redis)
+    for source in _projected_sources(rendered)[1:]:  # every file the URL names is mounted there
+        kind = "secret" if "secret" in source else "configMap"
+        for item in source[kind]["items"]:
+            assert f"/etc/cloud-alarm-bridge-secrets/{item['path']}" in store
+
+
+def test_one_redis_replica_rolls_but_gets_no_pdb_or_spread_and_both_can_be_forced(render):
+    one = render({"store": {"type": "redis", "redis": {"host": "r"}}})
+    assert one.one("Deployment")["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert one.all("PodDisruptionBudget") == [] and "topologySpreadConstraints" not in _pod(one)["spec"]
+    forced = render({"store": {"type": "redis", "redis": {"host": "r"}}, "podDisruptionBudget": {"enabled": True},
+                     "topologySpread": {"enabled": True}})
+    assert forced.one("PodDisruptionBudget") and _pod(forced)["spec"]["topologySpreadConstraints"]
+
+
+def test_the_pdb_and_spread_of_several_replicas_can_be_turned_off_or_replaced(render):
+    base = {"replicaCount": 3, "store": {"type": "redis", "redis": {"host": "r"}}}
+    off = render({**base, "podDisruptionBudget": {"enabled": False}, "topologySpread": {"enabled": False}})
+    assert off.all("PodDisruptionBudget") == [] and "topologySpreadConstraints" not in _pod(off)["spec"]
+    own = {"maxSkew": 2, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"}
+    custom = {"maxSkew": 1, "topologyKey": "rack", "whenUnsatisfiable": "ScheduleAnyway",
+              "labelSelector": {"matchLabels": {"team": "x"}}}
+    replaced = render({**base, "topologySpread": {"enabled": False}, "topologySpreadConstraints": [own, custom]})
+    selector = replaced.one("Deployment")["spec"]["selector"]["matchLabels"]
+    assert _pod(replaced)["spec"]["topologySpreadConstraints"] == [
+        {**own, "labelSelector": {"matchLabels": selector}}, custom,
+    ]  # fmt: skip
+
+
+def test_the_default_sqlite_render_has_no_redis_objects_or_variables(render):
+    rendered = render({"store": {"redis": {"host": "ignored", "password": "ignored"}}})
+    assert "env" not in rendered.container()
+    assert [s["metadata"]["name"] for s in rendered.all("Secret")] == [fullname()]
+    assert rendered.bridge_config()["store"] == "sqlite:////data/bridge.db"

@@ -83,6 +83,23 @@ Name of the Secret holding the callback token, and the key inside it.
 {{- end }}
 
 {{/*
+What the checksum/secret annotation covers: the secret values given in values, never the
+rendered Secret. A generated token is random on every render (lookup reuses the stored one
+only when talking to a cluster), so hashing the Secret would roll the pods on the first
+upgrade for nothing. Empty when the chart creates no Secret from values.
+*/}}
+{{- define "cloud-alarm-bridge.secretInputs" -}}
+{{- $inputs := dict }}
+{{- if not .Values.auth.existingSecret }}
+{{- $_ := set $inputs "token" .Values.auth.token }}
+{{- end }}
+{{- if and (eq .Values.store.type "redis") (not .Values.store.redis.existingSecret) .Values.store.redis.password }}
+{{- $_ := set $inputs "redisPassword" .Values.store.redis.password }}
+{{- end }}
+{{- with $inputs }}{{ toJson . }}{{ end }}
+{{- end }}
+
+{{/*
 Where Secrets are mounted in the container. The config file refers to files under it,
 never to secret values, so the ConfigMap holds no credentials.
 */}}
@@ -119,9 +136,78 @@ Returned as YAML (include returns a string): {"refs": [...]}
 {{- end }}
 
 {{/*
+The Secret key holding the Redis password, as YAML {name, key}; empty without a password.
+*/}}
+{{- define "cloud-alarm-bridge.redisPasswordRef" -}}
+{{- $r := .Values.store.redis }}
+{{- if $r.existingSecret }}
+{{- toYaml (dict "name" $r.existingSecret "key" $r.existingSecretPasswordKey) }}
+{{- else if $r.password }}
+{{- toYaml (dict "name" (printf "%s-redis" (include "cloud-alarm-bridge.fullname" .)) "key" "password") }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether the Redis connection uses TLS ("true" or ""): rediss:// in store.redis.url, or
+store.redis.tls.enabled without a url.
+*/}}
+{{- define "cloud-alarm-bridge.redisTls" -}}
+{{- $r := .Values.store.redis }}
+{{- if $r.url }}{{ if hasPrefix "rediss://" $r.url }}true{{ end }}
+{{- else if $r.tls.enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+The Redis store URL, for the BRIDGE_STORE variable. The password is the literal
+$(REDIS_PASSWORD): Kubernetes replaces it with the variable of that name, set from the
+Secret just before, so the password is in no ConfigMap, argument or rendered value.
+TLS files are the keys the Deployment projects under the secrets directory.
+*/}}
+{{- define "cloud-alarm-bridge.redisUrl" -}}
+{{- $r := .Values.store.redis }}
+{{- $dir := printf "%s/redis" (include "cloud-alarm-bridge.secretsDir" .) }}
+{{- $scheme := "redis" }}{{ $user := $r.username }}{{ $hosts := "" }}{{ $rest := "" }}
+{{- if $r.url }}
+{{- $scheme = regexReplaceAll "://.*$" $r.url "" }}
+{{- $after := regexReplaceAll "^[^:]*://" $r.url "" }}
+{{- $authority := regexReplaceAll "[/?#].*$" $after "" }}
+{{- $rest = trimPrefix $authority $after }}
+{{- $hosts = regexReplaceAll "^.*@" $authority "" }}
+{{- if contains "@" $authority }}{{ $user = regexReplaceAll "@.*$" $authority "" }}{{ end }}
+{{- else if $r.sentinel.enabled }}
+{{- $scheme = "redis+sentinel" }}
+{{- $hosts = join "," $r.sentinel.sentinels }}
+{{- $rest = printf "/%s/%d" $r.sentinel.masterName (int $r.db) }}
+{{- else }}
+{{- $scheme = ternary "rediss" "redis" $r.tls.enabled }}
+{{- $hosts = printf "%s:%d" $r.host (int $r.port) }}
+{{- $rest = printf "/%d" (int $r.db) }}
+{{- end }}
+{{- $userinfo := $user }}
+{{- if include "cloud-alarm-bridge.redisPasswordRef" . }}{{ $userinfo = printf "%s:$(REDIS_PASSWORD)" $user }}{{ end }}
+{{- $query := list }}
+{{- with $r.keyPrefix }}{{ $query = append $query (printf "prefix=%s" (urlquery .)) }}{{ end }}
+{{- if include "cloud-alarm-bridge.redisTls" . }}
+{{- if or $r.tls.caSecret $r.tls.caConfigMap }}{{ $query = append $query (printf "ssl_ca_certs=%s/ca.crt" $dir) }}{{ end }}
+{{- if $r.tls.clientCertSecret }}
+{{- $query = append $query (printf "ssl_certfile=%s/tls.crt" $dir) }}
+{{- $query = append $query (printf "ssl_keyfile=%s/tls.key" $dir) }}
+{{- end }}
+{{- if $r.tls.insecureSkipVerify }}{{ $query = concat $query (list "ssl_cert_reqs=none" "ssl_check_hostname=false") }}{{ end }}
+{{- end }}
+{{- range $k := keys $r.options | sortAlpha }}
+{{- $query = append $query (printf "%s=%s" $k (urlquery (toString (get $r.options $k)))) }}
+{{- end }}
+{{- $url := printf "%s://%s%s%s" $scheme (ternary (printf "%s@" $userinfo) "" (ne $userinfo "")) $hosts $rest }}
+{{- with $query }}{{ $url = printf "%s%s%s" $url (ternary "&" "?" (contains "?" $url)) (join "&" .) }}{{ end }}
+{{- $url }}
+{{- end }}
+
+{{/*
 The bridge's configuration file (YAML). Everything the chart configures goes here, so the
 checksum/config annotation rolls the pods on any change; flags and BRIDGE_* variables
-would override it (flag > env > file), so the chart sets none.
+would override it (flag > env > file), so the chart sets none but BRIDGE_STORE for Redis,
+whose URL carries the password from a Secret (a change to it changes the pod template).
 */}}
 {{- define "cloud-alarm-bridge.config" -}}
 {{- $secretsDir := include "cloud-alarm-bridge.secretsDir" . }}
@@ -140,8 +226,10 @@ would override it (flag > env > file), so the chart sets none.
 }}
 {{- if eq .Values.store.type "sqlite" }}
 {{- $_ := set $cfg "store" (printf "sqlite:///%s/bridge.db" .Values.store.sqlite.mountPath) }}
+{{- else }}
+{{- /* The Redis URL may carry a password, so it is the BRIDGE_STORE variable instead. */}}
+{{- $_ := set $cfg "lease_ttl" .Values.store.redis.leaseTtl }}
 {{- end }}
-{{- /* store.type=redis: set "store" to the redis:// URL here when the bridge supports it. */}}
 {{- $targets := list }}
 {{- range .Values.alertmanager.targets }}
 {{- $t := dict "url" .url }}
@@ -168,4 +256,46 @@ would override it (flag > env > file), so the chart sets none.
 {{- if $targets }}{{ $_ := set $cfg "alertmanagers" $targets }}{{ end }}
 {{- /* extraConfig wins over the generated keys: it is the escape hatch for anything else. */}}
 {{- toYaml (merge (deepCopy .Values.extraConfig) $cfg) }}
+{{- end }}
+
+{{/*
+For NOTES.txt: how to query the first configured Alertmanager from a workstation. A cluster
+Service name (svc, svc.ns, svc.ns.svc[.cluster.local], or pod.svc.ns.svc for a StatefulSet pod
+behind a headless Service) becomes a port-forward to 127.0.0.1; anything else is used as is.
+Returned as YAML: {url, portForward, namespace, resource, port, auth}.
+*/}}
+{{- define "cloud-alarm-bridge.notesAlertmanager" -}}
+{{- $target := dict }}
+{{- if .Values.alertmanager.urls }}
+{{- $_ := set $target "url" (first .Values.alertmanager.urls) }}
+{{- else }}
+{{- $target = first .Values.alertmanager.targets }}
+{{- end }}
+{{- $u := urlParse $target.url }}
+{{- $hostPort := splitList ":" $u.host }}
+{{- $host := first $hostPort }}
+{{- $port := ternary (last $hostPort) (ternary "443" "80" (eq $u.scheme "https")) (eq (len $hostPort) 2) }}
+{{- $labels := splitList "." (trimSuffix ".cluster.local" $host) }}
+{{- $out := dict "url" $target.url "portForward" false "auth" false }}
+{{- if or $target.basicAuth $target.bearerTokenSecret $target.tenant $target.headers (($target.tlsConfig | default dict).certSecret) }}
+{{- $_ := set $out "auth" true }}
+{{- end }}
+{{- $svc := "" }}{{- $pod := "" }}{{- $ns := include "cloud-alarm-bridge.namespace" . }}
+{{- if and (eq (len $labels) 1) (ne $host "localhost") }}
+{{- $svc = first $labels }}
+{{- else if eq (len $labels) 2 }}
+{{- if ne (last $labels) "svc" }}{{ $svc = first $labels }}{{ $ns = last $labels }}{{ end }}
+{{- else if and (eq (len $labels) 3) (eq (last $labels) "svc") }}
+{{- $svc = index $labels 0 }}{{ $ns = index $labels 1 }}
+{{- else if and (eq (len $labels) 4) (eq (last $labels) "svc") }}
+{{- $pod = index $labels 0 }}{{ $ns = index $labels 2 }}
+{{- end }}
+{{- if or $svc $pod }}
+{{- $_ := set $out "portForward" true }}
+{{- $_ := set $out "namespace" $ns }}
+{{- $_ := set $out "resource" (ternary (printf "pod/%s" $pod) (printf "svc/%s" $svc) (ne $pod "")) }}
+{{- $_ := set $out "port" $port }}
+{{- $_ := set $out "url" (printf "%s://127.0.0.1:%s%s" $u.scheme $port (trimSuffix "/" $u.path)) }}
+{{- end }}
+{{- toYaml $out }}
 {{- end }}
