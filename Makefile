@@ -31,8 +31,9 @@ test: $(VENV)/.installed-test system-deps
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
+## Measure throughput, latency, batching, drain, memory and replicas against two baselines (minutes).
 bench: $(VENV)/.installed-test system-deps
-	$(VENV)/bin/python bench/run.py
+	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 system-deps:
 	@missing=""; for tool in $(TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
