@@ -1,4 +1,4 @@
-"""Every cookbook example in docs/mapping-rules.md, loaded from the doc and applied to a real payload."""
+"""Every cookbook example in README.md, loaded from the README and applied to a real payload."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from bridge.rules import Rules
 from bridge.vendors import VENDORS, ParseContext
 from tests.support import fixture_bytes
 
-DOC = Path(__file__).parents[2] / "docs" / "mapping-rules.md"
+DOC = Path(__file__).parents[2] / "README.md"
 EXAMPLE = re.compile(r"<!-- cookbook: (\S+) -->\n```yaml\n(.*?)```", re.DOTALL)
 NOW = time.time()
 
