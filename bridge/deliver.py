@@ -9,7 +9,7 @@ backoff, so a dead replica never delays the others. A target thread does, in ord
    with ``endsAt = now + 4 x interval``, as Prometheus does, so Alertmanager keeps them active past its
    ``resolve_timeout`` and re-learns them after a restart.
 
-Housekeeping beside it resolves expired alerts and forgets delivered, long-resolved ones.
+Housekeeping beside it resolves expired alerts and forgets long-resolved ones.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ POLL_INTERVAL = 0.1
 RESOLVED_RESEND_FOR = 15 * 60.0
 """Re-send resolved alerts this long (Prometheus' resolvedRetention), then stop."""
 KEEP_RESOLVED_FOR = 24 * 3600.0
-"""Keep resolved alerts this long after delivery, so a late vendor retry cannot fire them again."""
+"""Keep resolved alerts this long, so a late vendor retry cannot fire them again; then forget them even
+if an Alertmanager never got them (it has expired them itself), so a dead one cannot fill the store."""
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 5.0
 LEASE_NAME = "delivery"
 HOUSEKEEPING_EVERY = 5.0
@@ -199,7 +200,7 @@ class Deliverer:
         if expired:
             EXPIRED.inc(expired)
             log.info("resolved alerts the vendor never recovered", extra={"alerts": expired})
-        self.store.forget(now, KEEP_RESOLVED_FOR, self.targets)
+        self.store.forget(now, KEEP_RESOLVED_FOR)
 
     def stop(self, timeout: float) -> None:
         """Let each target finish its current POST, then return (within ``timeout``)."""

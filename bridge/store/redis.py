@@ -265,26 +265,20 @@ flush()
 return expired
 """
 
-# ARGV: prefix, now - keep_resolved_for, target names.
+# ARGV: prefix, now - keep_resolved_for.
 _FORGET = r"""
 local P, before = ARGV[1], tonumber(ARGV[2])
-local delivered
-for i = 3, #ARGV do
-  local cursor = redis.call('HGET', P .. 'targets', 'cursor:' .. ARGV[i])
-  if cursor and (not delivered or tonumber(cursor) < delivered) then delivered = tonumber(cursor) end
-end
-if not delivered then return 0 end
 -- endsAt <= the time of the change that resolved it, so this range holds every candidate.
 local deleted = 0
 for _, fp in ipairs(redis.call('ZRANGEBYSCORE', P .. 'resolved', '-inf', '(' .. ARGV[2])) do
   local key = P .. 'alert:' .. fp
-  local r = redis.call('HMGET', key, 'state', 'changed_at', 'seq', 'object_key', 'vendor')
-  if r[1] == 'resolved' and tonumber(r[2]) < before and tonumber(r[3]) <= delivered then
+  local r = redis.call('HMGET', key, 'state', 'changed_at', 'object_key', 'vendor')
+  if r[1] == 'resolved' and tonumber(r[2]) < before then
     redis.call('DEL', key)
-    redis.call('SREM', P .. 'object:' .. r[4], fp)
+    redis.call('SREM', P .. 'object:' .. r[3], fp)
     redis.call('ZREM', P .. 'changes', fp)
     redis.call('ZREM', P .. 'resolved', fp)
-    redis.call('HINCRBY', P .. 'counts', r[5] .. '\nresolved', -1)
+    redis.call('HINCRBY', P .. 'counts', r[4] .. '\nresolved', -1)
     deleted = deleted + 1
   end
 end
@@ -475,8 +469,8 @@ class RedisStore:
                               "Resolved by the bridge: no word from the vendor for the maximum firing age"
                               f" of {max_firing_age:g}s"))
 
-    def forget(self, now: float, keep_resolved_for: float, targets: Sequence[str]) -> int:
-        return int(self._call(self._forget, _time(now - keep_resolved_for), *targets))
+    def forget(self, now: float, keep_resolved_for: float) -> int:
+        return int(self._call(self._forget, _time(now - keep_resolved_for)))
 
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
         """Redis' clock, not ``now``, times the lease: replicas' clocks may disagree, Redis' is one."""
