@@ -11,7 +11,7 @@ import contextlib
 import ctypes
 import logging
 import os
-import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -30,12 +30,25 @@ log = logging.getLogger("bridge.server")
 _PR_SET_PDEATHSIG = 1
 
 
+_METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_[^/]+\.db")
+"""prometheus_client's multiprocess files (``counter_<pid>.db``, ``gauge_livesum_<pid>.db``...)."""
+
+
 def prepare_metrics_dir() -> None:
-    """Point prometheus_client at a fresh multiprocess directory; must run before it is imported."""
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="cloud-alarm-bridge-metrics-")
-    shutil.rmtree(path, ignore_errors=True)
-    Path(path).mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    """Point prometheus_client at a multiprocess directory without a previous run's counts.
+
+    Must run before prometheus_client is imported. A directory the operator names may hold other
+    files (it could even be /tmp), so only prometheus_client's own files are removed from it.
+    """
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cloud-alarm-bridge-metrics-")
+        return
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.iterdir():
+        if _METRICS_FILE.fullmatch(stale.name) and stale.is_file():
+            stale.unlink(missing_ok=True)
 
 
 def _die_with_parent() -> None:
