@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from bridge import server
+from bridge.config import Settings
+from bridge.deliver import TargetLoop
 
 
 def test_an_operators_metrics_directory_loses_only_the_previous_runs_metrics(
@@ -28,3 +32,27 @@ def test_without_a_metrics_directory_a_fresh_one_is_made(monkeypatch: pytest.Mon
     made = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     assert made.is_dir() and not any(made.iterdir())
     made.rmdir()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_serve_exits_non_zero_when_a_delivery_thread_dies(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Otherwise callbacks are still acknowledged, /-/healthy answers, and nothing reaches Alertmanager."""
+    real_popen = subprocess.Popen
+    webs: list[subprocess.Popen] = []
+
+    def fake_web(*_args: object, **_kwargs: object) -> subprocess.Popen:
+        webs.append(real_popen([sys.executable, "-c", "import sys, time; sys.stdin.read(); time.sleep(60)"],
+                               stdin=subprocess.PIPE))
+        return webs[-1]
+
+    def crash(_loop: object) -> None:
+        raise RuntimeError("a bug that escaped the loop")
+
+    monkeypatch.setattr(server.subprocess, "Popen", fake_web)
+    monkeypatch.setattr(server.signal, "signal", lambda *_: None)  # leave pytest's handlers alone
+    monkeypatch.setattr(TargetLoop, "run", crash)
+    settings = Settings(store=f"sqlite:///{tmp_path}/bridge.db", listen="127.0.0.1:0", shutdown_timeout=5)
+    assert server.serve(settings) == 1
+    assert webs[0].poll() is not None  # the web tier was stopped too
+    assert any(getattr(r, "reason", "") == "the deliver http://127.0.0.1:9093 thread died" for r in caplog.records)
