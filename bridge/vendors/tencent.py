@@ -55,6 +55,8 @@ class Tencent:
         policy = obj(payload.get("alarmPolicyInfo"), "alarmPolicyInfo")
         raw_conditions = policy.get("conditions")
         conditions = raw_conditions if isinstance(raw_conditions, list) else [raw_conditions]
+        if not conditions:  # accepting it would record nothing, and the alarm would be lost
+            raise InvalidPayload("alarmPolicyInfo.conditions: empty, so no metric or event name")
         return [
             self._alarm(payload, status, alarm_type, target, policy,
                         obj(cond, "alarmPolicyInfo.conditions"), ctx)

@@ -104,6 +104,7 @@ def test_a_stateless_event_fires_with_an_expiry() -> None:
     (lambda p: p.pop("alarmStatus"), "alarmStatus: missing"),
     (lambda p: p.update(alarmStatus="2"), "alarmStatus: must be 1, 0 or '-'"),
     (lambda p: p["alarmPolicyInfo"]["conditions"].pop("metricName"), "alarmPolicyInfo.conditions.metricName"),
+    (lambda p: p["alarmPolicyInfo"].update(conditions=[]), "alarmPolicyInfo.conditions: empty"),
     (lambda p: p.pop("alarmPolicyInfo"), "alarmPolicyInfo: missing"),
     (lambda p: p.update(alarmObjInfo=[1]), "alarmObjInfo: must be an object"),
 ])
