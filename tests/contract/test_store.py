@@ -299,6 +299,20 @@ def test_active_pages_by_fingerprint_through_firing_and_recently_resolved_alerts
     assert [s.fingerprint for s in later] == sorted(a.fingerprint for a in firing)
 
 
+def test_active_pages_through_more_recently_resolved_alerts_than_fit_a_page(store: Store) -> None:
+    """After a mass recovery, each re-send page is a page, not every alert resolved in the window."""
+    firing = [alert(host=f"f{i}") for i in range(4)]
+    recent = [alert("resolved", host=f"r{i}", starts=T0 - 100, ends=NOW - 10) for i in range(10)]
+    old = [alert("resolved", host=f"old{i}", starts=T0 - 2000, ends=NOW - 1000) for i in range(5)]
+    store.apply([*firing, *recent, *old], NOW)
+    pages, after = [], ""
+    while page := store.active(after, 3, NOW, resolved_for=500):
+        pages.append(page)
+        after = page[-1].fingerprint
+    assert [len(page) for page in pages] == [3, 3, 3, 3, 2]
+    assert [s.fingerprint for page in pages for s in page] == sorted(a.fingerprint for a in [*firing, *recent])
+
+
 # --- housekeeping ---------------------------------------------------------------------------------
 def test_expire_resolves_events_past_their_expiry(store: Store) -> None:
     store.register_targets(["am"])
