@@ -34,6 +34,9 @@ class TlsConfig:
     insecure_skip_verify: bool = False
 
 
+TENANT_HEADER = "X-Scope-OrgID"
+
+
 @dataclass(frozen=True)
 class AlertmanagerTarget:
     """One Alertmanager (or Mimir/Cortex tenant) that gets every alert."""
@@ -45,12 +48,24 @@ class AlertmanagerTarget:
     password: str = field(default="", repr=False)
     bearer_token: str = field(default="", repr=False)
     tls: TlsConfig = field(default_factory=TlsConfig)
+    name: str = ""
+    """The target's identity: its cursor in the store and the ``alertmanager`` label of metrics and logs.
+    Empty means :attr:`url_name`."""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.url_name)
 
     @property
-    def name(self) -> str:
-        """The URL without credentials: the ``alertmanager`` label of metrics and logs."""
+    def url_name(self) -> str:
+        """The URL without credentials."""
         scheme, sep, rest = self.url.partition("://")
         return f"{scheme}{sep}{rest.rpartition('@')[2]}".rstrip("/")
+
+    @property
+    def tenant(self) -> str:
+        """The ``X-Scope-OrgID`` header (Mimir, Cortex), whatever its case; empty without one."""
+        return next((v for k, v in self.headers.items() if k.lower() == TENANT_HEADER.lower()), "")
 
     @property
     def alerts_url(self) -> str:
@@ -387,22 +402,47 @@ def read_file(path: str) -> dict[str, Any]:
 
 def _targets(values: dict[str, Any], file_values: Mapping[str, Any], path: str,
              problems: list[str]) -> tuple[AlertmanagerTarget, ...]:
-    targets = [AlertmanagerTarget(url) for url in values.get("alertmanager_url", ())]
+    entries: list[tuple[int, AlertmanagerTarget, bool]] = []
     for index, raw in enumerate(file_values.get("alertmanagers") or ()):
         try:
-            targets.append(_target(raw))
+            entries.append((index, _target(raw), isinstance(raw, dict) and "name" in raw))
         except (ValueError, TypeError) as exc:
             problems.append(f"{path}: alertmanagers[{index}]: {exc}")
-    targets = list({t.name: t for t in targets}.values())  # a file entry refines a flag's URL
+    from_file = _named_by_tenant(entries)
+    by_name: dict[str, AlertmanagerTarget] = {}
+    for url in values.get("alertmanager_url", ()):
+        by_name.setdefault(AlertmanagerTarget(url).name, AlertmanagerTarget(url))
+    for target in from_file.values():  # a file entry refines a flag's URL
+        by_name.pop(target.url_name, None)
+    for index, target in from_file.items():
+        if target.name in by_name:
+            problems.append(f"{path}: alertmanagers[{index}]: another entry has the name {target.name!r}; "
+                            f"give each entry its own `name:` (or its own {TENANT_HEADER} header)")
+        by_name[target.name] = target
+    targets = tuple(by_name.values())
     for target in targets:
         if not re.match(r"https?://[^/]+", target.url):
             problems.append(f"alertmanager URL {target.name!r} must start with http:// or https://")
         if target.url.rstrip("/").endswith(("/api/v2/alerts", "/api/v1/alerts")):
             problems.append(f"alertmanager URL {target.name!r}: give the base URL; the bridge adds /api/v2/alerts")
-    return tuple(targets)
+    return targets
 
 
-_TARGET_KEYS = {"url", "timeout", "headers", "basic_auth", "bearer_token", "bearer_token_file", "tls_config"}
+def _named_by_tenant(entries: list[tuple[int, AlertmanagerTarget, bool]]) -> dict[int, AlertmanagerTarget]:
+    """File entries by index, those that share a URL (Mimir tenants) named apart by their tenant.
+
+    A URL used once keeps its name, so a store's cursor and metrics series keep theirs too.
+    """
+    uses: dict[str, int] = {}
+    for _, target, explicit in entries:
+        if not explicit:
+            uses[target.url_name] = uses.get(target.url_name, 0) + 1
+    return {index: replace(target, name=f"{target.url_name} (tenant {target.tenant})")
+            if not explicit and uses[target.url_name] > 1 and target.tenant else target
+            for index, target, explicit in entries}
+
+
+_TARGET_KEYS = {"name", "url", "timeout", "headers", "basic_auth", "bearer_token", "bearer_token_file", "tls_config"}
 
 
 def _target(raw: Any) -> AlertmanagerTarget:
@@ -418,7 +458,11 @@ def _target(raw: Any) -> AlertmanagerTarget:
         _read_secret(raw["bearer_token_file"]) if raw.get("bearer_token_file") else "")
     if auth and token:
         raise ValueError("basic_auth and bearer_token are mutually exclusive")
+    name = raw.get("name", "")
+    if "name" in raw and (isinstance(name, dict | list) or not _text(name).strip()):
+        raise ValueError("name: must be a non-empty string")
     return AlertmanagerTarget(
+        name=_text(name).strip(),
         url=str(raw["url"]),
         timeout=_duration(raw.get("timeout", 10)),
         headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},

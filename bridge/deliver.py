@@ -9,7 +9,7 @@ backoff, so a dead replica never delays the others. A target thread does, in ord
    with ``endsAt = now + 4 x interval``, as Prometheus does, so Alertmanager keeps them active past its
    ``resolve_timeout`` and re-learns them after a restart.
 
-Housekeeping beside it resolves expired alerts and forgets delivered, long-resolved ones.
+Housekeeping beside it resolves expired alerts and forgets long-resolved ones.
 """
 
 from __future__ import annotations
@@ -34,10 +34,13 @@ healthy Alertmanager sees, and the POSTs a storm costs (at most about ten a seco
 RESOLVED_RESEND_FOR = 15 * 60.0
 """Re-send resolved alerts this long (Prometheus' resolvedRetention), then stop."""
 KEEP_RESOLVED_FOR = 24 * 3600.0
-"""Keep resolved alerts this long after delivery, so a late vendor retry cannot fire them again."""
+"""Keep resolved alerts this long, so a late vendor retry cannot fire them again; then forget them even
+if an Alertmanager never got them (it has expired them itself), so a dead one cannot fill the store."""
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 5.0
 LEASE_NAME = "delivery"
 HOUSEKEEPING_EVERY = 5.0
+HOUSEKEEPING_BACKOFF_CAP = 60.0
+"""Longest pause after an unexpected error in housekeeping (a bug): retried, never fatal."""
 
 
 class Lease:
@@ -182,27 +185,49 @@ class Deliverer:
         self.loops = [TargetLoop(store, t, settings, self.lease, self.stop_event) for t in settings.alertmanagers]
 
     def run(self) -> None:
-        """Block until :meth:`stop`; the caller's thread does lease renewal and housekeeping."""
-        self.store.register_targets(self.targets)
+        """Block until :meth:`stop`; the caller's thread does lease renewal and housekeeping.
+
+        Nothing else ends it: a store outage is retried at the next renewal, an unexpected error
+        (a bug) is logged and retried with backoff, so delivery outlives both.
+        """
         for loop in self.loops:
             loop.start()
-        next_housekeeping = 0.0
+        next_housekeeping, failures = 0.0, 0
         while not self.stop_event.is_set():
             now = time.time()
+            due = now >= next_housekeeping
             try:
-                if self.lease.renew(now) and now >= next_housekeeping:
-                    self.housekeeping(now)
-                    next_housekeeping = now + HOUSEKEEPING_EVERY
+                self._tick(now, due)
             except StoreError as exc:
                 log.error("store error in housekeeping", extra={"error": str(exc)})
+            except Exception:
+                failures += 1
+                next_housekeeping = now + min(HOUSEKEEPING_BACKOFF_CAP, HOUSEKEEPING_EVERY * 2 ** (failures - 1))
+                log.exception("unexpected error in housekeeping; will retry",
+                              extra={"retry_in_seconds": round(next_housekeeping - now, 3)})
+            else:
+                failures = 0
+                if due:
+                    next_housekeeping = now + HOUSEKEEPING_EVERY
             self.stop_event.wait(min(self.lease.renew_every, HOUSEKEEPING_EVERY))
+
+    def _tick(self, now: float, due: bool) -> None:
+        """Renew the lease; when ``due``, register the targets and, holding the lease, do housekeeping.
+
+        Registering again is idempotent, and re-creates a cursor the store lost (a Redis restarted
+        without its data), so that target gets changes again instead of only the periodic re-sends.
+        """
+        if due:
+            self.store.register_targets(self.targets)
+        if self.lease.renew(now) and due:
+            self.housekeeping(now)
 
     def housekeeping(self, now: float) -> None:
         expired = self.store.expire(now, self.settings.max_firing_age)
         if expired:
             EXPIRED.inc(expired)
             log.info("resolved alerts the vendor never recovered", extra={"alerts": expired})
-        self.store.forget(now, KEEP_RESOLVED_FOR, self.targets)
+        self.store.forget(now, KEEP_RESOLVED_FOR)
 
     def stop(self, timeout: float) -> None:
         """Let each target finish its current POST, then return (within ``timeout``)."""

@@ -130,14 +130,35 @@ def labels_for(alarm: Alarm, options: MappingOptions) -> dict[str, str]:
         "alarm_state": alarm.alarm_state,
     }
     labels = {k: cleaned for k, v in core.items() if (cleaned := clean_value(v))}
-    for name, value in sorted(alarm.dimensions.items()):
-        key = label_name(name)
-        if key in CORE_LABELS:
-            key = COLLISION_PREFIX + key
-        value = clean_value(value)
-        if value and key not in labels:
-            labels[key] = value
+    return {**labels, **dimension_labels(alarm.dimensions)}
+
+
+def dimension_labels(dimensions: Mapping[str, str]) -> dict[str, str]:
+    """Every non-empty dimension under a label of its own: dropping one would merge two objects.
+
+    Names that clean to the same label (``a.b`` and ``a-b``; ``中文`` and ``名称``, both ``unnamed``) are
+    told apart the same way in every callback: a name that needs no cleaning keeps it, then the others
+    take the cleaned name in the order of their original names, suffixed ``_2``, ``_3``… when taken.
+    """
+    values = {name: clean_value(value) for name, value in dimensions.items()}
+    names = sorted(name for name, value in values.items() if value)
+    labels = {name: values[name] for name in names if _dimension_label(name) == name}
+    for name in names:
+        base = _dimension_label(name)
+        if base == name:
+            continue
+        key, count = base, 1
+        while key in labels:
+            count += 1
+            key = f"{base}_{count}"
+        labels[key] = values[name]
     return labels
+
+
+def _dimension_label(name: str) -> str:
+    """The valid label name of a dimension; one that names a core label gets a prefix instead."""
+    key = label_name(name)
+    return COLLISION_PREFIX + key if key in CORE_LABELS else key
 
 
 def annotations_for(alarm: Alarm) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """``serve``: the gunicorn web tier as a child process, and the delivery loop in this one.
 
-This process supervises: it forwards SIGTERM (graceful stop) and SIGHUP to gunicorn, and exits if
-gunicorn dies, so that the container restarts whole. Gunicorn gets its settings over a pipe (tokens
-never go into its environment) and dies with this process (PR_SET_PDEATHSIG).
+This process supervises: it forwards SIGTERM (graceful stop) and SIGHUP to gunicorn, and exits
+non-zero if gunicorn or a delivery thread dies, so that the container restarts whole. Gunicorn gets
+its settings over a pipe (tokens never go into its environment) and dies with this process
+(PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 import ctypes
 import logging
 import os
-import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -30,12 +31,25 @@ log = logging.getLogger("bridge.server")
 _PR_SET_PDEATHSIG = 1
 
 
+_METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_[^/]+\.db")
+"""prometheus_client's multiprocess files (``counter_<pid>.db``, ``gauge_livesum_<pid>.db``...)."""
+
+
 def prepare_metrics_dir() -> None:
-    """Point prometheus_client at a fresh multiprocess directory; must run before it is imported."""
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="cloud-alarm-bridge-metrics-")
-    shutil.rmtree(path, ignore_errors=True)
-    Path(path).mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    """Point prometheus_client at a multiprocess directory without a previous run's counts.
+
+    Must run before prometheus_client is imported. A directory the operator names may hold other
+    files (it could even be /tmp), so only prometheus_client's own files are removed from it.
+    """
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cloud-alarm-bridge-metrics-")
+        return
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.iterdir():
+        if _METRICS_FILE.fullmatch(stale.name) and stale.is_file():
+            stale.unlink(missing_ok=True)
 
 
 def _die_with_parent() -> None:
@@ -68,17 +82,32 @@ def serve(settings: Settings) -> int:
     deliverer = Deliverer(store, settings)
     delivery = threading.Thread(target=deliverer.run, name="delivery", daemon=True)
     delivery.start()
-    while not stopping.is_set() and web.poll() is None:
+    failure = ""
+    while not stopping.is_set() and not failure:
         stopping.wait(0.2)
-    return _shutdown(web, deliverer, settings, crashed=not stopping.is_set())
+        failure = _failure(web, [delivery, *deliverer.loops])
+    return _shutdown(web, deliverer, settings, failure)
 
 
-def _shutdown(web: subprocess.Popen, deliverer: Deliverer, settings: Settings, *, crashed: bool) -> int:
+def _failure(web: subprocess.Popen, threads: list[threading.Thread]) -> str:
+    """Why this bridge can no longer do its job, or ""; then it exits so that the container restarts.
+
+    A dead delivery thread would otherwise go unnoticed: callbacks are still acknowledged, /-/healthy
+    still answers, and nothing reaches Alertmanager.
+    """
+    if web.poll() is not None:
+        return f"the web server exited with {web.returncode}"
+    dead = [t.name for t in threads if t.ident is not None and not t.is_alive()]
+    return f"the {dead[0]} thread died" if dead else ""
+
+
+def _shutdown(web: subprocess.Popen, deliverer: Deliverer, settings: Settings, failure: str) -> int:
     deadline = time.monotonic() + settings.shutdown_timeout
-    if crashed:
-        log.error("the web server exited; stopping", extra={"returncode": web.returncode})
+    if failure:
+        log.error("stopping: the bridge cannot go on", extra={"reason": failure})
     else:
         log.info("stopping: finishing requests in flight and the current send")
+    if web.poll() is None:
         web.send_signal(signal.SIGTERM)
     try:
         web.wait(max(0.1, deadline - time.monotonic()))
@@ -87,4 +116,4 @@ def _shutdown(web: subprocess.Popen, deliverer: Deliverer, settings: Settings, *
         web.wait()
     deliverer.stop(max(0.1, deadline - time.monotonic()))
     log.info("stopped")
-    return 1 if crashed else 0
+    return 1 if failure else 0

@@ -85,8 +85,12 @@ class Store(Protocol):
         ``max_firing_age`` seconds (0: off)."""
         ...
 
-    def forget(self, now: float, keep_resolved_for: float, targets: Sequence[str]) -> int:
-        """Delete resolved alerts older than ``keep_resolved_for`` that every target has received."""
+    def forget(self, now: float, keep_resolved_for: float) -> int:
+        """Delete alerts resolved (and unchanged) for ``keep_resolved_for`` seconds, delivered or not.
+
+        A dead target must not keep them until the store is full: by then every Alertmanager has
+        expired them itself (their last ``endsAt`` has passed), and a cursor skips what is gone.
+        """
         ...
 
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:

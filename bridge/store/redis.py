@@ -19,6 +19,7 @@ Keys, under a prefix (``?prefix=``, default ``cab:``):
 ``heard``           sorted set  firing fingerprints by the vendor's latest word (maximum firing age)
 ``expiry``          sorted set  firing fingerprints by their expiry (stateless events)
 ``resolved``        sorted set  resolved fingerprints by ``endsAt`` (re-sends, forgetting)
+``resolved_lex``    sorted set  resolved fingerprints, all score 0: ``ZRANGEBYLEX`` pages re-sends
 ``counts``          hash        ``vendor\\nstate`` -> number of alerts (metrics)
 ``targets``         hash        ``cursor:<am>``, ``success:<am>``, ``up:<am>``
 ``seq``, ``count``  strings     the last sequence number; the number of alerts (capacity)
@@ -103,6 +104,7 @@ local function save(r)
     redis.call('ZADD', P .. 'firing', 0, fp)
     redis.call('ZADD', P .. 'heard', r.event_at, fp)
     redis.call('ZREM', P .. 'resolved', fp)
+    redis.call('ZREM', P .. 'resolved_lex', fp)
     if r.expires_at ~= '' then redis.call('ZADD', P .. 'expiry', r.expires_at, fp)
     else redis.call('ZREM', P .. 'expiry', fp) end
   else
@@ -110,6 +112,7 @@ local function save(r)
     redis.call('ZREM', P .. 'heard', fp)
     redis.call('ZREM', P .. 'expiry', fp)
     redis.call('ZADD', P .. 'resolved', r.ends_at, fp)
+    redis.call('ZADD', P .. 'resolved_lex', 0, fp)
   end
   if r.stored_state ~= r.state then
     if r.stored_state then redis.call('HINCRBY', P .. 'counts', r.vendor .. '\n' .. r.stored_state, -1) end
@@ -265,26 +268,21 @@ flush()
 return expired
 """
 
-# ARGV: prefix, now - keep_resolved_for, target names.
+# ARGV: prefix, now - keep_resolved_for.
 _FORGET = r"""
 local P, before = ARGV[1], tonumber(ARGV[2])
-local delivered
-for i = 3, #ARGV do
-  local cursor = redis.call('HGET', P .. 'targets', 'cursor:' .. ARGV[i])
-  if cursor and (not delivered or tonumber(cursor) < delivered) then delivered = tonumber(cursor) end
-end
-if not delivered then return 0 end
 -- endsAt <= the time of the change that resolved it, so this range holds every candidate.
 local deleted = 0
 for _, fp in ipairs(redis.call('ZRANGEBYSCORE', P .. 'resolved', '-inf', '(' .. ARGV[2])) do
   local key = P .. 'alert:' .. fp
-  local r = redis.call('HMGET', key, 'state', 'changed_at', 'seq', 'object_key', 'vendor')
-  if r[1] == 'resolved' and tonumber(r[2]) < before and tonumber(r[3]) <= delivered then
+  local r = redis.call('HMGET', key, 'state', 'changed_at', 'object_key', 'vendor')
+  if r[1] == 'resolved' and tonumber(r[2]) < before then
     redis.call('DEL', key)
-    redis.call('SREM', P .. 'object:' .. r[4], fp)
+    redis.call('SREM', P .. 'object:' .. r[3], fp)
     redis.call('ZREM', P .. 'changes', fp)
     redis.call('ZREM', P .. 'resolved', fp)
-    redis.call('HINCRBY', P .. 'counts', r[5] .. '\nresolved', -1)
+    redis.call('ZREM', P .. 'resolved_lex', fp)
+    redis.call('HINCRBY', P .. 'counts', r[4] .. '\nresolved', -1)
     deleted = deleted + 1
   end
 end
@@ -337,12 +335,28 @@ if not cursor then return {} end
 return read(redis.call('ZRANGEBYSCORE', P .. 'changes', '(' .. cursor, '+inf', 'LIMIT', 0, ARGV[3]))
 """
 
-# ARGV: prefix, after, limit, now - resolved_for. The caller merges the two lists by fingerprint.
+# ARGV: prefix, after, limit, now - resolved_for. Firing and recently resolved alerts after ``after``,
+# at most ``limit`` of each, by fingerprint; the caller merges the two lists. Resolved ones are scanned in
+# fingerprint order, no further than the last firing one of a full page: a sweep reads each once, rather
+# than every recently resolved alert on every page.
 _ACTIVE = _READ_PRELUDE + r"""
 local after = '-'
 if ARGV[2] ~= '' then after = '(' .. ARGV[2] end
-local firing = redis.call('ZRANGEBYLEX', P .. 'firing', after, '+', 'LIMIT', 0, ARGV[3])
-return {read(firing), read(redis.call('ZRANGEBYSCORE', P .. 'resolved', '(' .. ARGV[4], '+inf'))}
+local limit, since = tonumber(ARGV[3]), tonumber(ARGV[4])
+local firing = redis.call('ZRANGEBYLEX', P .. 'firing', after, '+', 'LIMIT', 0, limit)
+local upto = '+'
+if #firing == limit then upto = '[' .. firing[#firing] end
+local resolved, from = {}, after
+while #resolved < limit do
+  local chunk = redis.call('ZRANGEBYLEX', P .. 'resolved_lex', from, upto, 'LIMIT', 0, limit)
+  for _, fp in ipairs(chunk) do
+    local ends = redis.call('ZSCORE', P .. 'resolved', fp)
+    if ends and tonumber(ends) > since and #resolved < limit then resolved[#resolved + 1] = fp end
+  end
+  if #chunk < limit then break end
+  from = '(' .. chunk[#chunk]
+end
+return {read(firing), read(resolved)}
 """
 
 # ARGV: prefix, target names. Per target: cursor, last success, up, backlog, time of the oldest change.
@@ -463,8 +477,7 @@ class RedisStore:
 
     def active(self, after: str, limit: int, now: float, resolved_for: float) -> list[StoredAlert]:
         firing, resolved = self._call(self._active, after, limit, _time(now - resolved_for))
-        found = [_stored(values) for values in firing]
-        found += [s for s in map(_stored, resolved) if s.fingerprint > after]
+        found = [_stored(values) for values in [*firing, *resolved]]
         return sorted(found, key=lambda s: s.fingerprint)[:limit]
 
     # --- housekeeping -----------------------------------------------------------------------
@@ -475,8 +488,8 @@ class RedisStore:
                               "Resolved by the bridge: no word from the vendor for the maximum firing age"
                               f" of {max_firing_age:g}s"))
 
-    def forget(self, now: float, keep_resolved_for: float, targets: Sequence[str]) -> int:
-        return int(self._call(self._forget, _time(now - keep_resolved_for), *targets))
+    def forget(self, now: float, keep_resolved_for: float) -> int:
+        return int(self._call(self._forget, _time(now - keep_resolved_for)))
 
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
         """Redis' clock, not ``now``, times the lease: replicas' clocks may disagree, Redis' is one."""

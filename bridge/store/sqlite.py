@@ -341,15 +341,10 @@ class SqliteStore:
                             max(now, row.alert.event_at), annotations, now)
         return len(rows)
 
-    def forget(self, now: float, keep_resolved_for: float, targets: Sequence[str]) -> int:
+    def forget(self, now: float, keep_resolved_for: float) -> int:
         with self._transaction() as db:
-            placeholders = ",".join("?" * len(targets)) or "''"
-            (delivered,) = db.execute(f"SELECT min(cursor) FROM targets WHERE name IN ({placeholders})",
-                                      list(targets)).fetchone()
-            if delivered is None:
-                return 0
-            deleted = db.execute("DELETE FROM alerts WHERE state = 'resolved' AND changed_at < ? AND seq <= ?",
-                                 (now - keep_resolved_for, delivered)).rowcount
+            deleted = db.execute("DELETE FROM alerts WHERE state = 'resolved' AND changed_at < ?",
+                                 (now - keep_resolved_for,)).rowcount
             db.execute("UPDATE counters SET value = value - ? WHERE name = 'alerts'", (deleted,))
         return deleted
 

@@ -123,32 +123,70 @@ def number(value: Any) -> float | None:
     return result if math.isfinite(result) else None
 
 
-def epoch(value: Any, where: str) -> float | None:
-    """Unix time in seconds or milliseconds (13 digits); None when absent or zero."""
+UNPARSED_TIME = "vendor_time_unparsed"
+"""Annotation holding vendor times that could not be read: the arrival time stood in for them."""
+
+_SLOPPY_TIME = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(\.\d+)?)?)?")
+
+
+def epoch(value: Any, where: str, unparsed: dict[str, str]) -> float | None:
+    """Unix time in seconds or milliseconds (13 digits); None when absent or zero.
+
+    A time only orders an alarm's changes, so an unreadable one is None too (the caller uses the
+    arrival time) and is kept in ``unparsed`` under ``where``: refusing it would leave a recovery
+    undelivered and its alert firing for ever.
+    """
     result = number(value)
     if result is None:
         if text(value):
-            raise InvalidPayload(f"{where}: not a Unix timestamp: {text(value)[:64]!r}")
+            unparsed[where] = text(value)[:128]
         return None
     if result <= 0:
         return None
     return result / 1000.0 if result >= 1e12 else result
 
 
-def local_time(value: Any, where: str, zone: ZoneInfo) -> float | None:
-    """A vendor datetime like "2017-03-09 07:00:00" in the vendor's zone; "0" or absent is None."""
+def local_time(value: Any, where: str, zone: ZoneInfo, unparsed: dict[str, str]) -> float | None:
+    """A vendor datetime like "2017-03-09 07:00:00" (or "2017-3-9 7:00:00") in the vendor's zone.
+
+    "0" or absent is None; so is an unreadable value, kept in ``unparsed`` as :func:`epoch` does.
+    """
     raw = text(value)
     if raw in ("", "0"):
         return None
     if re.fullmatch(r"\d{9,13}(\.\d+)?", raw):
-        return epoch(raw, where)
-    try:
-        parsed = datetime.fromisoformat(raw.replace("/", "-"))
-    except ValueError:
-        raise InvalidPayload(f"{where}: not a date and time like '2017-03-09 07:00:00': {raw[:64]!r}") from None
+        return epoch(raw, where, unparsed)
+    parsed = _datetime(raw)
+    if parsed is None:
+        unparsed[where] = raw[:128]
+        return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     return parsed.timestamp()
+
+
+def _datetime(raw: str) -> datetime | None:
+    """ISO 8601, or the unpadded form some senders use (single-digit month, day and hour)."""
+    try:
+        return datetime.fromisoformat(raw.replace("/", "-"))
+    except ValueError:
+        pass
+    match = _SLOPPY_TIME.fullmatch(raw)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction = match.groups()
+    try:
+        return datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                        int(float(fraction or 0) * 1e6))
+    except ValueError:  # no such date, e.g. month 13
+        return None
+
+
+def unparsed_details(unparsed: dict[str, str]) -> dict[str, str]:
+    """The annotation that shows which vendor times were unreadable, e.g. ``recoverTime=2021-13-45``."""
+    if not unparsed:
+        return {}
+    return {UNPARSED_TIME: "; ".join(f"{where}={raw}" for where, raw in unparsed.items())}
 
 
 def flat_strings(values: dict[str, Any]) -> dict[str, str]:

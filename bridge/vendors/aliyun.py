@@ -25,6 +25,7 @@ from bridge.vendors._fields import (
     obj,
     required_text,
     text,
+    unparsed_details,
 )
 
 CONSOLE_URL = "https://cms.console.aliyun.com/"
@@ -52,7 +53,8 @@ class Aliyun:
             raise InvalidPayload(f"alertState: must be OK, ALERT, ALARM or INSUFFICIENT_DATA, got {raw_state[:32]!r}")
         state = _STATES[raw_state]
         metric = required_text(fields.get("metricName"), "metricName")
-        at = epoch(fields.get("timestamp"), "timestamp") or ctx.now
+        unparsed: dict[str, str] = {}
+        at = epoch(fields.get("timestamp"), "timestamp", unparsed) or ctx.now
         level = text(fields.get("triggerLevel")).upper()
         if state is AlarmState.RESOLVED or level not in SEVERITIES:
             level = text(fields.get("preTriggerLevel")).upper()
@@ -89,7 +91,7 @@ class Aliyun:
             severity=SEVERITIES.get(level, ""),
             alarm_state="insufficient_data" if raw_state == "INSUFFICIENT_DATA" else "",
             dimensions=dimensions,
-            details={k: v for k, v in details.items() if v},
+            details={**{k: v for k, v in details.items() if v}, **unparsed_details(unparsed)},
             summary=f"{title}{where}" + (f": {current}" if current else ""),
             description=f"Alibaba Cloud CloudMonitor rule {title}: {text(fields.get('expression')) or metric}"
             + where + (" (insufficient data)" if raw_state == "INSUFFICIENT_DATA" else ""),

@@ -12,7 +12,16 @@ from typing import Any
 
 from bridge.model import Alarm, AlarmState
 from bridge.vendors import Callback, InvalidPayload, ParseContext, UnsupportedMediaType
-from bridge.vendors._fields import epoch, flat_strings, is_json_type, load_json, obj, required_text, text
+from bridge.vendors._fields import (
+    epoch,
+    flat_strings,
+    is_json_type,
+    load_json,
+    obj,
+    required_text,
+    text,
+    unparsed_details,
+)
 
 CONSOLE_URL = "https://monitor.console.ksyun.com/"
 _STATES = {"1": AlarmState.FIRING, "0": AlarmState.RESOLVED}
@@ -36,10 +45,11 @@ class Kingsoft:
             conditions = [conditions]
         if not isinstance(conditions, list) or not conditions:
             raise InvalidPayload("alarmPolicyInfo.conditions: missing or empty")
-        at = epoch(payload.get("timestamp"), "timestamp") or ctx.now
+        unparsed: dict[str, str] = {}
+        at = epoch(payload.get("timestamp"), "timestamp", unparsed) or ctx.now
         alarms = [
             self._alarm(_STATES[status], at, target, policy,
-                        obj(cond, f"alarmPolicyInfo.conditions[{i}]"), payload, i)
+                        obj(cond, f"alarmPolicyInfo.conditions[{i}]"), payload, i, unparsed)
             for i, cond in enumerate(conditions)
         ]
         return Callback(alarms=alarms, reply={"status": "ok"})
@@ -48,7 +58,7 @@ class Kingsoft:
         return {"status": "ok"}
 
     def _alarm(self, state: AlarmState, at: float, target: dict[str, Any], policy: dict[str, Any],
-               cond: dict[str, Any], payload: dict[str, Any], index: int) -> Alarm:
+               cond: dict[str, Any], payload: dict[str, Any], index: int, unparsed: dict[str, str]) -> Alarm:
         metric = required_text(cond.get("metricName"), f"alarmPolicyInfo.conditions[{index}].metricName")
         tags = parse_tags(target.get("tag"))
         alias = text(cond.get("metricAlias")) or metric
@@ -80,7 +90,7 @@ class Kingsoft:
             region=text(target.get("region")),
             policy_id=text(policy.get("policyId")),
             dimensions=tags,
-            details={k: v for k, v in details.items() if v},
+            details={**{k: v for k, v in details.items() if v}, **unparsed_details(unparsed)},
             summary=f"{alias}{where}" + (f": {current}{unit}" if current else "")
             + (f" ({threshold})" if threshold and current else ""),
             description=f"Kingsoft Cloud policy {text(policy.get('policyName')) or '?'}: {alias}{where}",

@@ -22,6 +22,7 @@ from bridge.vendors._fields import (
     obj,
     required_text,
     text,
+    unparsed_details,
 )
 
 CONSOLE_URL = "https://console.cloud.tencent.com/monitor/alarm/policy"
@@ -54,6 +55,8 @@ class Tencent:
         policy = obj(payload.get("alarmPolicyInfo"), "alarmPolicyInfo")
         raw_conditions = policy.get("conditions")
         conditions = raw_conditions if isinstance(raw_conditions, list) else [raw_conditions]
+        if not conditions:  # accepting it would record nothing, and the alarm would be lost
+            raise InvalidPayload("alarmPolicyInfo.conditions: empty, so no metric or event name")
         return [
             self._alarm(payload, status, alarm_type, target, policy,
                         obj(cond, "alarmPolicyInfo.conditions"), ctx)
@@ -64,8 +67,8 @@ class Tencent:
                policy: dict[str, Any], cond: dict[str, Any], ctx: ParseContext) -> Alarm:
         name_field = "eventName" if alarm_type == "event" or "eventName" in cond else "metricName"
         name = required_text(cond.get(name_field), f"alarmPolicyInfo.conditions.{name_field}")
-        timing = _timing(payload, policy, ctx)
-        first, duration, recovered = timing
+        unparsed: dict[str, str] = {}
+        first, duration, recovered = _timing(payload, policy, ctx, unparsed)
         state = _STATES[status]
         event_at = first + (duration or 0.0)
         if state is AlarmState.RESOLVED:
@@ -73,7 +76,7 @@ class Tencent:
             event_at = max(event_at, recovered)
         show_name = text(cond.get("metricShowName")) or text(cond.get("eventShowName")) or name
         dimensions = flat_strings(obj(target.get("dimensions"), "alarmObjInfo.dimensions", required=False))
-        details = _details(policy, cond, duration, payload)
+        details = {**_details(policy, cond, duration, payload), **unparsed_details(unparsed)}
         obj_name = dimensions.get("objName") or dimensions.get("unInstanceId") or dimensions.get("objId", "")
         return Alarm(
             vendor=self.name,
@@ -96,16 +99,19 @@ class Tencent:
         )
 
 
-def _timing(payload: dict[str, Any], policy: dict[str, Any], ctx: ParseContext
+def _timing(payload: dict[str, Any], policy: dict[str, Any], ctx: ParseContext, unparsed: dict[str, str]
             ) -> tuple[float, float | None, float | None]:
-    """First occurrence, duration and recovery; the 2018 format nests them in alarmPolicyInfo."""
+    """First occurrence, duration and recovery; the 2018 format nests them in alarmPolicyInfo.
+
+    An unreadable time counts as absent (the arrival time stands in) and is added to ``unparsed``.
+    """
 
     def field(key: str) -> Any:
         return payload[key] if key in payload else policy.get(key)
 
-    first = local_time(field("firstOccurTime"), "firstOccurTime", ctx.timezone)
+    first = local_time(field("firstOccurTime"), "firstOccurTime", ctx.timezone, unparsed)
     duration = number(field("durationTime"))
-    recovered = local_time(field("recoverTime"), "recoverTime", ctx.timezone)
+    recovered = local_time(field("recoverTime"), "recoverTime", ctx.timezone, unparsed)
     if first is None:
         first = ctx.now - (duration or 0.0)
     return first, duration, recovered

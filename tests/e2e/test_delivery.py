@@ -313,3 +313,24 @@ def test_the_store_is_sqlite_in_wal_mode(tmp_path: Path, alertmanager: Alertmana
         assert mode == "wal"
     finally:
         bridge.stop()
+
+
+def test_two_tenants_on_one_url_each_get_every_alert(tmp_path: Path, alertmanager: Alertmanager) -> None:
+    """Mimir takes alerts once per tenant at one URL; Alertmanager ignores the header, the bridge must not."""
+    config = tmp_path / "bridge.yml"
+    config.write_text("alertmanagers:\n" + "".join(
+        f"  - {{url: '{alertmanager.url}', headers: {{X-Scope-OrgID: {tenant}}}}}\n"
+        for tenant in ("team-a", "team-b")))
+    bridge = Bridge(tmp_path, [], f"--config={config}").start()
+    names = [f"{alertmanager.url} (tenant team-a)", f"{alertmanager.url} (tenant team-b)"]
+    try:
+        post_many(bridge, ["tenanted"])
+        alertmanager.wait_for(lambda a: hosts(a) == {"tenanted"})
+        wait_for(lambda: all(metric(bridge.metrics(), sent_series(name, "success")) >= 1 for name in names),
+                 message="a successful send to each tenant")
+        metrics = bridge.metrics()
+        for name in names:
+            assert f'cloud_alarm_bridge_backlog_alerts{{alertmanager="{name}"}} 0.0' in metrics
+            assert f'cloud_alarm_bridge_alertmanager_up{{alertmanager="{name}"}} 1.0' in metrics
+    finally:
+        bridge.stop()

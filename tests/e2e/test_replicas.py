@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 from tests.e2e.test_delivery import hosts, metric, new_alertmanager
@@ -174,3 +175,21 @@ def test_a_redis_restart_mid_stream_loses_nothing_acknowledged(tmp_path: Path, r
     finally:
         stop_all(replicas)
         am.stop()
+
+
+def test_a_redis_that_lost_its_data_gets_the_cursor_back(
+        tmp_path: Path, alertmanager: Alertmanager, redis_server: RedisServer) -> None:
+    """Redis restarted without persistence: new changes flow again, not only at the next re-send."""
+    bridge = Bridge(tmp_path, [alertmanager.url], "--resend-interval=1h", store=redis_server.url).start()
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        assert post(bridge, "before") == 200
+        alertmanager.wait_for(lambda a: hosts(a) == {"before"})
+        client.flushall()
+        wait_for(lambda: client.hexists("cab:targets", f"cursor:{alertmanager.url}"), timeout=15,
+                 message="the target registered again")
+        assert post(bridge, "after") == 200
+        alertmanager.wait_for(lambda a: "after" in hosts(a), timeout=5, message="the change after the loss")
+    finally:
+        bridge.stop()
+        client.close()

@@ -90,11 +90,16 @@ def test_it_reads_every_dimensions_shape(raw: str, expected: dict[str, str]) -> 
     ({"alertState": "BROKEN"}, "alertState: must be OK, ALERT, ALARM or INSUFFICIENT_DATA"),
     ({"alertState": "null"}, "alertState: missing"),
     ({"metricName": ""}, "metricName: missing"),
-    ({"timestamp": "noon"}, "timestamp: not a Unix timestamp"),
 ])
 def test_it_rejects_what_would_give_an_alert_a_wrong_identity(changes: dict[str, str], message: str) -> None:
     with pytest.raises(InvalidPayload, match=message):
         parse(form("threshold-alert.form", **changes))
+
+
+def test_an_unreadable_timestamp_stands_for_the_arrival_time() -> None:
+    [alarm] = parse(form("apigateway-ok-ms.form", timestamp="noon")).alarms
+    assert (alarm.state, alarm.resolved_at) == (AlarmState.RESOLVED, CTX.now)
+    assert alarm.details["vendor_time_unparsed"] == "timestamp=noon"
 
 
 def test_it_refuses_other_content_types() -> None:

@@ -99,3 +99,43 @@ def test_the_lease_ttl_defaults_to_15s_and_must_be_positive() -> None:
     assert config.load(args("--lease-ttl", "3s"), {}).lease_ttl == 3.0
     with pytest.raises(config.ConfigError, match="flag --lease-ttl: must be more than 0"):
         config.load(args("--lease-ttl", "0"), {})
+
+
+def test_mimir_tenants_sharing_one_url_are_separate_targets(tmp_path: Path) -> None:
+    file = tmp_path / "bridge.yml"
+    file.write_text("""
+alertmanagers:
+  - url: https://mimir.example/alertmanager
+    headers: {X-Scope-OrgID: team-a}
+  - url: https://mimir.example/alertmanager
+    headers: {x-scope-orgid: team-b}
+  - url: http://am-0:9093
+""")
+    targets = config.load(args("--config", str(file), "--alertmanager-url", "http://am-0:9093"), {}).alertmanagers
+    assert [t.name for t in targets] == ["https://mimir.example/alertmanager (tenant team-a)",
+                                         "https://mimir.example/alertmanager (tenant team-b)",
+                                         "http://am-0:9093"]  # a URL used once keeps its name (and its cursor)
+    assert [t.tenant for t in targets] == ["team-a", "team-b", ""]
+    assert config.from_json(config.to_json(config.load(args("--config", str(file)), {}))).alertmanagers == targets
+
+
+def test_an_explicit_name_identifies_a_target_and_repeats_are_refused(tmp_path: Path) -> None:
+    file = tmp_path / "bridge.yml"
+    file.write_text("""
+alertmanagers:
+  - {url: https://mimir.example/alertmanager, name: mimir-cloud, headers: {X-Scope-OrgID: cloud}}
+  - {url: https://mimir.example/alertmanager}
+""")
+    targets = config.load(args("--config", str(file)), {}).alertmanagers
+    assert [t.name for t in targets] == ["mimir-cloud", "https://mimir.example/alertmanager"]
+    file.write_text("""
+alertmanagers:
+  - {url: https://mimir.example/alertmanager, headers: {X-Scope-OrgID: team-a}}
+  - {url: https://mimir.example/alertmanager, headers: {X-Scope-OrgID: team-a}}
+  - {url: http://am:9093, name: ""}
+""")
+    with pytest.raises(config.ConfigError) as error:
+        config.load(args("--config", str(file)), {})
+    assert "alertmanagers[1]: another entry has the name 'https://mimir.example/alertmanager (tenant team-a)'" \
+        in str(error.value)
+    assert "alertmanagers[2]: name: must be a non-empty string" in str(error.value)

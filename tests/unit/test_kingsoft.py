@@ -67,3 +67,11 @@ def test_it_rejects_what_would_give_an_alert_a_wrong_identity(mutate, message: s
     mutate(payload)
     with pytest.raises(InvalidPayload, match=message):
         parse(payload)
+
+
+def test_a_restore_with_an_unreadable_timestamp_resolves_at_its_arrival() -> None:
+    payload = json.loads(fixture_bytes("kingsoft", "restore.json"))
+    payload["timestamp"] = "1547092367s"
+    [alarm] = parse(payload).alarms
+    assert (alarm.state, alarm.resolved_at) == (AlarmState.RESOLVED, CTX.now)
+    assert alarm.details["vendor_time_unparsed"] == "timestamp=1547092367s"

@@ -48,6 +48,20 @@ def test_names_are_made_valid_for_alertmanager_0_25() -> None:
     assert alert.annotations["last_time"] == "2分钟"
 
 
+def test_dimensions_whose_names_clean_alike_each_keep_a_label() -> None:
+    """Two objects that differ only in such a dimension must stay two alerts."""
+    dims = {"名称": "web", "中文": "db", "a.b": "1", "a-b": "2", "a_b": "3", "region": "r1", "dim_region": "r2"}
+    labels = to_alert(alarm(dimensions=dims), MappingOptions(), NOW).labels
+    assert {k: v for k, v in labels.items() if k.startswith(("unnamed", "a_b", "dim_region"))} == {
+        "unnamed": "db", "unnamed_2": "web",  # in the order of the original names: 中 (U+4E2D) before 名
+        "a_b": "3", "a_b_2": "2", "a_b_3": "1",  # a name that needs no cleaning keeps it
+        "dim_region": "r2", "dim_region_2": "r1"}
+    other = to_alert(alarm(dimensions={**dims, "a.b": "other"}), MappingOptions(), NOW)
+    assert other.object_key != to_alert(alarm(dimensions=dims), MappingOptions(), NOW).object_key
+    reordered = dict(reversed(list(dims.items())))  # the vendor's key order changes nothing
+    assert to_alert(alarm(dimensions=reordered), MappingOptions(), NOW).labels == labels
+
+
 def test_empty_values_are_dropped_and_lone_surrogates_replaced() -> None:
     alert = to_alert(alarm(region="", dimensions={"empty": "", "odd": "x\ud800y"}), MappingOptions(), NOW)
     assert "region" not in alert.labels and "empty" not in alert.labels

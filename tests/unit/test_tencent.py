@@ -104,15 +104,40 @@ def test_a_stateless_event_fires_with_an_expiry() -> None:
     (lambda p: p.pop("alarmStatus"), "alarmStatus: missing"),
     (lambda p: p.update(alarmStatus="2"), "alarmStatus: must be 1, 0 or '-'"),
     (lambda p: p["alarmPolicyInfo"]["conditions"].pop("metricName"), "alarmPolicyInfo.conditions.metricName"),
+    (lambda p: p["alarmPolicyInfo"].update(conditions=[]), "alarmPolicyInfo.conditions: empty"),
     (lambda p: p.pop("alarmPolicyInfo"), "alarmPolicyInfo: missing"),
     (lambda p: p.update(alarmObjInfo=[1]), "alarmObjInfo: must be an object"),
-    (lambda p: p.update(firstOccurTime="yesterday"), "firstOccurTime: not a date and time"),
 ])
 def test_it_rejects_what_would_give_an_alert_a_wrong_identity(mutate, message: str) -> None:
     payload = json.loads(fixture_bytes("tencent", "metric-firing.json"))
     mutate(payload)
     with pytest.raises(InvalidPayload, match=message):
         parse(payload)
+
+
+def test_it_reads_unpadded_times() -> None:
+    payload = json.loads(fixture_bytes("tencent", "metric-firing.json"))
+    payload.update(alarmStatus=0, firstOccurTime="2021-5-6 8:40:00", recoverTime="2021-5-6 8:46:00")
+    [alarm] = parse(payload).alarms
+    assert (alarm.started_at, alarm.resolved_at) == (shanghai("2021-05-06 08:40:00"), shanghai("2021-05-06 08:46:00"))
+    assert "vendor_time_unparsed" not in alarm.details
+
+
+def test_a_recovery_with_an_unreadable_time_still_resolves_at_its_arrival() -> None:
+    """Refusing it would leave the alert firing for ever: the time only orders changes."""
+    payload = json.loads(fixture_bytes("tencent", "metric-firing.json"))
+    payload.update(alarmStatus="0", recoverTime="2021-13-45 8:46")
+    [alarm] = parse(payload).alarms
+    assert (alarm.state, alarm.resolved_at) == (AlarmState.RESOLVED, NOW)
+    assert alarm.details["vendor_time_unparsed"] == "recoverTime=2021-13-45 8:46"
+
+
+def test_an_unreadable_first_occurrence_counts_back_from_the_arrival() -> None:
+    payload = json.loads(fixture_bytes("tencent", "metric-firing.json"))
+    payload.update(firstOccurTime="yesterday", durationTime=300)
+    [alarm] = parse(payload).alarms
+    assert (alarm.started_at, alarm.event_at) == (NOW - 300, NOW)
+    assert alarm.details["vendor_time_unparsed"] == "firstOccurTime=yesterday"
 
 
 def test_it_rejects_a_body_that_is_not_an_object() -> None:
