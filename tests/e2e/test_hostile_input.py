@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -26,6 +27,7 @@ from tests.fuzzing import (
     json_values,
     mutated_form,
     mutated_json,
+    pathological_texts,
     texts,
 )
 from tests.payloads import kingsoft, tencent
@@ -60,6 +62,9 @@ bodies = st.one_of(
     st.tuples(st.sampled_from(CONTENT_TYPES), json_values.map(lambda v: json.dumps(v).encode())),
     st.tuples(st.just("application/json"), deep_bodies),
     st.tuples(st.just("application/json"), invalid_utf8),
+    st.tuples(st.just("application/json"), pathological_texts.map(str.encode)),
+    st.tuples(st.just("application/x-www-form-urlencoded"),
+              pathological_texts.map(lambda text: urlencode({"alertState": "ALERT", "dimensions": text}).encode())),
     st.tuples(st.just("application/json"), st.integers(BODY_LIMIT - 100, BODY_LIMIT * 4).map(huge)),
 )
 requests_ = st.fixed_dictionaries({
