@@ -367,11 +367,22 @@ def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def read_file(path: str) -> dict[str, Any]:
+    return parse_text(read_text(path), path)
+
+
+def read_text(path: str) -> str:
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def parse_text(text: str, path: str) -> dict[str, Any]:
+    """The option mapping of a configuration file's text; ``path`` names it in errors."""
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -457,7 +468,12 @@ def load_rules(path: str, default_severity: str | None = None) -> Rules:
     when the file sets no ``severity.default``. Raise ConfigError listing every problem, each naming its
     place in the file.
     """
-    data = read_file(path)
+    return check_text(read_text(path), path, default_severity)
+
+
+def check_text(text: str, path: str, default_severity: str | None = None) -> Rules:
+    """``load_rules`` for a file's text already read: what was checked is exactly what applies."""
+    data = parse_text(text, path)
     problems: list[str] = []
     for option in OPTIONS:
         raw = data.get(_file_key(option.name))
@@ -467,18 +483,38 @@ def load_rules(path: str, default_severity: str | None = None) -> Rules:
             except (ValueError, TypeError) as exc:
                 problems.append(f"{path}: {_file_key(option.name)}: {exc}")
     _targets({}, data, path, problems)
-    fallback = default_severity or _text(data.get("default_severity")) or Settings.default_severity
-    rules = rules_from(data, path, fallback, problems)
+    rules = rules_from(data, path, _fallback_severity(data, default_severity), problems)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return rules
 
 
+def rules_in(text: str, path: str, default_severity: str | None = None) -> Rules:
+    """The rules of a file's text that ``check_text`` has accepted, without checking the other options
+    again: they may name secret files, and whether those are readable now must not change the rules."""
+    data = parse_text(text, path)
+    problems: list[str] = []
+    rules = rules_from(data, path, _fallback_severity(data, default_severity), problems)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return rules
+
+
+def _fallback_severity(data: Mapping[str, Any], default_severity: str | None) -> str:
+    return default_severity or _text(data.get("default_severity")) or Settings.default_severity
+
+
 def rules_for(settings: Settings) -> Rules:
     """The rules the settings' configuration file holds (none without a file)."""
+    return checked_config(settings)[1]
+
+
+def checked_config(settings: Settings) -> tuple[str, Rules]:
+    """The configuration file's text, read once, and its rules once checked ("" and the defaults without one)."""
     if not settings.config_file:
-        return Rules(default_severity=settings.default_severity)
-    return load_rules(settings.config_file, settings.default_severity)
+        return "", Rules(default_severity=settings.default_severity)
+    text = read_text(settings.config_file)
+    return text, check_text(text, settings.config_file, settings.default_severity)
 
 
 def rules_from(data: Mapping[str, Any], path: str, default_severity: str, problems: list[str]) -> Rules:
