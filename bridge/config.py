@@ -83,6 +83,9 @@ class Settings:
     vendor_timezone: str = "Asia/Shanghai"
     max_body_bytes: int = 1 << 20
     default_severity: str = "warning"
+    default_severity_from: str = ""
+    """The flag or environment variable that set ``default_severity``; "" if the file or the default did.
+    A reload must refuse a ``severity.default`` that conflicts with it, as the start did."""
     shutdown_timeout: float = 20.0
     lease_ttl: float = 15.0
     config_file: str = ""
@@ -299,14 +302,15 @@ def load(args: argparse.Namespace | None = None, env: Mapping[str, str] | None =
     env = os.environ if env is None else env
     flags = {k: v for k, v in vars(args or argparse.Namespace()).items() if v is not None}
     config_path = flags.get("config") or env.get("BRIDGE_CONFIG") or ""
-    file_values = read_file(config_path) if config_path else {}
+    config_text = read_text(config_path) if config_path else ""
+    file_values = parse_text(config_text, config_path) if config_path else {}
     problems: list[str] = []
     values: dict[str, Any] = {}
     for option in OPTIONS:
         env_name = _ENV_NAMES.get(option.name, option.env)
         for source, raw in ((f"flag {option.flag}", flags.get(option.name)),
                             (f"environment {env_name}", env.get(env_name) or None),
-                            (f"{config_path}: {option.name}", file_values.get(_file_key(option.name)))):
+                            (f"{config_path}: {_file_key(option.name)}", file_values.get(_file_key(option.name)))):
             if raw is None:
                 continue
             try:
@@ -315,20 +319,20 @@ def load(args: argparse.Namespace | None = None, env: Mapping[str, str] | None =
                 problems.append(f"{source}: {exc}")
             break
     targets = _targets(values, file_values, config_path, problems)
-    severity = file_values.get("severity")
-    if isinstance(severity, dict) and severity.get("default") is not None:
-        # Two settings for one thing: refuse rather than let a reload silently override a flag.
-        for source, raw in (("flag --default-severity", flags.get("default_severity")),
-                            ("environment BRIDGE_DEFAULT_SEVERITY", env.get("BRIDGE_DEFAULT_SEVERITY")),
-                            (f"{config_path}: default_severity", file_values.get("default_severity"))):
-            if raw:
-                problems.append(f"{config_path}: severity.default: conflicts with {source}; set only one")
-                break
+    values["default_severity_from"] = severity_given(flags, env)
     if config_path:
-        rules_from(file_values, config_path, values.get("default_severity", Settings.default_severity), problems)
+        _check_file(file_values, config_path, values.get("default_severity"), values["default_severity_from"],
+                    problems)
     if problems:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(dict.fromkeys(problems)))
     return _settings(values, targets, config_path)
+
+
+def severity_given(flags: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """The flag or environment variable that sets the default severity, or ""."""
+    if flags.get("default_severity"):
+        return "flag --default-severity"
+    return "environment BRIDGE_DEFAULT_SEVERITY" if env.get("BRIDGE_DEFAULT_SEVERITY") else ""
 
 
 def _parse(option: Option, raw: Any) -> Any:
@@ -364,10 +368,6 @@ def _group(pairs: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, ...]]:
 
 def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
-
-
-def read_file(path: str) -> dict[str, Any]:
-    return parse_text(read_text(path), path)
 
 
 def read_text(path: str) -> str:
@@ -461,20 +461,32 @@ RULE_KEYS = ("external_labels", "alert_relabel_configs", "vendors", "annotation_
 _RELABEL_KEYS = ("source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action")
 
 
-def load_rules(path: str, default_severity: str | None = None) -> Rules:
+def load_rules(path: str, default_severity: str | None = None, severity_from: str = "") -> Rules:
     """Read and check the whole file (every option, not only the rules) and return its rules.
 
     ``default_severity`` (the resolved start-time option; None: the file's ``default_severity``) applies
     when the file sets no ``severity.default``. Raise ConfigError listing every problem, each naming its
     place in the file.
     """
-    return check_text(read_text(path), path, default_severity)
+    return check_text(read_text(path), path, default_severity, severity_from)
 
 
-def check_text(text: str, path: str, default_severity: str | None = None) -> Rules:
-    """``load_rules`` for a file's text already read: what was checked is exactly what applies."""
-    data = parse_text(text, path)
+def check_text(text: str, path: str, default_severity: str | None = None, severity_from: str = "") -> Rules:
+    """``load_rules`` for a file's text already read: what was checked is exactly what applies.
+
+    ``severity_from`` names the flag or environment variable that set ``default_severity``, if one did.
+    """
     problems: list[str] = []
+    rules = _check_file(parse_text(text, path), path, default_severity, severity_from, problems)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return rules
+
+
+def _check_file(data: Mapping[str, Any], path: str, default_severity: str | None, severity_from: str,
+                problems: list[str]) -> Rules:
+    """The one check of a configuration file, for start, reload and check-config alike: a file a
+    reload accepts must not be one the next start refuses."""
     for option in OPTIONS:
         raw = data.get(_file_key(option.name))
         if raw is not None:
@@ -483,10 +495,18 @@ def check_text(text: str, path: str, default_severity: str | None = None) -> Rul
             except (ValueError, TypeError) as exc:
                 problems.append(f"{path}: {_file_key(option.name)}: {exc}")
     _targets({}, data, path, problems)
-    rules = rules_from(data, path, _fallback_severity(data, default_severity), problems)
-    if problems:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
-    return rules
+    _severity_conflict(data, path, severity_from, problems)
+    return rules_from(data, path, _fallback_severity(data, default_severity), problems)
+
+
+def _severity_conflict(data: Mapping[str, Any], path: str, severity_from: str, problems: list[str]) -> None:
+    """Two settings for one thing: refuse rather than let one of them be silently ignored."""
+    severity = data.get("severity")
+    if not isinstance(severity, dict) or severity.get("default") is None:
+        return
+    source = severity_from or (f"{path}: default_severity" if data.get("default_severity") else "")
+    if source:
+        problems.append(f"{path}: severity.default: conflicts with {source}; set only one")
 
 
 def rules_in(text: str, path: str, default_severity: str | None = None) -> Rules:
@@ -514,7 +534,7 @@ def checked_config(settings: Settings) -> tuple[str, Rules]:
     if not settings.config_file:
         return "", Rules(default_severity=settings.default_severity)
     text = read_text(settings.config_file)
-    return text, check_text(text, settings.config_file, settings.default_severity)
+    return text, check_text(text, settings.config_file, settings.default_severity, settings.default_severity_from)
 
 
 def rules_from(data: Mapping[str, Any], path: str, default_severity: str, problems: list[str]) -> Rules:
