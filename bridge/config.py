@@ -183,11 +183,17 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 def _token_files(value: Any) -> tuple[str, ...]:
-    """Tokens from files, one per line (blank lines and ``#`` comments skipped): rotate by adding a line."""
+    """Tokens from files, one per line (blank lines and ``#`` comments skipped): rotate by adding a line.
+
+    A file without a token is an error: an empty mounted secret must not leave the endpoint open.
+    """
     tokens: list[str] = []
     for path in _strings(value):
         lines = _read_secret(path).splitlines()
-        tokens.extend(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+        found = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        if not found:
+            raise ValueError(f"{path} holds no token (it is empty or only # comments)")
+        tokens.extend(found)
     return tuple(tokens)
 
 
@@ -213,7 +219,13 @@ def _per_vendor(parse_value: Callable[[Any], tuple[str, ...]]) -> Callable[[Any]
                 if not sep or not rest.strip():  # never echo the entry: it may be a secret
                     raise ValueError("expected VENDOR=VALUE, e.g. tencent=…")
                 items.append((vendor, rest))
-        return tuple((_vendor(vendor), item) for vendor, raw in items for item in parse_value(raw))
+        pairs = []
+        for vendor, raw in items:
+            parsed = parse_value(raw)
+            if not parsed:  # an empty entry would fall back to the global setting, perhaps none
+                raise ValueError(f"{_vendor(vendor)}: empty")
+            pairs.extend((_vendor(vendor), item) for item in parsed)
+        return tuple(pairs)
 
     return parse
 
@@ -280,6 +292,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("lease_ttl", "replicas sharing a store: another takes over delivery this long after the holder's "
            "last renewal (renewed every third of it)", _positive_duration, "DURATION"),
 )
+TOKEN_OPTIONS = ("token", "token_file", "vendor_token", "vendor_token_file")
+"""Given, they must yield a token: an empty secret or variable must never open the endpoint."""
 _ENV_NAMES = {"alertmanager_url": "BRIDGE_ALERTMANAGER_URLS", "token": "BRIDGE_TOKEN",
               "vendor_token": "BRIDGE_VENDOR_TOKENS", "vendor_token_file": "BRIDGE_VENDOR_TOKEN_FILES",
               "allow_cidr": "BRIDGE_ALLOW_CIDRS", "vendor_allow_cidr": "BRIDGE_VENDOR_ALLOW_CIDRS",
@@ -308,8 +322,9 @@ def load(args: argparse.Namespace | None = None, env: Mapping[str, str] | None =
     values: dict[str, Any] = {}
     for option in OPTIONS:
         env_name = _ENV_NAMES.get(option.name, option.env)
+        secret = option.name in TOKEN_OPTIONS
         for source, raw in ((f"flag {option.flag}", flags.get(option.name)),
-                            (f"environment {env_name}", env.get(env_name) or None),
+                            (f"environment {env_name}", env.get(env_name) if secret else env.get(env_name) or None),
                             (f"{config_path}: {_file_key(option.name)}", file_values.get(_file_key(option.name)))):
             if raw is None:
                 continue
@@ -337,8 +352,12 @@ def severity_given(flags: Mapping[str, Any], env: Mapping[str, str]) -> str:
 
 def _parse(option: Option, raw: Any) -> Any:
     if option.repeatable and isinstance(raw, list):
-        return tuple(item for value in raw for item in option.parse(value))
-    return option.parse(raw)
+        value = tuple(item for value in raw for item in option.parse(value))
+    else:
+        value = option.parse(raw)
+    if option.name in TOKEN_OPTIONS and not value:
+        raise ValueError("given but empty; set a token, or leave the option out to run without tokens")
+    return value
 
 
 def _file_key(name: str) -> str:

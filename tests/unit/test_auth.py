@@ -17,6 +17,7 @@ from bridge.app import create_app
 from bridge.auth import client_address, networks
 from bridge.config import Settings
 from bridge.logs import JsonFormatter
+from bridge.server import warn_about_tokens
 from bridge.store.sqlite import SqliteStore
 from tests.support import fixture_bytes
 
@@ -83,6 +84,56 @@ def test_allowlists_and_proxies_come_from_every_source(tmp_path: Path) -> None:
     assert settings.allow_cidrs == ("192.0.2.0/24",)
     assert settings.vendor_allow_cidrs == {"aliyun": ("47.74.206.0/26", "8.222.159.116/32")}
     assert settings.trusted_proxies == ("127.0.0.1/32", "::1/128")  # the environment beats the file
+
+
+@pytest.mark.parametrize("given", [
+    ("--token", ""),
+    ("--token", " , "),
+    ("--token-file", "{empty}"),
+    ("--token-file", "{comments}"),
+    ("--vendor-token-file", "tencent={empty}"),
+])
+def test_a_token_source_without_a_token_refuses_to_start(tmp_path: Path, given: tuple[str, str]) -> None:
+    """Never fail open: an empty mounted secret or a blank flag is a mistake, not a wish for no tokens."""
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "comments").write_text("# rotated 2026-01\n\n")
+    flag, value = given
+    with pytest.raises(config.ConfigError, match=r"holds no token|given but empty"):
+        config.load(args(flag, value.format(empty=tmp_path / "empty", comments=tmp_path / "comments")), {})
+
+
+@pytest.mark.parametrize("env", [{"BRIDGE_TOKEN": ""}, {"BRIDGE_TOKEN": "  "}, {"BRIDGE_TOKEN_FILE": ""},
+                                 {"BRIDGE_VENDOR_TOKENS": ""}])
+def test_a_blank_token_variable_refuses_to_start(env: dict[str, str]) -> None:
+    with pytest.raises(config.ConfigError, match=f"environment {next(iter(env))}: given but empty"):
+        config.load(args(), env)
+
+
+def test_a_config_file_without_a_token_refuses_to_start(tmp_path: Path) -> None:
+    (tmp_path / "empty").write_text("\n")
+    file = tmp_path / "bridge.yml"
+    for text in ("tokens: []\n", f"token_file: {tmp_path / 'empty'}\n", "vendor_tokens: {aliyun: []}\n"):
+        file.write_text(text)
+        with pytest.raises(config.ConfigError):
+            config.load(args("--config", str(file)), {})
+        with pytest.raises(config.ConfigError):  # and check-config and reloads say the same
+            config.load_rules(str(file))
+
+
+def test_the_start_warning_names_the_open_vendors_only(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "bridge.server")
+    warn_about_tokens(Settings())
+    [open_warning] = caplog.records
+    assert "anyone who can reach" in open_warning.getMessage()
+    assert open_warning.vendors == ["aliyun", "kingsoft", "tencent"]
+    caplog.clear()
+    warn_about_tokens(Settings(vendor_tokens={"tencent": ("t",)}))
+    [closed_warning] = caplog.records
+    assert "anyone" not in closed_warning.getMessage()
+    assert closed_warning.vendors == ["aliyun", "kingsoft"]
+    caplog.clear()
+    warn_about_tokens(Settings(tokens=("t",)))
+    assert caplog.records == []
 
 
 def test_bad_security_options_are_reported_without_echoing_secrets(tmp_path: Path) -> None:
