@@ -277,7 +277,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_label_value_length", "longer label values are cut and marked; the whole value goes to the "
            "annotation <label>_full", _positive_int, "CHARS"),
     Option("max_alerts_per_callback", "most alerts one callback may carry (400 above)", _positive_int, "N"),
-    Option("request_timeout", "close connections that send a request slower than this (408 mid-body)",
+    Option("request_timeout", "time allowed for a whole request (line, headers, body) to arrive; 408 mid-body",
            _duration, "DURATION"),
     Option("log_level", "debug, info, warning or error", _choice("debug", "info", "warning", "error"), "LEVEL"),
     Option("store_max_alerts", "answer 503 when the store holds this many alerts (0: no limit)", _count, "N"),

@@ -1,7 +1,7 @@
 """The gunicorn process that ``serve`` starts: reads its settings from stdin, serves ``create_app``.
 
-Three changes to gunicorn's defaults face the internet: connections time out when a request arrives
-too slowly (a stalled sender would otherwise hold a worker thread forever), the ``Server`` header
+Three changes to gunicorn's defaults face the internet: a request must arrive whole within the request
+timeout (a stalled or trickling sender would otherwise hold a worker thread forever), the ``Server`` header
 names no software, and the errors gunicorn answers itself (malformed HTTP) are JSON like the app's.
 
 Reloading: the master answers SIGHUP by reading the configuration file once and checking that text;
@@ -51,12 +51,44 @@ _request_timeout: float | None = None
 """Set by WebServer.load_config in the master; workers are forked from it and inherit it."""
 
 
+class DeadlineSocket:
+    """What gunicorn's request parser reads a connection through: every ``recv`` may wait only for
+    what is left of the time allowed for the whole request (request line, headers and body).
+
+    A timeout per ``recv`` alone lets a sender that trickles a byte every few seconds hold a worker
+    thread forever; a few such connections would take every thread. Writes keep the plain socket
+    timeout, ``request_timeout`` per send, as they do not count against the request.
+    """
+
+    def __init__(self, sock: socket.socket, timeout: float) -> None:
+        self._sock = sock
+        self._timeout = timeout
+        self._deadline = time.monotonic() + timeout
+
+    def start(self) -> None:
+        """A new request on the connection (keep-alive): the full time again."""
+        self._deadline = time.monotonic() + self._timeout
+
+    def recv(self, size: int) -> bytes:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request did not arrive in time")
+        self._sock.settimeout(remaining)
+        try:
+            return self._sock.recv(size)
+        finally:
+            self._sock.settimeout(self._timeout)
+
+
 class CallbackWorker(ThreadWorker):
-    """gthread, with a socket timeout on each connection while its request is read and answered."""
+    """gthread, with a deadline for each request to arrive (``--request-timeout``)."""
 
     def handle(self, conn: Any) -> Any:
         if _request_timeout:
-            conn.sock.settimeout(_request_timeout)
+            unreader = conn.parser.unreader  # reads the request line, headers and body
+            if not isinstance(unreader.sock, DeadlineSocket):
+                unreader.sock = DeadlineSocket(conn.sock, _request_timeout)
+            unreader.sock.start()
         return super().handle(conn)
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import select
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,6 +168,55 @@ def test_a_stalled_sender_is_cut_off_and_does_not_block_others(bridge: Bridge) -
         assert time.monotonic() - started < 6
         assert bridge.post("tencent", tencent("ins-x"), params={"token": TOKEN}).status_code == 200
     assert 'cloud_alarm_bridge_callbacks_total{outcome="timeout",vendor="tencent"} 1.0' in bridge.metrics()
+
+
+def trickle(socks: list[socket.socket], limit: float) -> dict[socket.socket, tuple[float, bytes]]:
+    """Send each socket one byte every half second until the server answers or closes it: when, and what."""
+    started = time.monotonic()
+    ended: dict[socket.socket, tuple[float, bytes]] = {}
+    while len(ended) < len(socks) and time.monotonic() - started < limit:
+        for sock in (s for s in socks if s not in ended):
+            try:
+                if select.select([sock], [], [], 0)[0]:
+                    ended[sock] = (time.monotonic() - started, sock.recv(65536))
+                else:
+                    sock.sendall(b"x")
+            except OSError:  # reset by the server
+                ended[sock] = (time.monotonic() - started, b"")
+        time.sleep(0.5)
+    return ended
+
+
+def test_a_trickling_sender_is_cut_off_at_the_request_deadline(bridge: Bridge) -> None:
+    """--request-timeout=2 bounds the whole request, not each read: a byte every half second would keep
+    eight connections (every thread of 2 workers x 4) busy forever, and no callback would get through."""
+    with contextlib.ExitStack() as stack:
+        senders = [stack.enter_context(socket.create_connection(("127.0.0.1", bridge.port), timeout=10))
+                   for _ in range(8)]
+        for body_sender in senders[:4]:
+            body_sender.sendall(b"POST /callbacks/tencent?token=" + TOKEN.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        for header_sender in senders[4:]:
+            header_sender.sendall(b"POST /callbacks/kingsoft HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        answers: list[int] = []
+        normal = threading.Thread(target=lambda: answers.append(
+            bridge.post("tencent", tencent("ins-meanwhile"), params={"token": TOKEN}).status_code))
+        normal.start()
+        ended = trickle(senders, limit=12)
+        normal.join(10)
+    assert len(ended) == 8, "a trickling sender was never cut off"
+    times = sorted(elapsed for elapsed, _ in ended.values())
+    assert 1.5 < times[0] < 3, times  # the deadline, counted from when a thread took the request...
+    assert times[-1] < 5.5, times  # ...which may have waited one deadline for a thread: 8 senders, 8 threads
+    for body_sender in senders[:4]:
+        assert ended[body_sender][1].startswith(b"HTTP/1.1 408"), ended[body_sender]
+    assert answers == [200]
+    with requests.Session() as session:  # keep-alive: each request on a connection gets the whole time again
+        for _ in range(2):
+            response = session.post(f"{bridge.url}/callbacks/kingsoft", data=kingsoft("host-kept"),
+                                    params={"token": TOKEN}, headers={"Content-Type": "application/json"}, timeout=5)
+            assert response.status_code == 200
+            time.sleep(2.5)
 
 
 def test_only_allowed_sources_behind_a_trusted_proxy_reach_alertmanager(tmp_path: Path,
