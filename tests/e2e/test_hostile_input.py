@@ -33,7 +33,7 @@ from tests.fuzzing import (
     texts,
 )
 from tests.payloads import kingsoft, tencent
-from tests.support import Alertmanager, Bridge
+from tests.support import Alertmanager, Bridge, wait_for
 
 pytestmark = pytest.mark.e2e
 TOKEN = "fuzz-s3cret-token"
@@ -168,6 +168,22 @@ def test_a_stalled_sender_is_cut_off_and_does_not_block_others(bridge: Bridge) -
         assert time.monotonic() - started < 6
         assert bridge.post("tencent", tencent("ins-x"), params={"token": TOKEN}).status_code == 200
     assert 'cloud_alarm_bridge_callbacks_total{outcome="timeout",vendor="tencent"} 1.0' in bridge.metrics()
+
+
+def test_no_spelling_of_the_token_reaches_the_access_log(bridge: Bridge) -> None:
+    body = tencent("ins-spelled")
+
+    def post(query: bytes) -> int:
+        head = (b"POST /callbacks/tencent?" + query + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+        answer = raw(bridge, head + body)
+        return int(answer.split()[1])
+
+    assert post(b"%74oken=" + TOKEN.encode() + b"&sessionId=1") == 200  # accepted: Werkzeug decodes the name
+    assert post(b'token=old"' + TOKEN.encode()) == 401  # perhaps a real token, mistyped or rotated out
+    lines = ('"query": "%74oken=***&sessionId=1"', '"query": "token=***"')
+    wait_for(lambda: all(line in bridge.log_text() for line in lines), message="both access log lines")
+    assert TOKEN not in bridge.log_text()
 
 
 def trickle(socks: list[socket.socket], limit: float) -> dict[socket.socket, tuple[float, bytes]]:
