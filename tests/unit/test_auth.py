@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hmac
 import io
 import ipaddress
 import logging
@@ -14,7 +15,7 @@ from flask.testing import FlaskClient
 
 from bridge import config
 from bridge.app import create_app
-from bridge.auth import client_address, networks
+from bridge.auth import client_address, networks, token_matches
 from bridge.config import Settings
 from bridge.logs import JsonFormatter, redact_query
 from bridge.server import warn_about_tokens
@@ -177,6 +178,22 @@ def test_both_tokens_work_during_a_rotation(store: SqliteStore) -> None:
     basic = base64.b64encode(b"user:new").decode()
     assert c.post("/callbacks/kingsoft", data=KINGSOFT, content_type="application/json",
                   headers={"Authorization": f"Basic {basic}"}).status_code == 200
+
+
+def test_tokens_are_compared_in_constant_time_with_every_accepted_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``==`` would leak, by its timing, how much of a guess is right; an early exit, which token matched."""
+    compared: list[tuple[bytes, bytes]] = []
+    constant_time = hmac.compare_digest
+
+    def spy(given: bytes, accepted: bytes) -> bool:
+        compared.append((given, accepted))
+        return constant_time(given, accepted)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert token_matches("new", ("old", "new", "next"))
+    assert compared == [(b"new", b"old"), (b"new", b"new"), (b"new", b"next")]
+    assert not token_matches("guess", ("old",))
+    assert compared[-1] == (b"guess", b"old")
 
 
 def test_the_token_never_reaches_a_log_line() -> None:
