@@ -16,7 +16,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from bridge import metrics
 from bridge.auth import Guard, presented_token, token_matches
-from bridge.config import ConfigError, Settings, rules_for
+from bridge.config import ConfigError, Settings, rules_for, rules_in
 from bridge.mapping import Limits, check_dimensions, within_limits
 from bridge.model import Alarm, Alert
 from bridge.rules import Rules
@@ -39,6 +39,10 @@ class ReloadCoordinator(Protocol):
 
     def request(self) -> bool:
         """Ask for a reload and wait for it; True if it was accepted."""
+        ...
+
+    def config_text(self, generation: int) -> str:
+        """The configuration text accepted as ``generation``: checked once, the same for every process."""
         ...
 
 
@@ -67,16 +71,20 @@ class Bridge:
         return self._rules
 
     def _refresh(self) -> None:
+        """Take the rules of the newest accepted generation from the text the master checked, never
+        from the file, which may have been edited since."""
         assert self.coordinator is not None
         with self._rules_lock:
             generation = self.coordinator.generation()
             if generation == self._generation:
                 return
             try:
-                self._rules = rules_for(self.settings)
-            except ConfigError as exc:  # edited again since the master checked it
-                metrics.record_reload(False)
-                reload_log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
+                text = self.coordinator.config_text(generation)
+                self._rules = rules_in(text, self.settings.config_file, self.settings.default_severity)
+            except (OSError, ConfigError) as exc:  # not expected: the master wrote and checked it
+                reload_log.error("cannot apply the accepted configuration; keeping the current rules",
+                                 extra={"generation": generation, "error": str(exc)})
+                return  # tried again at the next request
             self._generation = generation
 
     def reload(self) -> str | None:

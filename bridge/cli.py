@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     translate.add_argument("--content-type", help="default: guessed from the payload")
     translate.add_argument("--vendor-timezone", default="Asia/Shanghai", help="zone of times that carry none")
     translate.add_argument("--config", metavar="FILE", help="apply this configuration file's mapping rules")
-    check = commands.add_parser("check-config", help="check a configuration file, as serve and reloads would")
+    check = commands.add_parser("check-config", help="check a configuration file, as serve and reloads would "
+                                "(with BRIDGE_DEFAULT_SEVERITY from the environment, as serve reads it)")
     check.add_argument("file", help="the YAML configuration file")
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -95,7 +97,8 @@ def _translate(args: argparse.Namespace) -> int:
 
 def _check_config(args: argparse.Namespace) -> int:
     try:
-        rules = config.load_rules(args.file)
+        rules = config.load_rules(args.file, os.environ.get("BRIDGE_DEFAULT_SEVERITY") or None,
+                                  config.severity_given({}, os.environ))
     except config.ConfigError as exc:
         print(f"cloud-alarm-bridge: {exc}", file=sys.stderr)
         return 1

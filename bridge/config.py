@@ -98,6 +98,9 @@ class Settings:
     vendor_timezone: str = "Asia/Shanghai"
     max_body_bytes: int = 1 << 20
     default_severity: str = "warning"
+    default_severity_from: str = ""
+    """The flag or environment variable that set ``default_severity``; "" if the file or the default did.
+    A reload must refuse a ``severity.default`` that conflicts with it, as the start did."""
     shutdown_timeout: float = 20.0
     lease_ttl: float = 15.0
     config_file: str = ""
@@ -195,11 +198,17 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 def _token_files(value: Any) -> tuple[str, ...]:
-    """Tokens from files, one per line (blank lines and ``#`` comments skipped): rotate by adding a line."""
+    """Tokens from files, one per line (blank lines and ``#`` comments skipped): rotate by adding a line.
+
+    A file without a token is an error: an empty mounted secret must not leave the endpoint open.
+    """
     tokens: list[str] = []
     for path in _strings(value):
         lines = _read_secret(path).splitlines()
-        tokens.extend(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+        found = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        if not found:
+            raise ValueError(f"{path} holds no token (it is empty or only # comments)")
+        tokens.extend(found)
     return tuple(tokens)
 
 
@@ -225,7 +234,13 @@ def _per_vendor(parse_value: Callable[[Any], tuple[str, ...]]) -> Callable[[Any]
                 if not sep or not rest.strip():  # never echo the entry: it may be a secret
                     raise ValueError("expected VENDOR=VALUE, e.g. tencent=…")
                 items.append((vendor, rest))
-        return tuple((_vendor(vendor), item) for vendor, raw in items for item in parse_value(raw))
+        pairs = []
+        for vendor, raw in items:
+            parsed = parse_value(raw)
+            if not parsed:  # an empty entry would fall back to the global setting, perhaps none
+                raise ValueError(f"{_vendor(vendor)}: empty")
+            pairs.extend((_vendor(vendor), item) for item in parsed)
+        return tuple(pairs)
 
     return parse
 
@@ -277,7 +292,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_label_value_length", "longer label values are cut and marked; the whole value goes to the "
            "annotation <label>_full", _positive_int, "CHARS"),
     Option("max_alerts_per_callback", "most alerts one callback may carry (400 above)", _positive_int, "N"),
-    Option("request_timeout", "close connections that send a request slower than this (408 mid-body)",
+    Option("request_timeout", "time allowed for a whole request (line, headers, body) to arrive; 408 mid-body",
            _duration, "DURATION"),
     Option("log_level", "debug, info, warning or error", _choice("debug", "info", "warning", "error"), "LEVEL"),
     Option("store_max_alerts", "answer 503 when the store holds this many alerts (0: no limit)", _count, "N"),
@@ -292,6 +307,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("lease_ttl", "replicas sharing a store: another takes over delivery this long after the holder's "
            "last renewal (renewed every third of it)", _positive_duration, "DURATION"),
 )
+TOKEN_OPTIONS = ("token", "token_file", "vendor_token", "vendor_token_file")
+"""Given, they must yield a token: an empty secret or variable must never open the endpoint."""
 _ENV_NAMES = {"alertmanager_url": "BRIDGE_ALERTMANAGER_URLS", "token": "BRIDGE_TOKEN",
               "vendor_token": "BRIDGE_VENDOR_TOKENS", "vendor_token_file": "BRIDGE_VENDOR_TOKEN_FILES",
               "allow_cidr": "BRIDGE_ALLOW_CIDRS", "vendor_allow_cidr": "BRIDGE_VENDOR_ALLOW_CIDRS",
@@ -314,14 +331,16 @@ def load(args: argparse.Namespace | None = None, env: Mapping[str, str] | None =
     env = os.environ if env is None else env
     flags = {k: v for k, v in vars(args or argparse.Namespace()).items() if v is not None}
     config_path = flags.get("config") or env.get("BRIDGE_CONFIG") or ""
-    file_values = read_file(config_path) if config_path else {}
+    config_text = read_text(config_path) if config_path else ""
+    file_values = parse_text(config_text, config_path) if config_path else {}
     problems: list[str] = []
     values: dict[str, Any] = {}
     for option in OPTIONS:
         env_name = _ENV_NAMES.get(option.name, option.env)
+        secret = option.name in TOKEN_OPTIONS
         for source, raw in ((f"flag {option.flag}", flags.get(option.name)),
-                            (f"environment {env_name}", env.get(env_name) or None),
-                            (f"{config_path}: {option.name}", file_values.get(_file_key(option.name)))):
+                            (f"environment {env_name}", env.get(env_name) if secret else env.get(env_name) or None),
+                            (f"{config_path}: {_file_key(option.name)}", file_values.get(_file_key(option.name)))):
             if raw is None:
                 continue
             try:
@@ -330,26 +349,30 @@ def load(args: argparse.Namespace | None = None, env: Mapping[str, str] | None =
                 problems.append(f"{source}: {exc}")
             break
     targets = _targets(values, file_values, config_path, problems)
-    severity = file_values.get("severity")
-    if isinstance(severity, dict) and severity.get("default") is not None:
-        # Two settings for one thing: refuse rather than let a reload silently override a flag.
-        for source, raw in (("flag --default-severity", flags.get("default_severity")),
-                            ("environment BRIDGE_DEFAULT_SEVERITY", env.get("BRIDGE_DEFAULT_SEVERITY")),
-                            (f"{config_path}: default_severity", file_values.get("default_severity"))):
-            if raw:
-                problems.append(f"{config_path}: severity.default: conflicts with {source}; set only one")
-                break
+    values["default_severity_from"] = severity_given(flags, env)
     if config_path:
-        rules_from(file_values, config_path, values.get("default_severity", Settings.default_severity), problems)
+        _check_file(file_values, config_path, values.get("default_severity"), values["default_severity_from"],
+                    problems)
     if problems:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(dict.fromkeys(problems)))
     return _settings(values, targets, config_path)
+
+
+def severity_given(flags: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """The flag or environment variable that sets the default severity, or ""."""
+    if flags.get("default_severity"):
+        return "flag --default-severity"
+    return "environment BRIDGE_DEFAULT_SEVERITY" if env.get("BRIDGE_DEFAULT_SEVERITY") else ""
 
 
 def _parse(option: Option, raw: Any) -> Any:
     if option.repeatable and isinstance(raw, list):
-        return tuple(item for value in raw for item in option.parse(value))
-    return option.parse(raw)
+        value = tuple(item for value in raw for item in option.parse(value))
+    else:
+        value = option.parse(raw)
+    if option.name in TOKEN_OPTIONS and not value:
+        raise ValueError("given but empty; set a token, or leave the option out to run without tokens")
+    return value
 
 
 def _file_key(name: str) -> str:
@@ -381,12 +404,19 @@ def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def read_file(path: str) -> dict[str, Any]:
+def read_text(path: str) -> str:
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def parse_text(text: str, path: str) -> dict[str, Any]:
+    """The option mapping of a configuration file's text; ``path`` names it in errors."""
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -494,15 +524,32 @@ RULE_KEYS = ("external_labels", "alert_relabel_configs", "vendors", "annotation_
 _RELABEL_KEYS = ("source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action")
 
 
-def load_rules(path: str, default_severity: str | None = None) -> Rules:
+def load_rules(path: str, default_severity: str | None = None, severity_from: str = "") -> Rules:
     """Read and check the whole file (every option, not only the rules) and return its rules.
 
     ``default_severity`` (the resolved start-time option; None: the file's ``default_severity``) applies
     when the file sets no ``severity.default``. Raise ConfigError listing every problem, each naming its
     place in the file.
     """
-    data = read_file(path)
+    return check_text(read_text(path), path, default_severity, severity_from)
+
+
+def check_text(text: str, path: str, default_severity: str | None = None, severity_from: str = "") -> Rules:
+    """``load_rules`` for a file's text already read: what was checked is exactly what applies.
+
+    ``severity_from`` names the flag or environment variable that set ``default_severity``, if one did.
+    """
     problems: list[str] = []
+    rules = _check_file(parse_text(text, path), path, default_severity, severity_from, problems)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return rules
+
+
+def _check_file(data: Mapping[str, Any], path: str, default_severity: str | None, severity_from: str,
+                problems: list[str]) -> Rules:
+    """The one check of a configuration file, for start, reload and check-config alike: a file a
+    reload accepts must not be one the next start refuses."""
     for option in OPTIONS:
         raw = data.get(_file_key(option.name))
         if raw is not None:
@@ -511,18 +558,46 @@ def load_rules(path: str, default_severity: str | None = None) -> Rules:
             except (ValueError, TypeError) as exc:
                 problems.append(f"{path}: {_file_key(option.name)}: {exc}")
     _targets({}, data, path, problems)
-    fallback = default_severity or _text(data.get("default_severity")) or Settings.default_severity
-    rules = rules_from(data, path, fallback, problems)
+    _severity_conflict(data, path, severity_from, problems)
+    return rules_from(data, path, _fallback_severity(data, default_severity), problems)
+
+
+def _severity_conflict(data: Mapping[str, Any], path: str, severity_from: str, problems: list[str]) -> None:
+    """Two settings for one thing: refuse rather than let one of them be silently ignored."""
+    severity = data.get("severity")
+    if not isinstance(severity, dict) or severity.get("default") is None:
+        return
+    source = severity_from or (f"{path}: default_severity" if data.get("default_severity") else "")
+    if source:
+        problems.append(f"{path}: severity.default: conflicts with {source}; set only one")
+
+
+def rules_in(text: str, path: str, default_severity: str | None = None) -> Rules:
+    """The rules of a file's text that ``check_text`` has accepted, without checking the other options
+    again: they may name secret files, and whether those are readable now must not change the rules."""
+    data = parse_text(text, path)
+    problems: list[str] = []
+    rules = rules_from(data, path, _fallback_severity(data, default_severity), problems)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return rules
 
 
+def _fallback_severity(data: Mapping[str, Any], default_severity: str | None) -> str:
+    return default_severity or _text(data.get("default_severity")) or Settings.default_severity
+
+
 def rules_for(settings: Settings) -> Rules:
     """The rules the settings' configuration file holds (none without a file)."""
+    return checked_config(settings)[1]
+
+
+def checked_config(settings: Settings) -> tuple[str, Rules]:
+    """The configuration file's text, read once, and its rules once checked ("" and the defaults without one)."""
     if not settings.config_file:
-        return Rules(default_severity=settings.default_severity)
-    return load_rules(settings.config_file, settings.default_severity)
+        return "", Rules(default_severity=settings.default_severity)
+    text = read_text(settings.config_file)
+    return text, check_text(text, settings.config_file, settings.default_severity, settings.default_severity_from)
 
 
 def rules_from(data: Mapping[str, Any], path: str, default_severity: str, problems: list[str]) -> Rules:

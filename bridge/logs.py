@@ -8,16 +8,33 @@ import re
 import sys
 import time
 from typing import Any
+from urllib.parse import unquote_plus
 
 from gunicorn.glogging import Logger as GunicornLogger
 
-_SECRET_QUERY = re.compile(r"(?i)((?:^|[?&])(?:token|access_token|signature)=)[^&\s'\"]*")
+_SECRET_NAMES = frozenset({"token", "access_token", "signature"})
+_QUERY_IN_TEXT = re.compile(r"(?:^|(?<=\?))\S+")
+"""A query string quoted in a message: in a request line it ends at the first whitespace."""
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 def redact_query(query: str) -> str:
-    """Replace secret query parameters (the callback token) with ***."""
-    return _SECRET_QUERY.sub(r"\1***", query)
+    """Replace the value of every secret parameter (the callback token) with ***, whatever it holds.
+
+    Names are compared as Werkzeug reads them, percent-decoded (``%74oken`` is ``token``), so that
+    every spelling the app accepts is hidden; in any case, since a near miss may be a real token too.
+    """
+    return "&".join(_redact_parameter(parameter) for parameter in query.split("&"))
+
+
+def _redact_parameter(parameter: str) -> str:
+    name, sep, _value = parameter.partition("=")
+    return f"{name}=***" if sep and unquote_plus(name).lower() in _SECRET_NAMES else parameter
+
+
+def redact_text(text: str) -> str:
+    """A message with every query string in it redacted (gunicorn's messages quote request lines)."""
+    return _QUERY_IN_TEXT.sub(lambda match: redact_query(match.group()), text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,11 +46,11 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             # gunicorn's own messages may quote a request line, query string and all
-            "msg": redact_query(record.getMessage()),
+            "msg": redact_text(record.getMessage()),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
         if record.exc_info:
-            entry["exception"] = redact_query(self.formatException(record.exc_info))
+            entry["exception"] = redact_text(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

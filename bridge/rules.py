@@ -3,7 +3,8 @@
 Relabeling follows Prometheus' ``model/relabel/relabel.go``: the same actions, defaults (separator ``;``,
 regex ``(.*)``, replacement ``$1``, action ``replace``), fully anchored regexes, Go's ``$1``/``${name}``
 expansion with ``$$`` for a dollar, "an empty value deletes the label", and invalid resulting label names
-skipped. Regexes are Python's ``re`` with ASCII classes (``\\d``, ``\\w``, ``\\s`` as in Go's RE2).
+skipped. Regexes are Python's ``re`` with ASCII classes (``\\d``, ``\\w``, ``\\s`` as in Go's RE2) and, as
+in Prometheus 3, ``.`` matching newlines.
 
 The object key is computed by the mapping *before* relabeling, so rules never hide an alert from the
 recovery that belongs to it, whatever they did to its labels or however they changed since it fired.
@@ -56,14 +57,16 @@ DEFAULT_REPLACEMENT = "$1"
 
 
 def compile_regex(text: str) -> re.Pattern[str]:
-    """Compile as Prometheus does (anchored at both ends); raise ValueError naming the problem."""
+    """Compile as Prometheus 3 does, ``^(?s:regex)$``: anchored at both ends (we use ``fullmatch``), and
+    ``.`` matching a newline too (``NewRegexp`` in model/relabel/relabel.go); raise ValueError naming
+    the problem."""
     leading = _LEADING_FLAGS.match(text)
     assert leading is not None  # the pattern matches any text
     flags, body = leading.groups()
     try:
         re.compile(text, re.ASCII)  # alone first: errors point at the user's text, and "a)|(b" is refused
         # Python wants global flags such as (?i) first: keep them in front of the anchoring group.
-        return re.compile(f"{flags}(?:{body})", re.ASCII)
+        return re.compile(f"{flags}(?s:{body})", re.ASCII)
     except re.error as exc:
         raise ValueError(f"invalid regular expression {text!r}: {exc}") from None
 

@@ -57,14 +57,29 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def warn_about_tokens(settings: Settings) -> None:
+    """Name the vendors whose URL anyone may post to, and those that refuse every callback."""
+    from bridge.auth import Guard
+    from bridge.vendors import VENDORS
+
+    guard = Guard.from_settings(settings)
+    if not guard.requires_token:
+        log.warning("no token configured: anyone who can reach these callback URLs can create alerts",
+                    extra={"vendors": list(VENDORS)})
+        return
+    refused = [vendor for vendor in VENDORS if not guard.accepted_tokens(vendor)]
+    if refused:  # closed, not open: once any token is set, every vendor needs one
+        log.warning("no token accepted for these vendors: every callback to them is refused",
+                    extra={"vendors": refused})
+
+
 def serve(settings: Settings) -> int:
     from bridge.deliver import Deliverer
     from bridge.store import open_store
 
     store = open_store(settings.store, max_alerts=settings.store_max_alerts)
     store.ping()
-    if not settings.tokens:
-        log.warning("no token configured: anyone who can reach the callback URLs can create alerts")
+    warn_about_tokens(settings)
     log.info("starting", extra={"listen": settings.listen, "workers": settings.workers,
                                 "alertmanagers": [t.name for t in settings.alertmanagers],
                                 "resend_interval_seconds": settings.resend_interval})

@@ -1,15 +1,18 @@
 """The gunicorn process that ``serve`` starts: reads its settings from stdin, serves ``create_app``.
 
-Three changes to gunicorn's defaults face the internet: connections time out when a request arrives
-too slowly (a stalled sender would otherwise hold a worker thread forever), the ``Server`` header
+Three changes to gunicorn's defaults face the internet: a request must arrive whole within the request
+timeout (a stalled or trickling sender would otherwise hold a worker thread forever), the ``Server`` header
 names no software, and the errors gunicorn answers itself (malformed HTTP) are JSON like the app's.
 
-Reloading: the master answers SIGHUP by checking the configuration file and, if it is valid, bumping
-a generation number in memory shared with its forked workers; each worker re-reads its rules when it
-sees a new generation, at its next request. Workers are not replaced, unlike gunicorn's own SIGHUP
-handling, because replacing gthread workers drops connections they had accepted but not yet read
-(benoitc/gunicorn#3380, #3394): a reload must never fail a vendor's callback. A worker forked later
-(after a crash) starts with the master's last checked rules.
+Reloading: the master answers SIGHUP by reading the configuration file once and checking that text;
+if it is valid, the master saves the text as a snapshot in a private directory, then bumps a
+generation number in memory shared with its forked workers. A worker that sees a new generation takes
+its rules from that generation's snapshot, never from the file: an edit made after the reload (or one
+worker reading before an edit and another after) can never go live unchecked or split the workers.
+Workers are not replaced, unlike gunicorn's own SIGHUP handling, because replacing gthread workers
+drops connections they had accepted but not yet read (benoitc/gunicorn#3380, #3394): a reload must
+never fail a vendor's callback. A worker forked later (after a crash) starts with the master's last
+checked rules.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ import json
 import logging
 import mmap
 import os
+import shutil
 import signal
 import socket
 import struct
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import gunicorn.http.wsgi
@@ -33,7 +39,7 @@ from gunicorn.workers.gthread import ThreadWorker
 from prometheus_client import multiprocess
 
 from bridge import metrics
-from bridge.config import ConfigError, Settings, from_json, rules_for
+from bridge.config import ConfigError, Settings, checked_config, from_json
 from bridge.rules import Rules
 
 log = logging.getLogger("bridge.reload")
@@ -45,12 +51,44 @@ _request_timeout: float | None = None
 """Set by WebServer.load_config in the master; workers are forked from it and inherit it."""
 
 
+class DeadlineSocket:
+    """What gunicorn's request parser reads a connection through: every ``recv`` may wait only for
+    what is left of the time allowed for the whole request (request line, headers and body).
+
+    A timeout per ``recv`` alone lets a sender that trickles a byte every few seconds hold a worker
+    thread forever; a few such connections would take every thread. Writes keep the plain socket
+    timeout, ``request_timeout`` per send, as they do not count against the request.
+    """
+
+    def __init__(self, sock: socket.socket, timeout: float) -> None:
+        self._sock = sock
+        self._timeout = timeout
+        self._deadline = time.monotonic() + timeout
+
+    def start(self) -> None:
+        """A new request on the connection (keep-alive): the full time again."""
+        self._deadline = time.monotonic() + self._timeout
+
+    def recv(self, size: int) -> bytes:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request did not arrive in time")
+        self._sock.settimeout(remaining)
+        try:
+            return self._sock.recv(size)
+        finally:
+            self._sock.settimeout(self._timeout)
+
+
 class CallbackWorker(ThreadWorker):
-    """gthread, with a socket timeout on each connection while its request is read and answered."""
+    """gthread, with a deadline for each request to arrive (``--request-timeout``)."""
 
     def handle(self, conn: Any) -> Any:
         if _request_timeout:
-            conn.sock.settimeout(_request_timeout)
+            unreader = conn.parser.unreader  # reads the request line, headers and body
+            if not isinstance(unreader.sock, DeadlineSocket):
+                unreader.sock = DeadlineSocket(conn.sock, _request_timeout)
+            unreader.sock.start()
         return super().handle(conn)
 
 
@@ -81,17 +119,22 @@ def _child_exit(server: Any, worker: Any) -> None:
 
 
 class SharedReload:
-    """Reload bookkeeping in anonymous shared memory: the master writes, forked workers read.
+    """Reload bookkeeping: the master writes, forked workers read.
 
-    Two counters: attempts (every SIGHUP handled) and generation (every accepted reload). Aligned
-    8-byte words, one writer: a reader sees the old or the new value, nothing torn.
+    Two counters in anonymous shared memory: attempts (every SIGHUP handled) and generation (every
+    accepted reload). Aligned 8-byte words, one writer: a reader sees the old or the new value, nothing
+    torn. The configuration text of each accepted generation is a file in a private directory, written
+    before the generation is announced, so a worker that sees a generation can read its text.
     """
 
     _FORMAT = "=qq"
+    _KEPT = 3
+    """Snapshots kept: a worker reads the newest one as soon as it sees it, older ones only in a race."""
 
     def __init__(self) -> None:
         self._memory = mmap.mmap(-1, struct.calcsize(self._FORMAT))  # MAP_SHARED: survives fork
         self._master = os.getpid()  # not getppid() in a worker: an orphan's parent is init
+        self.directory = Path(tempfile.mkdtemp(prefix="cloud-alarm-bridge-config-"))  # mode 0700
 
     def _read(self) -> tuple[int, int]:
         return struct.unpack_from(self._FORMAT, self._memory)
@@ -99,10 +142,30 @@ class SharedReload:
     def generation(self) -> int:
         return self._read()[1]
 
-    def record(self, accepted: bool) -> None:
-        """In the master: one more attempt, and one more generation if it was accepted."""
+    def config_text(self, generation: int) -> str:
+        """In a worker: the configuration text the master checked and accepted as ``generation``."""
+        return self._snapshot(generation).read_text(encoding="utf-8")
+
+    def _snapshot(self, generation: int) -> Path:
+        return self.directory / f"config-{generation}.yml"
+
+    def refuse(self) -> None:
+        """In the master: one more attempt, the same generation."""
         attempts, generation = self._read()
-        struct.pack_into(self._FORMAT, self._memory, 0, attempts + 1, generation + int(accepted))
+        struct.pack_into(self._FORMAT, self._memory, 0, attempts + 1, generation)
+
+    def accept(self, text: str) -> None:
+        """In the master: save the checked text as the next generation's snapshot, then announce it."""
+        attempts, generation = self._read()
+        partial = self.directory / f".config-{generation + 1}.partial"
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(self._snapshot(generation + 1))  # atomic: a reader sees all of it or nothing
+        struct.pack_into(self._FORMAT, self._memory, 0, attempts + 1, generation + 1)
+        self._snapshot(generation + 1 - self._KEPT).unlink(missing_ok=True)
+
+    def remove(self) -> None:
+        """In the master, when it stops."""
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def request(self, timeout: float = 10.0) -> bool:
         """In a worker: SIGHUP the master and wait for its verdict."""
@@ -127,22 +190,22 @@ class _CheckingArbiter(Arbiter):
 class WebServer(BaseApplication):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.rules: Rules = rules_for(settings)
+        self.rules: Rules = checked_config(settings)[1]
         self.shared = SharedReload()
         super().__init__()
 
     def refresh_rules(self) -> bool:
-        """Check the file and announce its rules to the workers; False (old rules kept) if it is invalid."""
+        """Check the file and hand its text to the workers; False (old rules kept) if it is invalid."""
         try:
-            rules = rules_for(self.settings)
+            text, rules = checked_config(self.settings)
         except ConfigError as exc:
             metrics.record_reload(False)
-            self.shared.record(accepted=False)
+            self.shared.refuse()
             log.error("configuration reload refused; the current rules stay in force", extra={"error": str(exc)})
             return False
         self.rules = rules
+        self.shared.accept(text)
         metrics.record_reload(True)
-        self.shared.record(accepted=True)
         log.info("configuration reloaded", extra={"config_file": self.settings.config_file})
         return True
 
@@ -180,11 +243,15 @@ class WebServer(BaseApplication):
         return create_app(self.settings, rules=self.rules, coordinator=self.shared)
 
     def run(self) -> None:
+        master = os.getpid()
         try:
             _CheckingArbiter(self).run()
         except RuntimeError as exc:
             print(f"\nError: {exc}\n", file=sys.stderr)
             sys.exit(1)
+        finally:
+            if os.getpid() == master:  # workers leave run() too, by SystemExit
+                self.shared.remove()
 
 
 def main() -> None:

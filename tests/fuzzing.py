@@ -157,4 +157,28 @@ def deep(depth: int, opener: str = "[") -> bytes:
 
 
 deep_bodies = st.builds(deep, st.integers(1, 200_000), st.sampled_from("[{"))
+
+SLOW_SHAPES = {
+    "unterminated escaped quotes": ('"', '\\"'),
+    "escaped quotes in an object": ('{"a": "', '\\"'),
+    "backslashes": ('"', "\\"),
+    "quotes": ("", '"'),
+    "commas": ("[", ","),
+    "spaced commas": ("[1", ", "),
+    "deep arrays": ("", "["),
+    "deep objects": ("", '{"a":'),
+    "closers": ("", "]"),
+    "java map commas": ("{a=", ","),
+    "quoted java map commas": ('{"a=', ","),
+}
+"""(prefix, repeated unit) of texts that made, or could make, a parser take super-linear time."""
+
+
+def pathological(shape: str, size: int) -> str:
+    """About ``size`` characters of one of SLOW_SHAPES."""
+    prefix, unit = SLOW_SHAPES[shape]
+    return prefix + unit * max(1, (size - len(prefix)) // len(unit))
+
+
+pathological_texts = st.builds(pathological, st.sampled_from(sorted(SLOW_SHAPES)), st.integers(1, 20_000))
 invalid_utf8 = st.binary(max_size=200).map(lambda b: b'{"alarmStatus": "1", "x": "' + b + b'\xff\xfe"}')

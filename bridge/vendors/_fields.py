@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from bridge.vendors import InvalidPayload
 
-_TRAILING_COMMA = re.compile(r'("(?:\\.|[^"\\])*")|,\s*([}\]])')
 _ABSENT = {"", "null", "none", "undefined"}
 
 
@@ -19,16 +18,22 @@ DEFAULT_MAX_JSON_DEPTH = 32
 """Real callbacks nest 4 levels (Tencent ``alarmObjInfo.dimensions.objDetail``); 32 leaves room for
 vendor additions and stays far below Python's recursion limit, which ``json.loads`` would hit."""
 
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
+_STRING = r'"(?:[^"\\]++|\\.)*+"?'
+"""A JSON string; an unterminated one runs to the end of the text. Possessive, and never failing once
+it has started, so a scan never re-reads text: ``"\\"\\"\\"…`` without a closing quote used to cost
+one full re-read per quote, quadratic time (16 KB took a second, 100 KB outlasted the worker timeout)."""
+_DEPTH_TOKEN = re.compile(_STRING + r"|[\[\]{}]", re.DOTALL)
+_TRAILING_COMMA = re.compile(_STRING + r"|,(?=[ \t\n\r]*[}\]])", re.DOTALL)
 
 
 def json_depth(text: str, limit: int) -> int:
     """The deepest nesting of ``[``/``{`` outside strings, counting no further than ``limit + 1``.
 
-    Linear and non-recursive, so it is safe on any input: it runs before ``json.loads``.
+    One left-to-right pass, linear and non-recursive, so it is safe on any input: it runs before
+    ``json.loads``. Brackets after an unterminated string are not counted: ``json.loads`` stops there.
     """
     depth = deepest = 0
-    for match in _JSON_TOKEN.finditer(text):
+    for match in _DEPTH_TOKEN.finditer(text):
         token = match.group()
         if token in "[{":
             depth += 1
@@ -38,6 +43,11 @@ def json_depth(text: str, limit: int) -> int:
         elif token in "]}":
             depth = max(0, depth - 1)
     return deepest
+
+
+def without_trailing_commas(text: str) -> str:
+    """Drop each comma (outside strings) that comes right before a ``}`` or ``]``; one linear pass."""
+    return _TRAILING_COMMA.sub(lambda m: "" if m.group() == "," else m.group(), text)
 
 
 def load_json(body: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
@@ -58,9 +68,8 @@ def loads_bounded(text: str, where: str, max_depth: int = DEFAULT_MAX_JSON_DEPTH
     except RecursionError:  # only if max_depth was configured near the interpreter's limit
         raise InvalidPayload(f"{where}: JSON nested too deeply") from None
     except ValueError as first_error:
-        repaired = _TRAILING_COMMA.sub(lambda m: m.group(1) or m.group(2), text)
         try:
-            return json.loads(repaired)
+            return json.loads(without_trailing_commas(text))
         except (ValueError, RecursionError):
             raise InvalidPayload(f"{where}: not valid JSON ({_short(first_error)})") from None
 

@@ -141,17 +141,21 @@ def parse_dimensions(value: Any, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> dic
 
 
 def _java_map(raw: str) -> dict[str, str]:
-    """Parse Java's ``Map.toString``; a comma inside a value stays in that value."""
+    """Parse Java's ``Map.toString``; a comma inside a value stays in that value.
+
+    A value's pieces are joined once at the end: appending to a string per comma is quadratic.
+    """
     inner = raw[1:-1] if raw.startswith("{") and raw.endswith("}") else raw
-    result: dict[str, str] = {}
+    pieces: dict[str, list[str]] = {}
     last_key = ""
     for part in inner.split(","):
         key, sep, val = part.partition("=")
         if sep and key.strip():
             last_key = key.strip()
-            result[last_key] = val.strip()
+            pieces[last_key] = [val.strip()]
         elif last_key:
-            result[last_key] += "," + part
+            pieces[last_key].append(part)
+    result = {k: ",".join(v) for k, v in pieces.items()}
     return {k: v for k, v in result.items() if text(v)}
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import select
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -26,10 +29,11 @@ from tests.fuzzing import (
     json_values,
     mutated_form,
     mutated_json,
+    pathological_texts,
     texts,
 )
 from tests.payloads import kingsoft, tencent
-from tests.support import Alertmanager, Bridge
+from tests.support import Alertmanager, Bridge, wait_for
 
 pytestmark = pytest.mark.e2e
 TOKEN = "fuzz-s3cret-token"
@@ -60,6 +64,9 @@ bodies = st.one_of(
     st.tuples(st.sampled_from(CONTENT_TYPES), json_values.map(lambda v: json.dumps(v).encode())),
     st.tuples(st.just("application/json"), deep_bodies),
     st.tuples(st.just("application/json"), invalid_utf8),
+    st.tuples(st.just("application/json"), pathological_texts.map(str.encode)),
+    st.tuples(st.just("application/x-www-form-urlencoded"),
+              pathological_texts.map(lambda text: urlencode({"alertState": "ALERT", "dimensions": text}).encode())),
     st.tuples(st.just("application/json"), st.integers(BODY_LIMIT - 100, BODY_LIMIT * 4).map(huge)),
 )
 requests_ = st.fixed_dictionaries({
@@ -161,6 +168,71 @@ def test_a_stalled_sender_is_cut_off_and_does_not_block_others(bridge: Bridge) -
         assert time.monotonic() - started < 6
         assert bridge.post("tencent", tencent("ins-x"), params={"token": TOKEN}).status_code == 200
     assert 'cloud_alarm_bridge_callbacks_total{outcome="timeout",vendor="tencent"} 1.0' in bridge.metrics()
+
+
+def test_no_spelling_of_the_token_reaches_the_access_log(bridge: Bridge) -> None:
+    body = tencent("ins-spelled")
+
+    def post(query: bytes) -> int:
+        head = (b"POST /callbacks/tencent?" + query + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+        answer = raw(bridge, head + body)
+        return int(answer.split()[1])
+
+    assert post(b"%74oken=" + TOKEN.encode() + b"&sessionId=1") == 200  # accepted: Werkzeug decodes the name
+    assert post(b'token=old"' + TOKEN.encode()) == 401  # perhaps a real token, mistyped or rotated out
+    lines = ('"query": "%74oken=***&sessionId=1"', '"query": "token=***"')
+    wait_for(lambda: all(line in bridge.log_text() for line in lines), message="both access log lines")
+    assert TOKEN not in bridge.log_text()
+
+
+def trickle(socks: list[socket.socket], limit: float) -> dict[socket.socket, tuple[float, bytes]]:
+    """Send each socket one byte every half second until the server answers or closes it: when, and what."""
+    started = time.monotonic()
+    ended: dict[socket.socket, tuple[float, bytes]] = {}
+    while len(ended) < len(socks) and time.monotonic() - started < limit:
+        for sock in (s for s in socks if s not in ended):
+            try:
+                if select.select([sock], [], [], 0)[0]:
+                    ended[sock] = (time.monotonic() - started, sock.recv(65536))
+                else:
+                    sock.sendall(b"x")
+            except OSError:  # reset by the server
+                ended[sock] = (time.monotonic() - started, b"")
+        time.sleep(0.5)
+    return ended
+
+
+def test_a_trickling_sender_is_cut_off_at_the_request_deadline(bridge: Bridge) -> None:
+    """--request-timeout=2 bounds the whole request, not each read: a byte every half second would keep
+    eight connections (every thread of 2 workers x 4) busy forever, and no callback would get through."""
+    with contextlib.ExitStack() as stack:
+        senders = [stack.enter_context(socket.create_connection(("127.0.0.1", bridge.port), timeout=10))
+                   for _ in range(8)]
+        for body_sender in senders[:4]:
+            body_sender.sendall(b"POST /callbacks/tencent?token=" + TOKEN.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        for header_sender in senders[4:]:
+            header_sender.sendall(b"POST /callbacks/kingsoft HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        answers: list[int] = []
+        normal = threading.Thread(target=lambda: answers.append(
+            bridge.post("tencent", tencent("ins-meanwhile"), params={"token": TOKEN}).status_code))
+        normal.start()
+        ended = trickle(senders, limit=12)
+        normal.join(10)
+    assert len(ended) == 8, "a trickling sender was never cut off"
+    times = sorted(elapsed for elapsed, _ in ended.values())
+    assert 1.5 < times[0] < 3, times  # the deadline, counted from when a thread took the request...
+    assert times[-1] < 5.5, times  # ...which may have waited one deadline for a thread: 8 senders, 8 threads
+    for body_sender in senders[:4]:
+        assert ended[body_sender][1].startswith(b"HTTP/1.1 408"), ended[body_sender]
+    assert answers == [200]
+    with requests.Session() as session:  # keep-alive: each request on a connection gets the whole time again
+        for _ in range(2):
+            response = session.post(f"{bridge.url}/callbacks/kingsoft", data=kingsoft("host-kept"),
+                                    params={"token": TOKEN}, headers={"Content-Type": "application/json"}, timeout=5)
+            assert response.status_code == 200
+            time.sleep(2.5)
 
 
 def test_only_allowed_sources_behind_a_trusted_proxy_reach_alertmanager(tmp_path: Path,

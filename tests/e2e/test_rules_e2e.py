@@ -145,3 +145,20 @@ def test_rules_apply_and_reload_live(setup: tuple[Bridge, Alertmanager, Path]) -
     assert metric(bridge, "cloud_alarm_bridge_config_last_reload_successful") == 0
     assert bridge.process is not None and bridge.process.poll() is None
     assert "configuration reload refused" in bridge.log_text()
+
+
+def test_an_edit_after_a_reload_waits_for_the_next_reload(setup: tuple[Bridge, Alertmanager, Path]) -> None:
+    """Every worker applies the text the master checked at the reload, not the file as it is later."""
+    bridge, am, config = setup
+    config.write_text(V2)
+    sighup(bridge)  # no worker has handled a request since: each applies the reload at its next one
+    config.write_text(V3)  # edited, not reloaded: unreviewed until the next reload
+    for index in range(6):  # new connections: both workers answer some
+        arrives(bridge, am, f"ins-edit-{index}", cluster="prod", severity="warning")
+
+    response = requests.post(f"{bridge.url}/-/reload", timeout=15)
+    assert (response.status_code, response.text) == (200, "OK\n")
+    config.write_text(V1)
+    for index in range(6):
+        arrives(bridge, am, f"ins-next-{index}", cluster="prod", severity="critical")
+    assert "cannot apply the accepted configuration" not in bridge.log_text()

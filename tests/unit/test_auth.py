@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hmac
 import io
 import ipaddress
 import logging
@@ -14,9 +15,10 @@ from flask.testing import FlaskClient
 
 from bridge import config
 from bridge.app import create_app
-from bridge.auth import client_address, networks
+from bridge.auth import client_address, networks, token_matches
 from bridge.config import Settings
-from bridge.logs import JsonFormatter
+from bridge.logs import JsonFormatter, redact_query
+from bridge.server import warn_about_tokens
 from bridge.store.sqlite import SqliteStore
 from tests.support import fixture_bytes
 
@@ -85,6 +87,56 @@ def test_allowlists_and_proxies_come_from_every_source(tmp_path: Path) -> None:
     assert settings.trusted_proxies == ("127.0.0.1/32", "::1/128")  # the environment beats the file
 
 
+@pytest.mark.parametrize("given", [
+    ("--token", ""),
+    ("--token", " , "),
+    ("--token-file", "{empty}"),
+    ("--token-file", "{comments}"),
+    ("--vendor-token-file", "tencent={empty}"),
+])
+def test_a_token_source_without_a_token_refuses_to_start(tmp_path: Path, given: tuple[str, str]) -> None:
+    """Never fail open: an empty mounted secret or a blank flag is a mistake, not a wish for no tokens."""
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "comments").write_text("# rotated 2026-01\n\n")
+    flag, value = given
+    with pytest.raises(config.ConfigError, match=r"holds no token|given but empty"):
+        config.load(args(flag, value.format(empty=tmp_path / "empty", comments=tmp_path / "comments")), {})
+
+
+@pytest.mark.parametrize("env", [{"BRIDGE_TOKEN": ""}, {"BRIDGE_TOKEN": "  "}, {"BRIDGE_TOKEN_FILE": ""},
+                                 {"BRIDGE_VENDOR_TOKENS": ""}])
+def test_a_blank_token_variable_refuses_to_start(env: dict[str, str]) -> None:
+    with pytest.raises(config.ConfigError, match=f"environment {next(iter(env))}: given but empty"):
+        config.load(args(), env)
+
+
+def test_a_config_file_without_a_token_refuses_to_start(tmp_path: Path) -> None:
+    (tmp_path / "empty").write_text("\n")
+    file = tmp_path / "bridge.yml"
+    for text in ("tokens: []\n", f"token_file: {tmp_path / 'empty'}\n", "vendor_tokens: {aliyun: []}\n"):
+        file.write_text(text)
+        with pytest.raises(config.ConfigError):
+            config.load(args("--config", str(file)), {})
+        with pytest.raises(config.ConfigError):  # and check-config and reloads say the same
+            config.load_rules(str(file))
+
+
+def test_the_start_warning_names_the_open_vendors_only(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "bridge.server")
+    warn_about_tokens(Settings())
+    [open_warning] = caplog.records
+    assert "anyone who can reach" in open_warning.getMessage()
+    assert open_warning.vendors == ["aliyun", "kingsoft", "tencent"]
+    caplog.clear()
+    warn_about_tokens(Settings(vendor_tokens={"tencent": ("t",)}))
+    [closed_warning] = caplog.records
+    assert "anyone" not in closed_warning.getMessage()
+    assert closed_warning.vendors == ["aliyun", "kingsoft"]
+    caplog.clear()
+    warn_about_tokens(Settings(tokens=("t",)))
+    assert caplog.records == []
+
+
 def test_bad_security_options_are_reported_without_echoing_secrets(tmp_path: Path) -> None:
     with pytest.raises(config.ConfigError) as error:
         config.load(args("--vendor-token", "tencnet=abc", "--vendor-token-file", "TOPSECRET", "--allow-cidr",
@@ -128,11 +180,47 @@ def test_both_tokens_work_during_a_rotation(store: SqliteStore) -> None:
                   headers={"Authorization": f"Basic {basic}"}).status_code == 200
 
 
+def test_tokens_are_compared_in_constant_time_with_every_accepted_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``==`` would leak, by its timing, how much of a guess is right; an early exit, which token matched."""
+    compared: list[tuple[bytes, bytes]] = []
+    constant_time = hmac.compare_digest
+
+    def spy(given: bytes, accepted: bytes) -> bool:
+        compared.append((given, accepted))
+        return constant_time(given, accepted)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert token_matches("new", ("old", "new", "next"))
+    assert compared == [(b"new", b"old"), (b"new", b"new"), (b"new", b"next")]
+    assert not token_matches("guess", ("old",))
+    assert compared[-1] == (b"guess", b"old")
+
+
 def test_the_token_never_reaches_a_log_line() -> None:
     record = logging.makeLogRecord({"msg": "Invalid request from ip=1.2.3.4: Invalid HTTP Version: "
                                            "'GET /callbacks/tencent?sessionId=1&token=s3cret HTTP/9'"})
     line = JsonFormatter().format(record)
     assert "s3cret" not in line and "token=***" in line
+
+
+@pytest.mark.parametrize(("query", "logged"), [
+    ("sessionId=1&token=s3cret", "sessionId=1&token=***"),
+    ("%74oken=s3cret&a=b", "%74oken=***&a=b"),  # Werkzeug decodes the name: this token is accepted
+    ("t%6Fken=s3cret", "t%6Fken=***"),
+    ('token=ab"cd&x=1', "token=***&x=1"),  # the whole value, whatever characters it holds
+    ("token=ab'c d%26e&x=1", "token=***&x=1"),
+    ("TOKEN=s3cret&token=&tokens=kept", "TOKEN=***&token=***&tokens=kept"),
+    ("access_token=s3cret&signature=sig", "access_token=***&signature=***"),
+])
+def test_every_spelling_of_the_token_is_redacted_in_the_access_log(query: str, logged: str) -> None:
+    assert redact_query(query) == logged
+
+
+def test_a_quoted_request_line_is_redacted_whatever_the_token_holds() -> None:
+    record = logging.makeLogRecord({"msg": "Invalid request from ip=1.2.3.4: Invalid HTTP Version: "
+                                           "'GET /callbacks/tencent?%74oken=s3\"cr\'et&x=1 HTTP/9'"})
+    line = JsonFormatter().format(record)
+    assert "s3" not in line and "cr" not in line and "%74oken=***&x=1 HTTP/9" in line
 
 
 # --- source networks -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bridge import config
+from bridge.app import create_app
 from bridge.cli import main
 from tests.support import FIXTURES
 
@@ -106,6 +107,38 @@ def test_serve_refuses_a_severity_default_that_a_flag_also_sets(tmp_path: Path) 
     with pytest.raises(config.ConfigError) as error:
         config.load(env={"BRIDGE_CONFIG": path, "BRIDGE_DEFAULT_SEVERITY": "info"})
     assert "severity.default: conflicts with environment BRIDGE_DEFAULT_SEVERITY" in str(error.value)
+
+
+def test_a_reload_refuses_what_the_next_start_would_refuse(tmp_path: Path) -> None:
+    path = write(tmp_path, "external_labels: {team: infra}\n")
+    app = create_app(config.load(env={"BRIDGE_CONFIG": path, "BRIDGE_DEFAULT_SEVERITY": "info"}))
+    write(tmp_path, "severity: {default: warning}\n")
+    response = app.test_client().post("/-/reload")
+    assert response.status_code == 500
+    assert "severity.default: conflicts with environment BRIDGE_DEFAULT_SEVERITY" in response.text
+    with pytest.raises(config.ConfigError, match="conflicts with environment BRIDGE_DEFAULT_SEVERITY"):
+        config.load(env={"BRIDGE_CONFIG": path, "BRIDGE_DEFAULT_SEVERITY": "info"})
+
+
+def test_a_reload_refuses_two_default_severities_in_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "default_severity: info\n")
+    app = create_app(config.load(env={"BRIDGE_CONFIG": path}))
+    write(tmp_path, "default_severity: info\nseverity: {default: warning}\n")
+    response = app.test_client().post("/-/reload")
+    assert response.status_code == 500
+    assert f"severity.default: conflicts with {path}: default_severity" in response.text
+
+
+def test_check_config_refuses_what_serve_would(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    both = write(tmp_path, "default_severity: info\nseverity: {default: warning}\n", "both.yml")
+    assert main(["check-config", both]) == 1
+    assert "severity.default: conflicts with" in capsys.readouterr().err
+    block = write(tmp_path, "severity: {default: warning}\n", "block.yml")
+    assert main(["check-config", block]) == 0
+    monkeypatch.setenv("BRIDGE_DEFAULT_SEVERITY", "info")  # as in serve's environment
+    assert main(["check-config", block]) == 1
+    assert "conflicts with environment BRIDGE_DEFAULT_SEVERITY" in capsys.readouterr().err
 
 
 def test_the_severity_map_and_default_apply(tmp_path: Path) -> None:

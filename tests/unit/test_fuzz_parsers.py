@@ -7,6 +7,8 @@ for a deeper run. Every accepted alarm goes through the real mapping and ``posta
 from __future__ import annotations
 
 import json
+import time
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import example, given
@@ -29,6 +31,7 @@ from tests.fuzzing import (
     json_values,
     mutated_form,
     mutated_json,
+    pathological_texts,
 )
 
 NOW = 1_700_000_000.0
@@ -91,6 +94,17 @@ def test_mutated_real_alibaba_forms_become_valid_alerts_or_an_error(body: bytes)
 @example(body=deep(1_000_000))
 def test_deep_nesting_is_refused_without_recursing(vendor: str, body: bytes) -> None:
     assert outcome(vendor, body, "application/json") == "InvalidPayload"
+
+
+@pytest.mark.parametrize("vendor", VENDOR_NAMES)
+@given(text=pathological_texts)
+def test_texts_that_slow_parsers_down_are_answered_quickly(vendor: str, text: str) -> None:
+    """As the body and as Alibaba's ``dimensions`` field; 2 s is generous: linear parsing takes milliseconds."""
+    form = urlencode({"alertState": "ALERT", "metricName": "cpu", "dimensions": text}).encode()
+    for body, content_type in ((text.encode(), "application/json"), (form, "application/x-www-form-urlencoded")):
+        started = time.monotonic()
+        outcome(vendor, body, content_type)
+        assert time.monotonic() - started < 2
 
 
 def test_every_sample_still_passes_the_acceptance_check() -> None:

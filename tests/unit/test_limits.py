@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -19,7 +20,7 @@ from bridge.store.sqlite import SqliteStore
 from bridge.vendors import InvalidPayload, ParseContext
 from bridge.vendors._fields import json_depth, load_json
 from bridge.vendors.aliyun import VENDOR as aliyun
-from tests.fuzzing import assert_acceptable, deep
+from tests.fuzzing import SLOW_SHAPES, assert_acceptable, deep, pathological
 from tests.support import fixture_bytes
 
 NOW = 1_700_000_000.0
@@ -78,6 +79,22 @@ def test_deep_json_inside_an_alibaba_form_field_is_harmless() -> None:
     body = urlencode({"alertState": "ALERT", "metricName": "cpu", "dimensions": "[" * 100_000 + "]" * 100_000})
     [parsed] = aliyun.parse(body.encode(), "application/x-www-form-urlencoded", ParseContext(now=NOW)).alarms
     assert parsed.name == "cpu"
+
+
+@pytest.mark.parametrize("shape", sorted(SLOW_SHAPES))
+def test_a_hostile_megabyte_is_answered_in_well_under_a_second(store: SqliteStore, shape: str) -> None:
+    """Quadratic parsing would hold a worker past gunicorn's 30 s timeout: killed, requests in flight lost."""
+    text = pathological(shape, 1 << 20)
+    form = urlencode({"alertState": "ALERT", "metricName": "cpu", "dimensions": text}).encode()
+    c = client(store, max_body_bytes=4 << 20)
+    for vendor, body, content_type in (("tencent", text.encode(), "application/json"),
+                                       ("kingsoft", text.encode(), "application/json"),
+                                       ("aliyun", text.encode(), "application/json"),
+                                       ("aliyun", form, "application/x-www-form-urlencoded")):
+        started = time.monotonic()
+        response = c.post(f"/callbacks/{vendor}", data=body, content_type=content_type)
+        assert time.monotonic() - started < 2, (vendor, content_type)
+        assert response.status_code in (200, 400), response.json
 
 
 # --- dimensions and labels ---------------------------------------------------------------------------------
