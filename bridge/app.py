@@ -50,14 +50,15 @@ class Bridge:
     """What the request handlers share: settings, rules, the store (opened lazily, after gunicorn forks)."""
 
     def __init__(self, settings: Settings, store: Store | None, rules: Rules,
-                 coordinator: ReloadCoordinator | None) -> None:
+                 coordinator: ReloadCoordinator | None, rules_generation: int | None = None) -> None:
         self.settings = settings
         self.guard = Guard.from_settings(settings)
         self.limits = Limits(max_dimensions=settings.max_dimensions, max_labels=settings.max_labels,
                              max_label_value_length=settings.max_label_value_length)
         self._rules = rules
         self.coordinator = coordinator
-        self._generation = coordinator.generation() if coordinator else 0
+        self._generation = 0 if coordinator is None else (
+            coordinator.generation() if rules_generation is None else rules_generation)
         self._rules_lock = threading.Lock()
         self._store = store
         self._lock = threading.Lock()
@@ -114,14 +115,15 @@ class Bridge:
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None, rules: Rules | None = None,
-               coordinator: ReloadCoordinator | None = None) -> Flask:
+               coordinator: ReloadCoordinator | None = None, rules_generation: int | None = None) -> Flask:
     """Build the web app. ``rules`` default to those of the settings' config file; without a
-    ``coordinator``, ``POST /-/reload`` swaps the rules of this process only."""
+    ``coordinator``, ``POST /-/reload`` swaps the rules of this process only. ``rules_generation`` is
+    the reload generation ``rules`` belong to (default: the coordinator's current one)."""
     settings = settings or Settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     rules = rules if rules is not None else rules_for(settings)
-    app.extensions["bridge"] = Bridge(settings, store, rules, coordinator)
+    app.extensions["bridge"] = Bridge(settings, store, rules, coordinator, rules_generation)
     app.register_blueprint(callbacks)
     app.register_blueprint(ops)
     app.register_error_handler(HTTPException, _http_error)

@@ -192,6 +192,9 @@ class WebServer(BaseApplication):
         self.settings = settings
         self.rules: Rules = checked_config(settings)[1]
         self.shared = SharedReload()
+        self.rules_generation = self.shared.generation()
+        """The generation ``rules`` belong to. A worker forked before a reload but loading its app after
+        it must start from this, not from the shared generation, or it would keep the old rules."""
         super().__init__()
 
     def refresh_rules(self) -> bool:
@@ -203,8 +206,8 @@ class WebServer(BaseApplication):
             self.shared.refuse()
             log.error("configuration reload refused; the current rules stay in force", extra={"error": str(exc)})
             return False
-        self.rules = rules
         self.shared.accept(text)
+        self.rules, self.rules_generation = rules, self.shared.generation()
         metrics.record_reload(True)
         log.info("configuration reloaded", extra={"config_file": self.settings.config_file})
         return True
@@ -240,7 +243,8 @@ class WebServer(BaseApplication):
         from bridge.app import create_app
 
         logs.setup(self.settings.log_level)
-        return create_app(self.settings, rules=self.rules, coordinator=self.shared)
+        return create_app(self.settings, rules=self.rules, coordinator=self.shared,
+                          rules_generation=self.rules_generation)
 
     def run(self) -> None:
         master = os.getpid()

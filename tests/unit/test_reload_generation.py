@@ -1,0 +1,40 @@
+"""A gunicorn worker forked before a reload, whose app loads after it, must not keep the old rules.
+
+The master forks workers and handles SIGHUP in one loop, but a worker loads its app after the fork:
+if a reload is accepted in between, the worker holds the rules of the fork while the shared
+generation already names the new ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bridge.app import create_app
+from bridge.config import Settings, checked_config
+from bridge.store.sqlite import SqliteStore
+from bridge.web import SharedReload
+from tests.support import fixture_bytes
+
+OLD = "external_labels: {team: infra}\n"
+NEW = "external_labels: {team: infra, cluster: prod}\n"
+
+
+def test_a_worker_loading_after_a_reload_applies_the_reloaded_rules(tmp_path: Path) -> None:
+    config = tmp_path / "bridge.yml"
+    config.write_text(OLD)
+    settings = Settings(config_file=str(config))
+    shared = SharedReload()
+    try:
+        rules_at_fork, generation_at_fork = checked_config(settings)[1], shared.generation()
+        config.write_text(NEW)
+        shared.accept(NEW)  # the reload, accepted after the fork, before the worker's app loaded
+        app = create_app(settings, store=SqliteStore(tmp_path / "bridge.db"), rules=rules_at_fork,
+                         coordinator=shared, rules_generation=generation_at_fork)
+        response = app.test_client().post("/callbacks/tencent", data=fixture_bytes("tencent", "metric-firing.json"),
+                                          content_type="application/json")
+        assert response.status_code == 200
+        [stored] = app.extensions["bridge"].store().active("", 10, now=2e9, resolved_for=1e12)
+        assert stored.alert.labels["cluster"] == "prod"
+    finally:
+        shared.remove()
+
