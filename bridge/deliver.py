@@ -29,8 +29,10 @@ from bridge.store import Store, StoredAlert, StoreError
 log = logging.getLogger("bridge.deliver")
 
 POLL_INTERVAL = 0.1
-"""How often a target looks for new changes, and the pause after a partial batch: bounds the delay a
-healthy Alertmanager sees, and the POSTs a storm costs (at most about ten a second per target)."""
+"""How often an idle target looks for new changes: bounds the delay a healthy Alertmanager sees."""
+BATCH_PAUSE = 0.25
+"""The pause after a partial batch, so that during a storm the next POST carries what arrived meanwhile:
+at most four partial POSTs a second per target, whatever the rate of callbacks; full batches go at once."""
 RESOLVED_RESEND_FOR = 15 * 60.0
 """Re-send resolved alerts this long (Prometheus' resolvedRetention), then stop."""
 KEEP_RESOLVED_FOR = 24 * 3600.0
@@ -94,6 +96,7 @@ class TargetLoop(threading.Thread):
         self.name_label = target.name
         self.failures = 0
         self.retry_at = 0.0
+        self.paused_until = 0.0
         self.sweep_after = ""
         self.sweep_started = 0.0
         self.next_sweep = 0.0
@@ -117,8 +120,8 @@ class TargetLoop(threading.Thread):
         self.client.close()
 
     def step(self, now: float) -> bool:
-        """Do one unit of work; True to go on at once, False to wait a poll interval first."""
-        if not self.lease.held(now) or now < self.retry_at:
+        """Do one unit of work; True to go on at once, False to wait (a poll interval at least)."""
+        if not self.lease.held(now) or now < self.retry_at or now < self.paused_until:
             return False
         if self.lease.generation != self.lease_generation:  # a new holder re-sends everything at once
             self.lease_generation, self.next_sweep, self.sweep_after = self.lease.generation, 0.0, ""
@@ -132,9 +135,10 @@ class TargetLoop(threading.Thread):
         if changes:
             if self._deliver(changes, now):
                 self.store.advance(self.name_label, changes[-1].seq, time.time())
-            # A full batch means more are waiting: go on. After a partial one, wait a poll interval, so
-            # that during a storm the next POST carries what arrived meanwhile instead of a handful.
-            return len(changes) >= self.settings.batch_size
+            if len(changes) < self.settings.batch_size:  # a full batch means more are waiting: go on
+                self.paused_until = now + BATCH_PAUSE
+                return False
+            return True
         return self._sweep(now)
 
     def _sweep(self, now: float) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.config import AlertmanagerTarget, Settings
-from bridge.deliver import Lease, TargetLoop
+from bridge.deliver import BATCH_PAUSE, Lease, TargetLoop
 from bridge.model import AlarmState, Alert
 from bridge.store.sqlite import SqliteStore
 
@@ -54,9 +54,9 @@ def step(target_loop: TargetLoop, now: float) -> bool:
 
 
 def drain(target_loop: TargetLoop, now: float) -> None:
-    """Step as the loop would, pauses included, until everything due at ``now`` has gone out."""
-    for _ in range(50):
-        step(target_loop, now)
+    """Step as the loop would, sitting out its pauses, until everything due at ``now`` has gone out."""
+    for index in range(20):
+        step(target_loop, now + index * BATCH_PAUSE)
 
 
 def hosts(post: list[dict[str, Any]]) -> list[str]:
@@ -96,3 +96,7 @@ def test_after_a_partial_batch_the_loop_pauses_so_the_next_post_carries_more(tmp
     assert step(target_loop, 2.0)
     assert not step(target_loop, 2.0)  # the last one, partial: pause before looking again
     assert [len(p) for p in client.posts] == [2, 2, 1]
+    store.apply([alert("late", 2.1)], 2.1)
+    assert not step(target_loop, 2.1) and len(client.posts) == 3  # still pausing: "late" waits
+    step(target_loop, 2.0 + BATCH_PAUSE)
+    assert hosts(client.posts[-1]) == ["late"]
