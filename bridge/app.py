@@ -71,22 +71,23 @@ class Bridge:
             self._refresh()
         return self._rules
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> bool:
         """Take the rules of the newest accepted generation from the text the master checked, never
-        from the file, which may have been edited since."""
+        from the file, which may have been edited since; False if they could not be applied."""
         assert self.coordinator is not None
         with self._rules_lock:
             generation = self.coordinator.generation()
             if generation == self._generation:
-                return
+                return True
             try:
                 text = self.coordinator.config_text(generation)
                 self._rules = rules_in(text, self.settings.config_file, self.settings.default_severity)
             except (OSError, ConfigError) as exc:  # not expected: the master wrote and checked it
                 reload_log.error("cannot apply the accepted configuration; keeping the current rules",
                                  extra={"generation": generation, "error": str(exc)})
-                return  # tried again at the next request
+                return False  # tried again at the next request
             self._generation = generation
+            return True
 
     def reload(self) -> str | None:
         """Check the configuration file and apply its rules; the problem if it cannot be applied."""
@@ -103,7 +104,8 @@ class Bridge:
             return None
         if not self.coordinator.request():
             return "the server refused the reload or did not answer in time; see its log"
-        self._refresh()
+        if not self._refresh():
+            return "the reload was accepted, but this worker could not apply it; see its log"
         return None
 
     def store(self) -> Store:

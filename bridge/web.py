@@ -17,6 +17,7 @@ checked rules.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import mmap
@@ -161,7 +162,8 @@ class SharedReload:
         partial.write_text(text, encoding="utf-8")
         partial.replace(self._snapshot(generation + 1))  # atomic: a reader sees all of it or nothing
         struct.pack_into(self._FORMAT, self._memory, 0, attempts + 1, generation + 1)
-        self._snapshot(generation + 1 - self._KEPT).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # announced: tidying up must not undo the reload
+            self._snapshot(generation + 1 - self._KEPT).unlink(missing_ok=True)
 
     def remove(self) -> None:
         """In the master, when it stops."""
@@ -201,12 +203,12 @@ class WebServer(BaseApplication):
         """Check the file and hand its text to the workers; False (old rules kept) if it is invalid."""
         try:
             text, rules = checked_config(self.settings)
-        except ConfigError as exc:
+            self.shared.accept(text)  # OSError: the snapshot could not be written (a full /tmp)
+        except (ConfigError, OSError) as exc:
             metrics.record_reload(False)
             self.shared.refuse()
             log.error("configuration reload refused; the current rules stay in force", extra={"error": str(exc)})
             return False
-        self.shared.accept(text)
         self.rules, self.rules_generation = rules, self.shared.generation()
         metrics.record_reload(True)
         log.info("configuration reloaded", extra={"config_file": self.settings.config_file})

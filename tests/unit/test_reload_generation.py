@@ -7,12 +7,13 @@ generation already names the new ones.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from bridge.app import create_app
 from bridge.config import Settings, checked_config
 from bridge.store.sqlite import SqliteStore
-from bridge.web import SharedReload
+from bridge.web import SharedReload, WebServer
 from tests.support import fixture_bytes
 
 OLD = "external_labels: {team: infra}\n"
@@ -38,3 +39,40 @@ def test_a_worker_loading_after_a_reload_applies_the_reloaded_rules(tmp_path: Pa
     finally:
         shared.remove()
 
+
+
+def test_a_snapshot_that_cannot_be_written_refuses_the_reload_instead_of_crashing(tmp_path: Path) -> None:
+    config = tmp_path / "bridge.yml"
+    config.write_text(OLD)
+    server = WebServer(Settings(config_file=str(config), listen="127.0.0.1:0"))
+    try:
+        shutil.rmtree(server.shared.directory)  # what a /tmp cleaner does to a long-running server
+        config.write_text(NEW)
+        assert server.refresh_rules() is False  # before: OSError, which stops gunicorn's master
+        assert server.shared.generation() == 0
+    finally:
+        server.shared.remove()
+
+
+class UnreadableSnapshot:
+    """A coordinator whose master accepts the reload, but whose snapshot this worker cannot read."""
+
+    def generation(self) -> int:
+        return 1
+
+    def request(self) -> bool:
+        return True
+
+    def config_text(self, generation: int) -> str:
+        raise OSError("snapshot gone")
+
+
+def test_a_reload_this_worker_cannot_apply_is_not_answered_ok(tmp_path: Path) -> None:
+    config = tmp_path / "bridge.yml"
+    config.write_text(OLD)
+    settings = Settings(config_file=str(config))
+    app = create_app(settings, store=SqliteStore(tmp_path / "bridge.db"), rules=checked_config(settings)[1],
+                     coordinator=UnreadableSnapshot(), rules_generation=0)
+    response = app.test_client().post("/-/reload")
+    assert response.status_code == 500
+    assert "could not apply" in response.text
