@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from bridge.model import AlarmState, Alert
 from bridge.store import Outcome, StoreError, StoreFull
-from bridge.store.sqlite import GroupCommit, PendingApply
+from bridge.store import sqlite as sqlite_store
+from bridge.store.sqlite import GroupCommit, PendingApply, SqliteStore
 
 
 def alert(host: str) -> Alert:
@@ -71,3 +75,18 @@ def test_a_lone_caller_commits_at_once() -> None:
     assert group.apply([alert("a")], 1.0) == [Outcome.UNCHANGED]
     with pytest.raises(StoreError):
         GroupCommit(lambda batch: setattr(batch[0], "error", StoreError("x"))).apply([alert("a")], 1.0)
+
+
+def test_a_wedged_writer_costs_a_store_error_not_a_hung_thread(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process holds the writer lock and never lets go (stopped, or stuck on a dead disk)."""
+    monkeypatch.setattr(sqlite_store, "WRITER_LOCK_TIMEOUT", 0.3)
+    store = SqliteStore(tmp_path / "bridge.db")
+    wedged = os.open(tmp_path / "bridge.db-writer.lock", os.O_RDWR | os.O_CREAT)  # its own open file: its own lock
+    fcntl.flock(wedged, fcntl.LOCK_EX)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="another writer"):
+        store.apply([alert("a")], 1.0)
+    assert time.monotonic() - started < 2
+    os.close(wedged)
+    assert store.apply([alert("a")], 1.0) == [Outcome.CHANGED]  # and it writes again once released
