@@ -13,8 +13,9 @@ from urllib.parse import unquote_plus
 from gunicorn.glogging import Logger as GunicornLogger
 
 _SECRET_NAMES = frozenset({"token", "access_token", "signature"})
-_QUERY_IN_TEXT = re.compile(r"(?:^|(?<=\?))\S+")
-"""A query string quoted in a message: in a request line it ends at the first whitespace."""
+_PARAMETER_IN_TEXT = re.compile(r"(?:^|(?<=[\s?&;\"']))([^\s=&?;\"']+)=([^\s&]*)")
+"""A ``name=value`` anywhere in a message: a malformed request line that gunicorn quotes may hold
+spaces inside its query string, so a parameter is looked for wherever one can start."""
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -33,8 +34,8 @@ def _redact_parameter(parameter: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """A message with every query string in it redacted (gunicorn's messages quote request lines)."""
-    return _QUERY_IN_TEXT.sub(lambda match: redact_query(match.group()), text)
+    """A message with every secret parameter in it redacted (gunicorn's messages quote request lines)."""
+    return _PARAMETER_IN_TEXT.sub(lambda match: _redact_parameter(match.group()), text)
 
 
 class JsonFormatter(logging.Formatter):

@@ -290,3 +290,14 @@ def test_the_allowlist_is_checked_before_the_token(store: SqliteStore) -> None:
     c = client(store, tokens=("t",), allow_cidrs=("192.0.2.0/24",))
     assert post(c, token="wrong", remote="203.0.113.7").status_code == 403
     assert post(c, token="wrong", remote="192.0.2.1").status_code == 401
+
+
+@pytest.mark.parametrize("message", [
+    'Invalid request line: "GET /callbacks/x?name=my alarm&token=s3cret HTTP/1.1"',  # a space in the query
+    "Invalid HTTP method: 'POST /callbacks/tencent?a=b c&%74oken=s3cret'",
+    "token=s3cret",
+])
+def test_a_token_anywhere_in_a_message_is_redacted(message: str) -> None:
+    record = logging.makeLogRecord({"name": "gunicorn.error", "levelname": "INFO", "msg": message})
+    line = JsonFormatter().format(record)
+    assert "s3cret" not in line and "oken=***" in line
