@@ -86,6 +86,7 @@ class CallbackWorker(ThreadWorker):
 
     def handle(self, conn: Any) -> Any:
         if _request_timeout:
+            conn.sock.settimeout(_request_timeout)  # conn.init() made it blocking: bound the writes too
             unreader = conn.parser.unreader  # reads the request line, headers and body
             if not isinstance(unreader.sock, DeadlineSocket):
                 unreader.sock = DeadlineSocket(conn.sock, _request_timeout)
