@@ -97,6 +97,11 @@ def total(samples: dict[str, float], name: str, **labels: str) -> float:
                if key.startswith(name + "{") and all(w in key for w in wanted))
 
 
+def grown(before: dict[str, float], after: dict[str, float], name: str) -> float:
+    """How much a counter grew between two scrapes."""
+    return total(after, name) - total(before, name)
+
+
 def am_alerts(am: Alertmanager) -> int:
     """Alerts Alertmanager holds (every state): a cheap count, unlike listing them."""
     return int(total(scrape(am.url), "alertmanager_alerts"))
@@ -355,12 +360,9 @@ class Bench:
             load = send(bridge.url, self.make("burst"), self.scale.burst, connections=32)
             seconds = wait_delivered(am, load.ok, 60)
             after_bridge, after_am = scrape(bridge.url), scrape(am.url)
-        posts = total(after_bridge, "cloud_alarm_bridge_batch_size_count") - \
-            total(before_bridge, "cloud_alarm_bridge_batch_size_count")
-        sent = total(after_bridge, "cloud_alarm_bridge_batch_size_sum") - \
-            total(before_bridge, "cloud_alarm_bridge_batch_size_sum")
-        received = total(after_am, "alertmanager_alerts_received_total") - \
-            total(before_am, "alertmanager_alerts_received_total")
+        posts = grown(before_bridge, after_bridge, "cloud_alarm_bridge_batch_size_count")
+        sent = grown(before_bridge, after_bridge, "cloud_alarm_bridge_batch_size_sum")
+        received = grown(before_am, after_am, "alertmanager_alerts_received_total")
         return {"alarms": self.scale.burst, "acknowledged": load.ok, "burst_seconds": round(load.elapsed, 3),
                 "posts": int(posts), "alerts_sent": int(sent), "alertmanager_received": int(received),
                 "posts_per_1000_alerts": round(posts * 1000 / max(1, load.ok), 2),
