@@ -1,16 +1,24 @@
-"""The ``cloud-alarm-bridge`` command: ``serve``, ``translate`` and ``check-config``."""
+"""The ``cloud-alarm-bridge`` command: ``serve``, ``translate`` and ``check-config`` (argument parsing only)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
 from pathlib import Path
 
-from bridge import __version__, config
+from bridge import __version__, logs, pipeline
+from bridge.deliver.alertmanager import postable
+from bridge.mapping.limits import Limits
+from bridge.model import InvalidPayload, UnsupportedMediaType
+from bridge.options import add_arguments
+from bridge.rules.loading import load_settings, rules_for
+from bridge.run import supervisor
+from bridge.settings import ConfigError, Settings
+from bridge.store import StoreError
+from bridge.vendors import VENDORS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="receive callbacks and deliver them to Alertmanager",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    config.add_arguments(serve)
+    add_arguments(serve)
     translate = commands.add_parser("translate", help="print the alerts a saved callback payload becomes")
     translate.add_argument("vendor", help="tencent, aliyun or kingsoft")
     translate.add_argument("file", type=Path, help="the payload, as the vendor posts it ('-' for stdin)")
@@ -39,56 +47,52 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from bridge import logs, server
-    from bridge.store import StoreError
-
     try:
-        settings = config.load(args)
-    except config.ConfigError as exc:
+        settings = load_settings(args)
+    except ConfigError as exc:
         print(f"cloud-alarm-bridge: {exc}", file=sys.stderr)
         return 2
     logs.setup(settings.log_level)
-    server.prepare_metrics_dir()
+    supervisor.prepare_metrics_dir()
     try:
-        return server.serve(settings)
+        return supervisor.serve(settings)
     except (StoreError, ValueError) as exc:
-        logging.getLogger("bridge.server").error("cannot start", extra={"error": str(exc)})
+        supervisor.log.error("cannot start", extra={"error": str(exc)})
         return 1
 
 
 def _translate(args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
-
-    from bridge.alertmanager import postable
-    from bridge.rules import Rules
-    from bridge.vendors import VENDORS, InvalidPayload, ParseContext, UnsupportedMediaType
-
+    """Print what ``serve`` would store for a payload: the same pipeline, limits and rules."""
     vendor = VENDORS.get(args.vendor)
     if vendor is None:
         print(f"unknown vendor {args.vendor!r}; known: {', '.join(VENDORS)}", file=sys.stderr)
         return 2
     try:
-        rules = config.load_rules(args.config) if args.config else Rules()
-    except config.ConfigError as exc:
+        settings = Settings(vendor_timezone=args.vendor_timezone)
+        if args.config:
+            settings = load_settings(argparse.Namespace(config=args.config, vendor_timezone=args.vendor_timezone),
+                                     env={})
+        rules = rules_for(settings, check_options=False)
+    except ConfigError as exc:
         print(f"cloud-alarm-bridge: {exc}", file=sys.stderr)
         return 2
     body = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
     content_type = args.content_type or _guess_content_type(body)
     now = time.time()
     try:
-        parsed = vendor.parse(body, content_type, ParseContext(now=now, timezone=ZoneInfo(args.vendor_timezone)))
+        parsed = pipeline.parse(vendor, body, content_type, settings, now)
+        alerts = pipeline.to_alerts(parsed.alarms, rules, Limits.from_settings(settings), now)
     except (InvalidPayload, UnsupportedMediaType) as exc:
         print(f"invalid {args.vendor} payload: {exc}", file=sys.stderr)
         return 1
-    alerts = []
-    for index, alarm in enumerate(parsed.alarms):
-        alert = rules.apply(alarm, now)
+    shown = []
+    for index, (alarm, alert) in enumerate(zip(parsed.alarms, alerts, strict=True)):
         if alert.resolve_only:
             print(f"alarm {index} ({alarm.name}) is dropped by alert_relabel_configs", file=sys.stderr)
         else:
-            alerts.append(postable(alert, now, 240.0))
+            shown.append(postable(alert, now, 4 * settings.resend_interval))
     try:
-        print(json.dumps(alerts, ensure_ascii=False, indent=2))
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
         sys.stdout.flush()
     except BrokenPipeError:  # `translate ... | head` is fine
         sys.stdout = None  # type: ignore[assignment]
@@ -96,10 +100,11 @@ def _translate(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    env = {"BRIDGE_DEFAULT_SEVERITY": os.environ.get("BRIDGE_DEFAULT_SEVERITY", "")}
     try:
-        rules = config.load_rules(args.file, os.environ.get("BRIDGE_DEFAULT_SEVERITY") or None,
-                                  config.severity_given({}, os.environ))
-    except config.ConfigError as exc:
+        settings = load_settings(argparse.Namespace(config=args.file), env)
+        rules = rules_for(settings, check_options=False)
+    except ConfigError as exc:
         print(f"cloud-alarm-bridge: {exc}", file=sys.stderr)
         return 1
     vendor_rules = sum(len(configs) for configs in rules.vendor_relabel_configs.values())

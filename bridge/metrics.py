@@ -1,6 +1,9 @@
 """The bridge's own metrics, named ``cloud_alarm_bridge_*`` per Prometheus conventions.
 
-Counters and histograms live in prometheus_client's multiprocess files (gunicorn workers and the
+A :class:`Metrics` object is built on a registry and handed to whatever counts (the web app, the
+delivery loop, the Alertmanager client), as Alertmanager's packages do with their ``Metrics`` structs;
+every label value is created up front, so rates exist before the first event. Under ``serve``,
+counters and histograms live in prometheus_client's multiprocess files (gunicorn workers and the
 delivery loop are separate processes). Gauges that describe shared state (backlog, active alerts,
 Alertmanager health) are read from the store at scrape time, so every process and replica agrees.
 """
@@ -9,72 +12,117 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess, values
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.registry import Collector
 
 from bridge import __version__
-from bridge.store import Store, StoreError
+from bridge.store import Store, StoreError, TargetStats
 
 CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "forbidden", "timeout", "too_large",
                      "unsupported_media_type", "store_full", "store_unavailable")
 SEND_OUTCOMES = ("success", "rejected", "error")
-
-CALLBACKS = Counter("cloud_alarm_bridge_callbacks_total", "Vendor callbacks received, by outcome.",
-                    ["vendor", "outcome"])
-CALLBACK_DURATION = Histogram("cloud_alarm_bridge_callback_duration_seconds",
-                              "Time from receiving a callback to acknowledging it.", ["vendor"],
-                              buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-ALARMS = Counter("cloud_alarm_bridge_alarm_changes_total",
-                 "Alarm changes in accepted callbacks, by what they did to the store.", ["vendor", "outcome"])
-ALERTS_SENT = Counter("cloud_alarm_bridge_alerts_sent_total",
-                      "Alerts posted to an Alertmanager, by outcome.", ["alertmanager", "outcome"])
-SEND_FAILURES = Counter("cloud_alarm_bridge_send_failures_total",
-                        "POSTs to an Alertmanager that failed, by reason.", ["alertmanager", "reason"])
 SEND_FAILURE_REASONS = ("timeout", "connection", "server_error", "client_error", "rejected")
-BATCH_SIZE = Histogram("cloud_alarm_bridge_batch_size", "Alerts per POST to an Alertmanager.", ["alertmanager"],
-                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
-SEND_DURATION = Histogram("cloud_alarm_bridge_send_duration_seconds",
-                          "Duration of one POST to an Alertmanager.", ["alertmanager"],
-                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-EXPIRED = Counter("cloud_alarm_bridge_alerts_expired_total",
-                  "Alerts the bridge resolved itself (max firing age, stateless events).")
-DROPPED = Counter("cloud_alarm_bridge_alerts_dropped_total",
-                  "Alarms dropped by alert_relabel_configs (they only end what fires for their object).",
-                  ["vendor"])
-TEMPLATE_ERRORS = Counter("cloud_alarm_bridge_template_errors_total",
-                          "Annotation templates that failed to render; the default text was kept.", ["annotation"])
-# Written by whichever process (gunicorn master or worker) last tried a reload: the newest value wins.
-RELOAD_SUCCESS = Gauge("cloud_alarm_bridge_config_last_reload_successful",
-                       "Whether the last configuration reload attempt was successful.",
-                       multiprocess_mode="mostrecent")
-RELOAD_SUCCESS_TIME = Gauge("cloud_alarm_bridge_config_last_reload_success_timestamp_seconds",
-                            "Timestamp of the last successful configuration reload.", multiprocess_mode="max")
 
 
-def record_reload(success: bool) -> None:
-    """Publish the outcome of loading the configuration (at start, on SIGHUP, on POST /-/reload)."""
-    RELOAD_SUCCESS.set(1 if success else 0)
-    if success:
-        RELOAD_SUCCESS_TIME.set_to_current_time()
+def enable_multiprocess(directory: str) -> None:
+    """Count in prometheus_client's files under ``directory``, in this process and those it starts.
+
+    prometheus_client picks how it stores values when it is first imported, from this environment
+    variable; the bridge builds its metrics only after start-up has chosen the directory, so picking
+    again here is enough, and no import has to wait for it.
+    """
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    values.ValueClass = values.get_value_class()
 
 
-def init_labels(vendors: Sequence[str], targets: Sequence[str]) -> None:
-    """Create every label value up front, so rates exist before the first event."""
-    for vendor in vendors:
-        for outcome in CALLBACK_OUTCOMES:
-            CALLBACKS.labels(vendor, outcome)
-        DROPPED.labels(vendor)
-        CALLBACK_DURATION.labels(vendor)
-    for target in targets:
-        for outcome in SEND_OUTCOMES:
-            ALERTS_SENT.labels(target, outcome)
-        for reason in SEND_FAILURE_REASONS:
-            SEND_FAILURES.labels(target, reason)
-        BATCH_SIZE.labels(target)
-        SEND_DURATION.labels(target)
+class Metrics:
+    """Every counter, histogram and gauge the bridge keeps, on one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, vendors: Iterable[str] = (),
+                 targets: Iterable[str] = ()) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.callbacks = Counter("cloud_alarm_bridge_callbacks_total", "Vendor callbacks received, by outcome.",
+                                 ["vendor", "outcome"], registry=r)
+        self.callback_duration = Histogram(
+            "cloud_alarm_bridge_callback_duration_seconds", "Time from receiving a callback to acknowledging it.",
+            ["vendor"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+        self.alarm_changes = Counter("cloud_alarm_bridge_alarm_changes_total",
+                                     "Alarm changes in accepted callbacks, by what they did to the store.",
+                                     ["vendor", "outcome"], registry=r)
+        self.alerts_sent = Counter("cloud_alarm_bridge_alerts_sent_total",
+                                   "Alerts posted to an Alertmanager, by outcome.", ["alertmanager", "outcome"],
+                                   registry=r)
+        self.send_failures = Counter("cloud_alarm_bridge_send_failures_total",
+                                     "POSTs to an Alertmanager that failed, by reason.", ["alertmanager", "reason"],
+                                     registry=r)
+        self.batch_size = Histogram("cloud_alarm_bridge_batch_size", "Alerts per POST to an Alertmanager.",
+                                    ["alertmanager"], buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), registry=r)
+        self.send_duration = Histogram("cloud_alarm_bridge_send_duration_seconds",
+                                       "Duration of one POST to an Alertmanager.", ["alertmanager"],
+                                       buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r)
+        self.alerts_expired = Counter("cloud_alarm_bridge_alerts_expired_total",
+                                      "Alerts the bridge resolved itself (max firing age, stateless events).",
+                                      registry=r)
+        self.alerts_dropped = Counter(
+            "cloud_alarm_bridge_alerts_dropped_total",
+            "Alarms dropped by alert_relabel_configs (they only end what fires for their object).", ["vendor"],
+            registry=r)
+        self.template_errors = Counter("cloud_alarm_bridge_template_errors_total",
+                                       "Annotation templates that failed to render; the default text was kept.",
+                                       ["annotation"], registry=r)
+        # Written by whichever process (gunicorn master or worker) last tried a reload: the newest value wins.
+        self.reload_success = Gauge("cloud_alarm_bridge_config_last_reload_successful",
+                                    "Whether the last configuration reload attempt was successful.",
+                                    multiprocess_mode="mostrecent", registry=r)
+        self.reload_success_time = Gauge("cloud_alarm_bridge_config_last_reload_success_timestamp_seconds",
+                                         "Timestamp of the last successful configuration reload.",
+                                         multiprocess_mode="max", registry=r)
+        for vendor in vendors:
+            for outcome in CALLBACK_OUTCOMES:
+                self.callbacks.labels(vendor, outcome)
+            self.alerts_dropped.labels(vendor)
+            self.callback_duration.labels(vendor)
+        for target in targets:
+            for outcome in SEND_OUTCOMES:
+                self.alerts_sent.labels(target, outcome)
+            for reason in SEND_FAILURE_REASONS:
+                self.send_failures.labels(target, reason)
+            self.batch_size.labels(target)
+            self.send_duration.labels(target)
+
+    def record_reload(self, success: bool) -> None:
+        """Publish the outcome of loading the configuration (at start, on SIGHUP, on POST /-/reload)."""
+        self.reload_success.set(1 if success else 0)
+        if success:
+            self.reload_success_time.set_to_current_time()
+
+    def count_template_error(self, annotation: str) -> None:
+        self.template_errors.labels(annotation).inc()
+
+    def exposition(self, *collectors: Collector) -> bytes:
+        """Render /metrics: every process's counters (this one's outside ``serve``), plus ``collectors``."""
+        registry = CollectorRegistry()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry.register(_Registered(self.registry))
+        for collector in collectors:
+            registry.register(collector)
+        return generate_latest(registry)
+
+
+class _Registered(Collector):
+    """What a registry holds, as one collector of another registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator:
+        yield from self._registry.collect()
 
 
 class StoreCollector(Collector):
@@ -107,7 +155,7 @@ class StoreCollector(Collector):
         yield from _target_families(stats.targets, now)
 
 
-def _target_families(targets: dict, now: float) -> Iterator[GaugeMetricFamily]:
+def _target_families(targets: dict[str, TargetStats], now: float) -> Iterator[GaugeMetricFamily]:
     backlog = GaugeMetricFamily("cloud_alarm_bridge_backlog_alerts",
                                 "Alert changes not yet accepted by the Alertmanager.", labels=["alertmanager"])
     age = GaugeMetricFamily("cloud_alarm_bridge_backlog_oldest_age_seconds",
@@ -124,21 +172,3 @@ def _target_families(targets: dict, now: float) -> Iterator[GaugeMetricFamily]:
         last.add_metric([name], stat.last_success_at or 0.0)
     yield from (backlog, age, up, last)
 
-
-def exposition(collector: StoreCollector) -> bytes:
-    """Render /metrics: every process's counters plus the store's gauges."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = CollectorRegistry()
-        registry.register(_Default())
-    registry.register(collector)
-    return generate_latest(registry)
-
-
-class _Default(Collector):
-    """The process's own registry, when not in multiprocess mode (tests, the translate command)."""
-
-    def collect(self) -> Iterator:
-        yield from REGISTRY.collect()

@@ -2,6 +2,7 @@
 
 An :class:`Alarm` is what a vendor said, in vendor-neutral terms (the parse stage's output).
 An :class:`Alert` is what Alertmanager will be told (the map stage's output, the store's input).
+The errors here are the ones several stages raise and the web tier answers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+
+class InvalidPayload(ValueError):
+    """The callback cannot become alerts; the message names the field and the problem (answered 400)."""
+
+
+class UnsupportedMediaType(ValueError):
+    """The callback's content type is not one this vendor sends (answered 415)."""
 
 
 class AlarmState(StrEnum):

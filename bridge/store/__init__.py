@@ -1,113 +1,27 @@
 """The store: the bridge's own record of every alert, and each Alertmanager's delivery progress.
 
-Callbacks are acknowledged only after :meth:`Store.apply` commits. Every visible change gets a new,
-store-wide sequence number; each Alertmanager target has a cursor, the highest sequence number it has
-accepted, so an outage or a crash leaves exactly the undelivered changes behind. Implementations:
-``sqlite`` (embedded default, one replica) and ``redis`` (shared by several replicas). A new backend
-is one module here plus a parameter of the shared contract tests (tests/contract/test_store.py).
+The contract is :class:`~bridge.store.base.Store`; ``sqlite`` (embedded default, one replica) and
+``redis`` (shared by several replicas) implement it, and one contract suite (tests/contract/) runs on
+both. A new backend is one module here, a scheme in :func:`open_store`, and a parameter of that suite.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Protocol
+from bridge.store.base import (
+    Outcome,
+    Store,
+    StoredAlert,
+    StoreError,
+    StoreFull,
+    StoreStats,
+    TargetStats,
+    redact_url,
+)
+from bridge.store.redis import RedisStore
+from bridge.store.sqlite import SqliteStore
 
-from bridge.model import Alert
-
-
-class StoreError(RuntimeError):
-    """The store cannot be used now; callbacks get 503 so that the vendor retries."""
-
-
-class StoreFull(StoreError):
-    """The store holds its configured maximum of alerts; callbacks get 503 until it drains."""
-
-
-class Outcome(StrEnum):
-    CHANGED = "changed"
-    """Something Alertmanager must learn: queued for delivery to every target."""
-    UNCHANGED = "unchanged"
-    """A retry or repeat with nothing new: refreshed, nothing queued."""
-    STALE = "stale"
-    """Older than what the store already knows (a late retry after a recovery): ignored."""
-
-
-@dataclass(frozen=True)
-class StoredAlert:
-    alert: Alert
-    fingerprint: str
-    seq: int
-    changed_at: float
-
-
-@dataclass(frozen=True)
-class TargetStats:
-    backlog: int
-    oldest_change_at: float | None
-    last_success_at: float | None
-    up: bool | None
-
-
-@dataclass(frozen=True)
-class StoreStats:
-    alerts_by_vendor_state: dict[tuple[str, str], int] = field(default_factory=dict)
-    total: int = 0
-    targets: dict[str, TargetStats] = field(default_factory=dict)
-
-
-class Store(Protocol):
-    def apply(self, alerts: Sequence[Alert], now: float) -> list[Outcome]:
-        """Record alert changes atomically, in order; raise StoreFull or StoreError."""
-        ...
-
-    def register_targets(self, targets: Sequence[str]) -> None:
-        """Start cursors for new targets at the current sequence (a full resend covers the past)."""
-        ...
-
-    def changes(self, target: str, limit: int) -> list[StoredAlert]:
-        """The oldest changes the target has not accepted yet, in sequence order."""
-        ...
-
-    def advance(self, target: str, seq: int, now: float) -> None:
-        """Mark every change up to ``seq`` as delivered to ``target``."""
-        ...
-
-    def record_failure(self, target: str, now: float) -> None: ...
-
-    def active(self, after: str, limit: int, now: float, resolved_for: float) -> list[StoredAlert]:
-        """Alerts to re-send, by fingerprint after ``after``: firing ones, and ones resolved recently."""
-        ...
-
-    def expire(self, now: float, max_firing_age: float) -> int:
-        """Resolve firing alerts past their expiry, or that the vendor has not mentioned for
-        ``max_firing_age`` seconds (0: off)."""
-        ...
-
-    def forget(self, now: float, keep_resolved_for: float) -> int:
-        """Delete alerts resolved (and unchanged) for ``keep_resolved_for`` seconds, delivered or not.
-
-        A dead target must not keep them until the store is full: by then every Alertmanager has
-        expired them itself (their last ``endsAt`` has passed), and a cursor skips what is gone.
-        """
-        ...
-
-    def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
-        """Take or renew a named lease; True while ``owner`` holds it."""
-        ...
-
-    def release_lease(self, name: str, owner: str) -> None:
-        """Drop the lease if ``owner`` holds it."""
-        ...
-
-    def stats(self, targets: Sequence[str], now: float) -> StoreStats: ...
-
-    def ping(self) -> None:
-        """Raise StoreError unless the store answers."""
-        ...
-
-    def close(self) -> None: ...
+__all__ = ["Outcome", "Store", "StoreError", "StoreFull", "StoreStats", "StoredAlert", "TargetStats", "open_store",
+           "redact_url"]
 
 
 def open_store(url: str, *, max_alerts: int = 0) -> Store:
@@ -115,21 +29,7 @@ def open_store(url: str, *, max_alerts: int = 0) -> Store:
     ``redis://[user:pass@]host:port/db``, ``rediss://...`` (TLS) or ``redis+sentinel://...``."""
     scheme, sep, _ = url.partition("://")
     if scheme == "sqlite" and sep:
-        from bridge.store.sqlite import SqliteStore
-
         return SqliteStore.from_url(url, max_alerts=max_alerts)
     if scheme in ("redis", "rediss", "redis+sentinel") and sep:
-        from bridge.store.redis import RedisStore
-
         return RedisStore.from_url(url, max_alerts=max_alerts)
     raise ValueError(f"unsupported store URL {redact_url(url)!r}: expected sqlite:///path or redis://host:port/db")
-
-
-def redact_url(url: str) -> str:
-    """Hide a password in a URL before it is logged."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not sep or not at:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in userinfo else url

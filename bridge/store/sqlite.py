@@ -14,13 +14,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.model import AlarmState, Alert
-from bridge.store import Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
+from bridge.store.base import Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
+from bridge.store.group_commit import GroupCommit, PendingApply
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -56,65 +56,6 @@ WRITER_LOCK_TIMEOUT = 10.0
 
 _COLUMNS = "fingerprint, labels, annotations, generator_url, state, starts_at, ends_at, event_at, " \
            "expires_at, seq, changed_at, object_key"
-
-
-@dataclass
-class PendingApply:
-    """One caller's ``apply``, waiting for the transaction that commits it."""
-
-    alerts: Sequence[Alert]
-    now: float
-    outcomes: list[Outcome] | None = None
-    error: BaseException | None = None
-    finished: bool = False
-    """Set, under the group's lock, once the transaction that held this change has ended."""
-
-
-class GroupCommit:
-    """Concurrent ``apply`` calls of one process share one transaction, and so one wait for the disk.
-
-    With ``synchronous=FULL`` a commit waits for fsync, and SQLite has a single writer: one commit per
-    callback caps the bridge at a few hundred callbacks a second, however many threads it runs. Here
-    the first caller to arrive commits for everyone queued behind it (leader and followers: no thread
-    of its own, so nothing to start again after gunicorn forks). Every caller still returns only after
-    the commit that holds its change; one whose change fails (a full store) rolls back alone.
-    """
-
-    def __init__(self, commit: Callable[[list[PendingApply]], None]) -> None:
-        self._commit = commit
-        self._ready = threading.Condition()
-        self._queue: list[PendingApply] = []
-        self._committing = False
-
-    def apply(self, alerts: Sequence[Alert], now: float) -> list[Outcome]:
-        mine = PendingApply(alerts, now)
-        with self._ready:
-            self._queue.append(mine)
-            while self._committing and not mine.finished:
-                self._ready.wait()
-            if mine.finished:
-                return _result(mine)
-            self._committing = True
-            batch, self._queue = self._queue, []
-        try:
-            self._commit(batch)
-        except BaseException as exc:  # the transaction did not commit: nobody's change is in
-            for pending in batch:
-                pending.outcomes, pending.error = None, exc
-        finally:
-            with self._ready:
-                self._committing = False
-                for pending in batch:
-                    pending.finished = True
-                self._ready.notify_all()
-        return _result(mine)
-
-
-def _result(pending: PendingApply) -> list[Outcome]:
-    if pending.error is not None:
-        raise pending.error
-    assert pending.outcomes is not None
-    return pending.outcomes
 
 
 class SqliteStore:

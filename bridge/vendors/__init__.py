@@ -16,14 +16,6 @@ from zoneinfo import ZoneInfo
 from bridge.model import Alarm
 
 
-class InvalidPayload(ValueError):
-    """The callback cannot become alerts; the message names the field and the problem (answered 400)."""
-
-
-class UnsupportedMediaType(ValueError):
-    """The callback's content type is not one this vendor sends (answered 415)."""
-
-
 @dataclass(frozen=True)
 class ParseContext:
     """What parsing needs besides the body: the clock, the vendor's time zone and the JSON depth limit."""

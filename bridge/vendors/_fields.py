@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bridge.vendors import InvalidPayload
+from bridge.model import InvalidPayload
 
 _ABSENT = {"", "null", "none", "undefined"}
 

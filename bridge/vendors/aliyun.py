@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bridge.model import Alarm, AlarmState
-from bridge.vendors import Callback, InvalidPayload, ParseContext, UnsupportedMediaType
+from bridge.model import Alarm, AlarmState, InvalidPayload, UnsupportedMediaType
+from bridge.vendors import Callback, ParseContext
 from bridge.vendors._fields import (
     DEFAULT_MAX_JSON_DEPTH,
     epoch,

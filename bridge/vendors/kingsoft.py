@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bridge.model import Alarm, AlarmState
-from bridge.vendors import Callback, InvalidPayload, ParseContext, UnsupportedMediaType
+from bridge.model import Alarm, AlarmState, InvalidPayload, UnsupportedMediaType
+from bridge.vendors import Callback, ParseContext
 from bridge.vendors._fields import (
     epoch,
     flat_strings,

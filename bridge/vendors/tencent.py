@@ -11,8 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bridge.model import Alarm, AlarmState
-from bridge.vendors import Callback, InvalidPayload, ParseContext, UnsupportedMediaType
+from bridge.model import Alarm, AlarmState, InvalidPayload, UnsupportedMediaType
+from bridge.vendors import Callback, ParseContext
 from bridge.vendors._fields import (
     flat_strings,
     is_json_type,

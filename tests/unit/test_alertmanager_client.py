@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bridge.alertmanager import AlertmanagerClient, SendError, postable
-from bridge.config import AlertmanagerTarget
+from bridge.deliver.alertmanager import AlertmanagerClient, SendError, postable
 from bridge.model import AlarmState, Alert
+from bridge.settings import AlertmanagerTarget
 
 Reply = Callable[[list[dict[str, Any]]], int]
 

@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from bridge.model import AlarmState
-from bridge.vendors import InvalidPayload, ParseContext, UnsupportedMediaType
+from bridge.model import AlarmState, InvalidPayload, UnsupportedMediaType
+from bridge.vendors import ParseContext
 from bridge.vendors.aliyun import VENDOR as aliyun
 from bridge.vendors.aliyun import parse_dimensions
 from tests.support import fixture_bytes

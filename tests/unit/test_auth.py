@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from bridge import config
-from bridge.app import create_app
-from bridge.auth import client_address, networks, token_matches
-from bridge.config import Settings
 from bridge.logs import JsonFormatter, redact_query
-from bridge.server import warn_about_tokens
+from bridge.options import add_arguments
+from bridge.rules.loading import load_settings, rules_for
+from bridge.run.supervisor import warn_about_tokens
+from bridge.settings import ConfigError, Settings, from_json, to_json
 from bridge.store.sqlite import SqliteStore
+from bridge.web.app import create_app
+from bridge.web.auth import client_address, networks, token_matches
 from tests.support import fixture_bytes
 
 KINGSOFT = fixture_bytes("kingsoft", "alarm.json")
@@ -27,7 +28,7 @@ KINGSOFT = fixture_bytes("kingsoft", "alarm.json")
 
 def args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    config.add_arguments(parser)
+    add_arguments(parser)
     return parser.parse_args(list(argv))
 
 
@@ -54,33 +55,33 @@ def post(c: FlaskClient, vendor: str = "kingsoft", token: str | None = None, rem
 
 def test_a_token_file_holds_several_tokens_one_per_line(tmp_path: Path) -> None:
     (tmp_path / "tokens").write_text("# rotated 2026-01\nnew-token\n\n  old-token  \n")
-    settings = config.load(args("--token", "flag-token", "--token-file", str(tmp_path / "tokens")), {})
+    settings = load_settings(args("--token", "flag-token", "--token-file", str(tmp_path / "tokens")), {})
     assert settings.tokens == ("flag-token", "new-token", "old-token")
 
 
 def test_a_single_line_token_file_works_as_before(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("s3cret\n")
-    assert config.load(args(), {"BRIDGE_TOKEN_FILE": str(tmp_path / "token")}).tokens == ("s3cret",)
+    assert load_settings(args(), {"BRIDGE_TOKEN_FILE": str(tmp_path / "token")}).tokens == ("s3cret",)
 
 
 def test_vendor_tokens_come_from_flags_environment_files_and_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "aliyun").write_text("ali-1\nali-2\n")
     file = tmp_path / "bridge.yml"
     file.write_text("vendor_tokens:\n  kingsoft: [ks-1, ks-2]\n  tencent: tc-file\n")
-    from_file = config.load(args("--vendor-token-file", f"aliyun={tmp_path / 'aliyun'}", "--config", str(file)), {})
+    from_file = load_settings(args("--vendor-token-file", f"aliyun={tmp_path / 'aliyun'}", "--config", str(file)), {})
     assert from_file.vendor_tokens == {"aliyun": ("ali-1", "ali-2"), "kingsoft": ("ks-1", "ks-2"),
                                        "tencent": ("tc-file",)}
     # like every option, a flag replaces the file's value as a whole
-    from_flag = config.load(args("--vendor-token", "tencent=tc-flag", "--config", str(file)), {})
+    from_flag = load_settings(args("--vendor-token", "tencent=tc-flag", "--config", str(file)), {})
     assert from_flag.vendor_tokens == {"tencent": ("tc-flag",)}
-    from_env = config.load(args(), {"BRIDGE_VENDOR_TOKENS": "tencent=a,tencent=b=c"})
+    from_env = load_settings(args(), {"BRIDGE_VENDOR_TOKENS": "tencent=a,tencent=b=c"})
     assert from_env.vendor_tokens == {"tencent": ("a", "b=c")}
 
 
 def test_allowlists_and_proxies_come_from_every_source(tmp_path: Path) -> None:
     file = tmp_path / "bridge.yml"
     file.write_text("vendor_allow_cidrs:\n  aliyun: [47.74.206.0/26, 8.222.159.116]\ntrusted_proxies: [10.0.0.0/8]\n")
-    settings = config.load(args("--allow-cidr", "192.0.2.0/24", "--config", str(file)),
+    settings = load_settings(args("--allow-cidr", "192.0.2.0/24", "--config", str(file)),
                            {"BRIDGE_TRUSTED_PROXIES": "127.0.0.1, ::1"})
     assert settings.allow_cidrs == ("192.0.2.0/24",)
     assert settings.vendor_allow_cidrs == {"aliyun": ("47.74.206.0/26", "8.222.159.116/32")}
@@ -99,15 +100,15 @@ def test_a_token_source_without_a_token_refuses_to_start(tmp_path: Path, given: 
     (tmp_path / "empty").write_text("")
     (tmp_path / "comments").write_text("# rotated 2026-01\n\n")
     flag, value = given
-    with pytest.raises(config.ConfigError, match=r"holds no token|given but empty"):
-        config.load(args(flag, value.format(empty=tmp_path / "empty", comments=tmp_path / "comments")), {})
+    with pytest.raises(ConfigError, match=r"holds no token|given but empty"):
+        load_settings(args(flag, value.format(empty=tmp_path / "empty", comments=tmp_path / "comments")), {})
 
 
 @pytest.mark.parametrize("env", [{"BRIDGE_TOKEN": ""}, {"BRIDGE_TOKEN": "  "}, {"BRIDGE_TOKEN_FILE": ""},
                                  {"BRIDGE_VENDOR_TOKENS": ""}])
 def test_a_blank_token_variable_refuses_to_start(env: dict[str, str]) -> None:
-    with pytest.raises(config.ConfigError, match=f"environment {next(iter(env))}: given but empty"):
-        config.load(args(), env)
+    with pytest.raises(ConfigError, match=f"environment {next(iter(env))}: given but empty"):
+        load_settings(args(), env)
 
 
 def test_a_config_file_without_a_token_refuses_to_start(tmp_path: Path) -> None:
@@ -115,10 +116,10 @@ def test_a_config_file_without_a_token_refuses_to_start(tmp_path: Path) -> None:
     file = tmp_path / "bridge.yml"
     for text in ("tokens: []\n", f"token_file: {tmp_path / 'empty'}\n", "vendor_tokens: {aliyun: []}\n"):
         file.write_text(text)
-        with pytest.raises(config.ConfigError):
-            config.load(args("--config", str(file)), {})
-        with pytest.raises(config.ConfigError):  # and check-config and reloads say the same
-            config.load_rules(str(file))
+        with pytest.raises(ConfigError):
+            load_settings(args("--config", str(file)), {})
+        with pytest.raises(ConfigError):  # and check-config and reloads say the same
+            rules_for(Settings(config_file=str(file)))
 
 
 def test_the_start_warning_names_the_open_vendors_only(caplog: pytest.LogCaptureFixture) -> None:
@@ -138,8 +139,8 @@ def test_the_start_warning_names_the_open_vendors_only(caplog: pytest.LogCapture
 
 
 def test_bad_security_options_are_reported_without_echoing_secrets(tmp_path: Path) -> None:
-    with pytest.raises(config.ConfigError) as error:
-        config.load(args("--vendor-token", "tencnet=abc", "--vendor-token-file", "TOPSECRET", "--allow-cidr",
+    with pytest.raises(ConfigError) as error:
+        load_settings(args("--vendor-token", "tencnet=abc", "--vendor-token-file", "TOPSECRET", "--allow-cidr",
                          "10.0.0/33", "--token-file", str(tmp_path / "missing")), {})
     text = str(error.value)
     assert "unknown vendor 'tencnet'; known: aliyun, kingsoft, tencent" in text
@@ -152,7 +153,7 @@ def test_new_settings_survive_the_trip_to_gunicorn() -> None:
     settings = Settings(tokens=("a",), vendor_tokens={"tencent": ("b",)}, allow_cidrs=("10.0.0.0/8",),
                         vendor_allow_cidrs={"aliyun": ("47.74.206.0/26",)}, trusted_proxies=("127.0.0.1/32",),
                         max_json_depth=5, request_timeout=3.0)
-    assert config.from_json(config.to_json(settings)) == settings
+    assert from_json(to_json(settings)) == settings
     assert "'b'" not in repr(settings) and "'a'" not in repr(settings)
 
 

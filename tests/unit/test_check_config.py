@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge import config
-from bridge.app import create_app
 from bridge.cli import main
+from bridge.rules.loading import load_settings, rules_for
+from bridge.settings import ConfigError
+from bridge.web.app import create_app
 from tests.support import FIXTURES
 
 GOOD = """\
@@ -97,32 +98,32 @@ def test_it_refuses_structural_mistakes(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_serve_refuses_two_default_severities_in_one_file(tmp_path: Path) -> None:
     path = write(tmp_path, "default_severity: info\nseverity: {default: warning}\n")
-    with pytest.raises(config.ConfigError) as error:
-        config.load(env={"BRIDGE_CONFIG": path})
+    with pytest.raises(ConfigError) as error:
+        load_settings(env={"BRIDGE_CONFIG": path})
     assert f"{path}: severity.default: conflicts with {path}: default_severity; set only one" in str(error.value)
 
 
 def test_serve_refuses_a_severity_default_that_a_flag_also_sets(tmp_path: Path) -> None:
     path = write(tmp_path, "severity: {default: warning}\n")
-    with pytest.raises(config.ConfigError) as error:
-        config.load(env={"BRIDGE_CONFIG": path, "BRIDGE_DEFAULT_SEVERITY": "info"})
+    with pytest.raises(ConfigError) as error:
+        load_settings(env={"BRIDGE_CONFIG": path, "BRIDGE_DEFAULT_SEVERITY": "info"})
     assert "severity.default: conflicts with environment BRIDGE_DEFAULT_SEVERITY" in str(error.value)
 
 
 def test_a_reload_refuses_what_the_next_start_would_refuse(tmp_path: Path) -> None:
     path = write(tmp_path, "external_labels: {team: infra}\n")
-    app = create_app(config.load(env={"BRIDGE_CONFIG": path, "BRIDGE_DEFAULT_SEVERITY": "info"}))
+    app = create_app(load_settings(env={"BRIDGE_CONFIG": path, "BRIDGE_DEFAULT_SEVERITY": "info"}))
     write(tmp_path, "severity: {default: warning}\n")
     response = app.test_client().post("/-/reload")
     assert response.status_code == 500
     assert "severity.default: conflicts with environment BRIDGE_DEFAULT_SEVERITY" in response.text
-    with pytest.raises(config.ConfigError, match="conflicts with environment BRIDGE_DEFAULT_SEVERITY"):
-        config.load(env={"BRIDGE_CONFIG": path, "BRIDGE_DEFAULT_SEVERITY": "info"})
+    with pytest.raises(ConfigError, match="conflicts with environment BRIDGE_DEFAULT_SEVERITY"):
+        load_settings(env={"BRIDGE_CONFIG": path, "BRIDGE_DEFAULT_SEVERITY": "info"})
 
 
 def test_a_reload_refuses_two_default_severities_in_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "default_severity: info\n")
-    app = create_app(config.load(env={"BRIDGE_CONFIG": path}))
+    app = create_app(load_settings(env={"BRIDGE_CONFIG": path}))
     write(tmp_path, "default_severity: info\nseverity: {default: warning}\n")
     response = app.test_client().post("/-/reload")
     assert response.status_code == 500
@@ -143,15 +144,15 @@ def test_check_config_refuses_what_serve_would(tmp_path: Path, capsys: pytest.Ca
 
 def test_the_severity_map_and_default_apply(tmp_path: Path) -> None:
     path = write(tmp_path, "severity: {default: info, vendors: {kingsoft: critical}}\n")
-    rules = config.rules_for(config.load(env={"BRIDGE_CONFIG": path}))
+    rules = rules_for(load_settings(env={"BRIDGE_CONFIG": path}))
     assert rules.mapping.default_severity == "info"
     assert rules.mapping.severity_by_vendor == {"kingsoft": "critical"}
 
 
 def test_default_severity_keeps_working_without_the_severity_block(tmp_path: Path) -> None:
     path = write(tmp_path, "default_severity: info\n")
-    assert config.rules_for(config.load(env={"BRIDGE_CONFIG": path})).default_severity == "info"
-    assert config.rules_for(config.load(env={"BRIDGE_DEFAULT_SEVERITY": "critical"})).default_severity == "critical"
+    assert rules_for(load_settings(env={"BRIDGE_CONFIG": path})).default_severity == "info"
+    assert rules_for(load_settings(env={"BRIDGE_DEFAULT_SEVERITY": "critical"})).default_severity == "critical"
 
 
 def translate(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[list[dict], str]:

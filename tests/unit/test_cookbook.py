@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import load_rules
+from bridge.mapping.limits import Limits
 from bridge.model import Alarm, Alert
+from bridge.pipeline import to_alerts
 from bridge.rules import Rules
+from bridge.rules.loading import rules_for
+from bridge.settings import Settings
 from bridge.vendors import VENDORS, ParseContext
 from tests.support import fixture_bytes
 
@@ -30,7 +33,8 @@ def alarm(vendor: str, fixture: str) -> Alarm:
 
 
 def apply(rules: Rules, vendor: str, fixture: str) -> Alert:
-    return rules.apply(alarm(vendor, fixture), NOW)
+    [alert] = to_alerts([alarm(vendor, fixture)], rules, Limits(), NOW)
+    return alert
 
 
 def team_and_cluster(rules: Rules) -> None:
@@ -108,4 +112,4 @@ def test_every_cookbook_example_is_checked() -> None:
 def test_the_cookbook_example_does_what_the_doc_says(name: str, tmp_path: Path) -> None:
     path = tmp_path / f"{name}.yml"
     path.write_text(examples()[name], encoding="utf-8")
-    CHECKS[name](load_rules(str(path)))
+    CHECKS[name](rules_for(Settings(config_file=str(path))))

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bridge import deliver
-from bridge.config import Settings
 from bridge.deliver import Deliverer
+from bridge.settings import Settings
 from bridge.store import StoreError
 from bridge.store.sqlite import SqliteStore
 from tests.support import wait_for

@@ -14,11 +14,12 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bridge.alertmanager import postable
-from bridge.app import alerts_for
-from bridge.mapping import Limits
+from bridge.deliver.alertmanager import postable
+from bridge.mapping.limits import Limits
+from bridge.model import InvalidPayload, UnsupportedMediaType
+from bridge.pipeline import to_alerts
 from bridge.rules import Rules
-from bridge.vendors import VENDORS, InvalidPayload, ParseContext, UnsupportedMediaType
+from bridge.vendors import VENDORS, ParseContext
 from tests.fuzzing import (
     CONTENT_TYPES,
     SAMPLES,
@@ -45,7 +46,7 @@ def outcome(vendor: str, body: bytes, content_type: str) -> str:
     """Parse and map like the app does (default rules); assert acceptable alerts or an explained refusal."""
     try:
         parsed = VENDORS[vendor].parse(body, content_type.split(";")[0].strip().lower(), CTX)
-        alerts = alerts_for(parsed.alarms, RULES, LIMITS, 100, NOW)
+        alerts = to_alerts(parsed.alarms, RULES, LIMITS, NOW)
     except (InvalidPayload, UnsupportedMediaType) as exc:
         assert str(exc).strip(), "a refusal must say why"
         return type(exc).__name__

@@ -13,7 +13,8 @@ import pytest
 from bridge.model import AlarmState, Alert
 from bridge.store import Outcome, StoreError, StoreFull
 from bridge.store import sqlite as sqlite_store
-from bridge.store.sqlite import GroupCommit, PendingApply, SqliteStore
+from bridge.store.group_commit import GroupCommit, PendingApply
+from bridge.store.sqlite import SqliteStore
 
 
 def alert(host: str) -> Alert:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bridge.model import AlarmState
-from bridge.vendors import InvalidPayload, ParseContext
+from bridge.model import AlarmState, InvalidPayload
+from bridge.vendors import ParseContext
 from bridge.vendors.kingsoft import VENDOR as kingsoft
 from bridge.vendors.kingsoft import parse_tags
 from tests.support import fixture_bytes

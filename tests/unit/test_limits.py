@@ -10,16 +10,18 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
-from bridge.alertmanager import postable
-from bridge.app import alerts_for, create_app
-from bridge.config import Settings
-from bridge.mapping import CUT_MARK, LimitExceeded, Limits, MappingOptions, to_alert
-from bridge.model import Alarm, AlarmState
+from bridge.deliver.alertmanager import postable
+from bridge.mapping.default import MappingOptions, to_alert
+from bridge.mapping.limits import CUT_MARK, LimitExceeded, Limits
+from bridge.model import Alarm, AlarmState, InvalidPayload
+from bridge.pipeline import to_alerts
 from bridge.rules import Rules
+from bridge.settings import Settings
 from bridge.store.sqlite import SqliteStore
-from bridge.vendors import InvalidPayload, ParseContext
+from bridge.vendors import ParseContext
 from bridge.vendors._fields import json_depth, load_json
 from bridge.vendors.aliyun import VENDOR as aliyun
+from bridge.web.app import create_app
 from tests.fuzzing import SLOW_SHAPES, assert_acceptable, deep, pathological
 from tests.support import fixture_bytes
 
@@ -42,7 +44,7 @@ def alarm(**changes) -> Alarm:
 
 
 def mapped(one: Alarm, rules: Rules | None = None, **limits: int):
-    [alert] = alerts_for([one], rules or Rules(), Limits(**limits), 100, NOW)
+    [alert] = to_alerts([one], rules or Rules(), Limits(**limits), NOW)
     return alert
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bridge.mapping import MappingOptions, label_name, to_alert
+from bridge.mapping.default import MappingOptions, label_name, to_alert
 from bridge.model import Alarm, AlarmState
 
 NOW = 1_700_000_000.0

@@ -7,8 +7,9 @@ import re
 import pytest
 import yaml
 
-from bridge.config import ConfigError, rules_from
-from bridge.rules import RelabelConfig, expand, process, relabel
+from bridge.rules.loading import rules_from
+from bridge.rules.relabel import RelabelConfig, expand, process, relabel
+from bridge.settings import ConfigError
 
 
 def configs(text: str) -> tuple[RelabelConfig, ...]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bridge.app import create_app
-from bridge.config import Settings, checked_config
+from bridge.reload import SharedReload, checked_config
+from bridge.run.webserver import WebServer
+from bridge.settings import Settings
 from bridge.store.sqlite import SqliteStore
-from bridge.web import SharedReload, WebServer
+from bridge.web.app import create_app
 from tests.support import fixture_bytes
 
 OLD = "external_labels: {team: infra}\n"

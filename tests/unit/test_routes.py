@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from bridge.app import create_app
-from bridge.config import Settings
+from bridge.settings import Settings
 from bridge.store.sqlite import SqliteStore
+from bridge.web.app import create_app
 from tests.support import fixture_bytes
 
 

@@ -6,14 +6,17 @@ import time
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
+from flask.testing import FlaskClient
 
-from bridge.app import create_app
-from bridge.config import ConfigError, Settings, rules_from
+from bridge.mapping.limits import Limits
 from bridge.model import AlarmState
+from bridge.pipeline import to_alerts
 from bridge.rules import DROPPED_REASON, Rules
+from bridge.rules.loading import rules_from
+from bridge.settings import ConfigError, Settings
 from bridge.store.sqlite import SqliteStore
 from bridge.vendors import VENDORS, ParseContext
+from bridge.web.app import create_app
 from tests.support import fixture_bytes
 
 RENAME = {"vendors": {"tencent": {"alert_relabel_configs": [
@@ -36,7 +39,7 @@ def store(tmp_path: Path) -> SqliteStore:
 
 def apply(store: SqliteStore, rule_set: Rules, fixture: str, now: float) -> None:
     parsed = VENDORS["tencent"].parse(fixture_bytes("tencent", fixture), "application/json", ParseContext(now=now))
-    store.apply([rule_set.apply(alarm, now) for alarm in parsed.alarms], now)
+    store.apply(to_alerts(parsed.alarms, rule_set, Limits(), now), now)
 
 
 def alerts(store: SqliteStore, now: float) -> dict[str, tuple[AlarmState, dict[str, str]]]:
@@ -92,13 +95,14 @@ def test_objects_that_rules_give_one_label_set_share_one_alert(tmp_path: Path) -
     apply(store, merge, "vpc-bandwidth-firing.json", now)
     other = fixture_bytes("tencent", "metric-firing.json").replace(b"ins-o9p3rg3m", b"ins-other")
     parsed = VENDORS["tencent"].parse(other, "application/json", ParseContext(now=now))
-    outcomes = store.apply([merge.apply(alarm, now) for alarm in parsed.alarms], now)
+    outcomes = store.apply(to_alerts(parsed.alarms, merge, Limits(), now), now)
     assert [o.value for o in outcomes] == ["unchanged"]
     assert store.stats([], now).total == 2
 
 
-def sample(name: str, labels: dict[str, str] | None = None) -> float | None:
-    return REGISTRY.get_sample_value(name, labels or {})
+def sample(client: FlaskClient, name: str, labels: dict[str, str] | None = None) -> float | None:
+    """A metric of the app behind ``client``."""
+    return client.application.extensions["bridge"].metrics.registry.get_sample_value(name, labels or {})
 
 
 def test_post_reload_applies_a_valid_file_and_refuses_an_invalid_one(tmp_path: Path, store: SqliteStore) -> None:
@@ -110,19 +114,19 @@ def test_post_reload_applies_a_valid_file_and_refuses_an_invalid_one(tmp_path: P
     assert client.post("/callbacks/tencent", data=body, content_type="application/json").status_code == 200
     config.write_text("external_labels: {team: storage}\n")
     assert client.post("/-/reload").status_code == 200
-    assert sample("cloud_alarm_bridge_config_last_reload_successful") == 1
+    assert sample(client, "cloud_alarm_bridge_config_last_reload_successful") == 1
     config.write_text("external_labels: {team: [not, a, string]}\n")
     response = client.post("/-/reload")
     assert response.status_code == 500
     assert "external_labels.team: the value must be a non-empty string" in response.text
-    assert sample("cloud_alarm_bridge_config_last_reload_successful") == 0
-    dropped_before = sample("cloud_alarm_bridge_alerts_dropped_total", {"vendor": "tencent"}) or 0
+    assert sample(client, "cloud_alarm_bridge_config_last_reload_successful") == 0
+    dropped_before = sample(client, "cloud_alarm_bridge_alerts_dropped_total", {"vendor": "tencent"}) or 0
     assert client.post("/callbacks/tencent", data=body.replace(b"ins-o9p3rg3m", b"ins-2"),
                        content_type="application/json").status_code == 200
 
     teams = sorted(row.alert.labels["team"] for row in store.active("", 100, time.time(), 10**9))
     assert teams == ["infra", "storage"]
-    assert sample("cloud_alarm_bridge_alerts_dropped_total", {"vendor": "tencent"}) == dropped_before
+    assert sample(client, "cloud_alarm_bridge_alerts_dropped_total", {"vendor": "tencent"}) == dropped_before
     assert client.get("/-/reload").status_code == 405
 
 
@@ -136,12 +140,12 @@ def test_dropped_alarms_are_counted(tmp_path: Path, store: SqliteStore) -> None:
     config = tmp_path / "bridge.yml"
     config.write_text("alert_relabel_configs: [{source_labels: [namespace], regex: qce/cvm, action: drop}]\n")
     client = create_app(Settings(config_file=str(config)), store=store).test_client()
-    before = sample("cloud_alarm_bridge_alerts_dropped_total", {"vendor": "tencent"}) or 0
+    before = sample(client, "cloud_alarm_bridge_alerts_dropped_total", {"vendor": "tencent"}) or 0
     response = client.post("/callbacks/tencent", data=fixture_bytes("tencent", "metric-firing.json"),
                            content_type="application/json")
     assert response.status_code == 200
     assert response.json == {"sessionId": "xxxxxxxx", "retCode": 0}
-    assert sample("cloud_alarm_bridge_alerts_dropped_total", {"vendor": "tencent"}) == before + 1
+    assert sample(client, "cloud_alarm_bridge_alerts_dropped_total", {"vendor": "tencent"}) == before + 1
     assert store.stats([], time.time()).total == 0
 
 

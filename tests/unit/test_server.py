@@ -8,10 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import values
 
-from bridge import server
-from bridge.config import Settings
-from bridge.deliver import TargetLoop
+from bridge.deliver.target import TargetLoop
+from bridge.run import supervisor as server
+from bridge.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _metrics_mode_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """prepare_metrics_dir switches this process to multiprocess files; other tests count in memory."""
+    monkeypatch.setattr(values, "ValueClass", values.ValueClass)
 
 
 def test_an_operators_metrics_directory_loses_only_the_previous_runs_metrics(

@@ -6,9 +6,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bridge.config import AlertmanagerTarget, Settings
-from bridge.deliver import BATCH_PAUSE, Lease, TargetLoop
+from bridge.deliver.lease import Lease
+from bridge.deliver.target import BATCH_PAUSE, TargetLoop
 from bridge.model import AlarmState, Alert
+from bridge.settings import AlertmanagerTarget, Settings
 from bridge.store.sqlite import SqliteStore
 
 TARGET = AlertmanagerTarget("http://am.invalid:9093")

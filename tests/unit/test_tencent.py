@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.model import AlarmState
-from bridge.vendors import InvalidPayload, ParseContext, UnsupportedMediaType
+from bridge.model import AlarmState, InvalidPayload, UnsupportedMediaType
+from bridge.vendors import ParseContext
 from bridge.vendors.tencent import VENDOR as tencent
 from tests.support import fixture_bytes
 

@@ -20,14 +20,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from bridge.config import Settings, to_json
+from bridge.deliver import Deliverer
+from bridge.metrics import Metrics, enable_multiprocess
+from bridge.settings import Settings, to_json
+from bridge.store import open_store
+from bridge.vendors import VENDORS
+from bridge.web.auth import Guard
 
-if TYPE_CHECKING:
-    from bridge.deliver import Deliverer
-
-log = logging.getLogger("bridge.server")
+log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -38,13 +39,14 @@ _METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_[^/]+\.db"
 def prepare_metrics_dir() -> None:
     """Point prometheus_client at a multiprocess directory without a previous run's counts.
 
-    Must run before prometheus_client is imported. A directory the operator names may hold other
-    files (it could even be /tmp), so only prometheus_client's own files are removed from it.
+    Must run before the first metric is built. A directory the operator names may hold other files
+    (it could even be /tmp), so only prometheus_client's own files are removed from it.
     """
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not path:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cloud-alarm-bridge-metrics-")
+        enable_multiprocess(tempfile.mkdtemp(prefix="cloud-alarm-bridge-metrics-"))
         return
+    enable_multiprocess(path)
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.iterdir():
@@ -59,9 +61,6 @@ def _die_with_parent() -> None:
 
 def warn_about_tokens(settings: Settings) -> None:
     """Name the vendors whose URL anyone may post to, and those that refuse every callback."""
-    from bridge.auth import Guard
-    from bridge.vendors import VENDORS
-
     guard = Guard.from_settings(settings)
     if not guard.requires_token:
         log.warning("no token configured: anyone who can reach these callback URLs can create alerts",
@@ -74,16 +73,14 @@ def warn_about_tokens(settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> int:
-    from bridge.deliver import Deliverer
-    from bridge.store import open_store
-
+    """Run the bridge until SIGTERM or SIGINT; the exit status (1 if a part of it died)."""
     store = open_store(settings.store, max_alerts=settings.store_max_alerts)
     store.ping()
     warn_about_tokens(settings)
     log.info("starting", extra={"listen": settings.listen, "workers": settings.workers,
                                 "alertmanagers": [t.name for t in settings.alertmanagers],
                                 "resend_interval_seconds": settings.resend_interval})
-    web = subprocess.Popen([sys.executable, "-m", "bridge.web"], stdin=subprocess.PIPE,
+    web = subprocess.Popen([sys.executable, "-m", "bridge.run.webserver"], stdin=subprocess.PIPE,
                            preexec_fn=_die_with_parent)
     assert web.stdin is not None
     web.stdin.write(to_json(settings).encode())
@@ -94,7 +91,7 @@ def serve(settings: Settings) -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGHUP, lambda *_: web.send_signal(signal.SIGHUP))
 
-    deliverer = Deliverer(store, settings)
+    deliverer = Deliverer(store, settings, Metrics(targets=[t.name for t in settings.alertmanagers]))
     delivery = threading.Thread(target=deliverer.run, name="delivery", daemon=True)
     delivery.start()
     failure = ""

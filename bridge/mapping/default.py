@@ -1,4 +1,4 @@
-"""Map a vendor-neutral Alarm to an Alertmanager alert.
+"""The default mapping: a vendor-neutral Alarm becomes an Alertmanager alert.
 
 Labels carry only stable identity (who, what, where); everything that changes while an alarm lasts
 goes to annotations, because Alertmanager identifies an alert by its label set. Names are made valid
@@ -10,26 +10,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bridge.model import Alarm, AlarmState, Alert, object_key_of
-from bridge.vendors import InvalidPayload
 
 _INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
 CORE_LABELS = ("alertname", "vendor", "namespace", "region", "policy_id", "severity", "alarm_state")
 COLLISION_PREFIX = "dim_"
 """Put before a dimension whose name is taken by a core label, so it never overwrites one."""
-CUT_MARK = "…"
-"""Ends a label value that was cut to the length limit; the whole value is in ``<label>_full``."""
-FULL_SUFFIX = "_full"
 MAX_NAME_LENGTH = 128
 """Label and annotation names are cut to this: vendors' own names are under 40 characters."""
-
-
-class LimitExceeded(InvalidPayload):
-    """An alarm has more dimensions or labels than configured (answered 400, like any bad payload)."""
 
 
 @dataclass(frozen=True)
@@ -38,53 +30,6 @@ class MappingOptions:
 
     default_severity: str = "warning"
     severity_by_vendor: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How big one alert may get; see docs/security.md for why each default."""
-
-    max_dimensions: int = 32
-    """Dimensions are the object's identity: cutting some would merge distinct objects, so more is a 400."""
-    max_labels: int = 40
-    """Labels of one alert: the 7 core labels plus ``max_dimensions``, with one to spare."""
-    max_label_value_length: int = 1024
-    """Characters; a longer value is cut and marked, and kept whole in an annotation."""
-
-
-def check_dimensions(alarm: Alarm, limits: Limits) -> None:
-    """Raise LimitExceeded when the alarm names its object with more dimensions than allowed."""
-    if len(alarm.dimensions) > limits.max_dimensions:
-        raise LimitExceeded(f"dimensions: {len(alarm.dimensions)} given, at most {limits.max_dimensions} accepted")
-
-
-def within_limits(alert: Alert, limits: Limits) -> Alert:
-    """The final alert (after any rules) with long label values cut; LimitExceeded for too many labels."""
-    if len(alert.labels) > limits.max_labels:
-        raise LimitExceeded(f"labels: the alarm maps to {len(alert.labels)} labels, "
-                            f"at most {limits.max_labels} accepted")
-    labels, full_values = cut_long_values(alert.labels, limits.max_label_value_length)
-    if not full_values:
-        return alert
-    # a `_full` annotation replaces any vendor detail of the same name
-    return replace(alert, labels=labels, annotations={**alert.annotations, **full_values})
-
-
-def cut_long_values(labels: dict[str, str], limit: int) -> tuple[dict[str, str], dict[str, str]]:
-    """Cut values longer than ``limit`` characters and mark them; also return the whole values.
-
-    Cutting whole characters (never bytes) keeps the value valid UTF-8. Two values that differ only
-    after the cut become one alert, which is why the limit is far above any real vendor value.
-    """
-    cut: dict[str, str] = {}
-    full: dict[str, str] = {}
-    for name, value in labels.items():
-        if len(value) > limit:
-            cut[name] = value[: max(0, limit - len(CUT_MARK))] + CUT_MARK
-            full[label_name(name + FULL_SUFFIX)] = value
-        else:
-            cut[name] = value
-    return cut, full
 
 
 def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:

@@ -1,39 +1,26 @@
-"""Mapping rules: external labels, Prometheus relabeling and annotation templates, applied after the mapping.
+"""Prometheus relabeling of alert labels (``alert_relabel_configs``).
 
 Relabeling follows Prometheus' ``model/relabel/relabel.go``: the same actions, defaults (separator ``;``,
 regex ``(.*)``, replacement ``$1``, action ``replace``), fully anchored regexes, Go's ``$1``/``${name}``
 expansion with ``$$`` for a dollar, "an empty value deletes the label", and invalid resulting label names
 skipped. Regexes are Python's ``re`` with ASCII classes (``\\d``, ``\\w``, ``\\s`` as in Go's RE2) and, as
 in Prometheus 3, ``.`` matching newlines.
-
-The object key is computed by the mapping *before* relabeling, so rules never hide an alert from the
-recovery that belongs to it, whatever they did to its labels or however they changed since it fired.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
-
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
-
-from bridge.mapping import MappingOptions, clean_value, to_alert
-from bridge.model import Alarm, AlarmState, Alert
-
-log = logging.getLogger("bridge.rules")
 
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 """Alertmanager 0.25's rule for label and annotation names (``model.LabelName.IsValid``, legacy mode)."""
 _RELABEL_TARGET = re.compile(r"(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+", re.ASCII)
 RESERVED_PREFIX = "__"
 """Labels with this prefix are scratch space for rules (``__tmp_x``) and removed after relabeling."""
-DROPPED_REASON = "Resolved by the bridge: the vendor's latest notification for it is dropped by alert_relabel_configs"
+
 
 
 class Action(StrEnum):
@@ -231,101 +218,3 @@ def _group(match: re.Match[str], name: str) -> str:
         return (match.group(index) or "") if index <= match.re.groups else ""
     return (match.group(name) or "") if name in match.re.groupindex else ""
 
-
-# --- annotation templates ----------------------------------------------------------------------------
-_ENVIRONMENT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-
-
-def compile_template(source: str) -> Template:
-    """Compile an annotation template in the sandbox; raise ValueError with the line of a syntax error."""
-    try:
-        return _ENVIRONMENT.from_string(source)
-    except TemplateSyntaxError as exc:
-        raise ValueError(f"template syntax error at line {exc.lineno}: {exc.message}") from None
-
-
-@dataclass(frozen=True)
-class AnnotationTemplate:
-    name: str
-    source: str
-    template: Template = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not LABEL_NAME.fullmatch(self.name) or self.name.startswith(RESERVED_PREFIX):
-            raise ValueError(f"{self.name!r} is not a valid annotation name (use [a-zA-Z_][a-zA-Z0-9_]*, "
-                             "not starting with __)")
-        object.__setattr__(self, "template", compile_template(self.source))
-
-
-def render_annotations(templates: Sequence[AnnotationTemplate], alert: Alert, vendor: str,
-                       raw: Mapping[str, Any]) -> dict[str, str]:
-    """The alert's annotations with each template's result; a failing template keeps the default text.
-
-    An empty result leaves the annotation out.
-    """
-    from bridge.metrics import TEMPLATE_ERRORS  # not at import: config imports this before metrics are set up
-
-    annotations = dict(alert.annotations)
-    context = {"labels": dict(alert.labels), "annotations": dict(alert.annotations), "payload": raw,
-               "vendor": vendor, "state": alert.state.value}
-    for item in templates:
-        try:
-            value = clean_value(item.template.render(context))
-        except Exception as exc:  # a template error must never fail a callback
-            TEMPLATE_ERRORS.labels(item.name).inc()
-            log.warning("annotation template failed; keeping the default text",
-                        extra={"annotation": item.name, "vendor": vendor, "error": f"{type(exc).__name__}: "
-                               f"{exc}"})
-            continue
-        if value:
-            annotations[item.name] = value
-        else:
-            annotations.pop(item.name, None)
-    return annotations
-
-
-# --- the whole rule set --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Rules:
-    """Everything that shapes an alarm into an alert beyond the built-in mapping. Immutable: a reload
-    builds a new one."""
-
-    default_severity: str = "warning"
-    severity_by_vendor: Mapping[str, str] = field(default_factory=dict)
-    external_labels: Mapping[str, str] = field(default_factory=dict)
-    relabel_configs: tuple[RelabelConfig, ...] = ()
-    vendor_relabel_configs: Mapping[str, tuple[RelabelConfig, ...]] = field(default_factory=dict)
-    annotation_templates: tuple[AnnotationTemplate, ...] = ()
-
-    @property
-    def mapping(self) -> MappingOptions:
-        return MappingOptions(default_severity=self.default_severity, severity_by_vendor=self.severity_by_vendor)
-
-    def configs_for(self, vendor: str) -> tuple[RelabelConfig, ...]:
-        """The vendor's own rules first (normalise its labels), then the global ones."""
-        return self.vendor_relabel_configs.get(vendor, ()) + self.relabel_configs
-
-    def apply(self, alarm: Alarm, now: float) -> Alert:
-        """Map, add external labels, relabel, render templates.
-
-        A dropped alarm comes back as a ``resolve_only`` resolution of its object: whatever the bridge
-        has firing for that object (fired under older rules, or at another severity) ends, nothing new fires.
-        """
-        alert = to_alert(alarm, self.mapping, now)
-        extra = {k: v for k, v in self.external_labels.items() if k not in alert.labels}
-        labels = relabel({**alert.labels, **extra}, self.configs_for(alarm.vendor))
-        if not labels:  # dropped, or nothing left: Alertmanager refuses an alert without labels
-            return _dropped(alert, now)
-        alert = replace(alert, labels=labels)
-        if self.annotation_templates:
-            alert = replace(alert, annotations=render_annotations(self.annotation_templates, alert, alarm.vendor,
-                                                                   alarm.raw))
-        return alert
-
-
-def _dropped(alert: Alert, now: float) -> Alert:
-    if alert.state is AlarmState.RESOLVED:
-        return replace(alert, annotations={}, resolve_only=True)
-    ends_at = max(alert.starts_at, min(alert.event_at, now))
-    return replace(alert, state=AlarmState.RESOLVED, ends_at=ends_at, annotations={"resolved_reason": DROPPED_REASON},
-                   resolve_only=True)

@@ -11,11 +11,11 @@ from typing import Any
 import requests
 
 from bridge import __version__
-from bridge.config import AlertmanagerTarget
-from bridge.metrics import ALERTS_SENT, BATCH_SIZE, SEND_DURATION, SEND_FAILURES
+from bridge.metrics import Metrics
 from bridge.model import AlarmState, Alert
+from bridge.settings import AlertmanagerTarget
 
-log = logging.getLogger("bridge.alertmanager")
+log = logging.getLogger(__name__)
 
 
 class SendError(RuntimeError):
@@ -47,9 +47,10 @@ def _rfc3339(ts: float) -> str:
 class AlertmanagerClient:
     """One target's HTTP session; its metrics carry the target's name (its URL without credentials)."""
 
-    def __init__(self, target: AlertmanagerTarget) -> None:
+    def __init__(self, target: AlertmanagerTarget, metrics: Metrics | None = None) -> None:
         self.target = target
         self.name = target.name
+        self.metrics = metrics or Metrics(targets=[target.name])
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": f"cloud-alarm-bridge/{__version__}",
                                      "Content-Type": "application/json", **target.headers})
@@ -75,35 +76,36 @@ class AlertmanagerClient:
             if not error.permanent:
                 raise
             if len(alerts) == 1:
-                ALERTS_SENT.labels(self.name, "rejected").inc()
+                self.metrics.alerts_sent.labels(self.name, "rejected").inc()
                 log.warning("alertmanager rejected an alert", extra={
                     "alertmanager": self.name, "error": str(error), "labels": alerts[0].get("labels")})
                 return [offset]
             middle = len(alerts) // 2
             return self.send(alerts[:middle], offset) + self.send(alerts[middle:], offset + middle)
-        ALERTS_SENT.labels(self.name, "success").inc(len(alerts))
+        self.metrics.alerts_sent.labels(self.name, "success").inc(len(alerts))
         return []
 
     def _post(self, alerts: Sequence[dict[str, Any]]) -> None:
-        BATCH_SIZE.labels(self.name).observe(len(alerts))
+        self.metrics.batch_size.labels(self.name).observe(len(alerts))
         started = time.monotonic()
         try:
             response = self.session.post(self.target.alerts_url, json=list(alerts), timeout=self.target.timeout)
         except requests.RequestException as exc:
-            ALERTS_SENT.labels(self.name, "error").inc(len(alerts))
+            self.metrics.alerts_sent.labels(self.name, "error").inc(len(alerts))
             reason = "timeout" if isinstance(exc, requests.Timeout) else "connection"
-            SEND_FAILURES.labels(self.name, reason).inc()
+            self.metrics.send_failures.labels(self.name, reason).inc()
             raise SendError(f"{type(exc).__name__}: {exc}", permanent=False) from None
         finally:
-            SEND_DURATION.labels(self.name).observe(time.monotonic() - started)
+            self.metrics.send_duration.labels(self.name).observe(time.monotonic() - started)
         if response.status_code // 100 == 2:
             return
         message = f"HTTP {response.status_code}: {response.text[:500].strip()}"
         if response.status_code in (400, 422):
-            SEND_FAILURES.labels(self.name, "rejected").inc()
+            self.metrics.send_failures.labels(self.name, "rejected").inc()
             raise SendError(message, permanent=True)
-        ALERTS_SENT.labels(self.name, "error").inc(len(alerts))
-        SEND_FAILURES.labels(self.name, "server_error" if response.status_code >= 500 else "client_error").inc()
+        self.metrics.alerts_sent.labels(self.name, "error").inc(len(alerts))
+        reason = "server_error" if response.status_code >= 500 else "client_error"
+        self.metrics.send_failures.labels(self.name, reason).inc()
         raise SendError(message, permanent=False)
 
     def close(self) -> None:

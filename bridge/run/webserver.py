@@ -1,35 +1,18 @@
-"""The gunicorn process that ``serve`` starts: reads its settings from stdin, serves ``create_app``.
+"""The gunicorn master that ``serve`` starts: reads its settings from stdin, serves ``create_app``.
 
 Three changes to gunicorn's defaults face the internet: a request must arrive whole within the request
 timeout (a stalled or trickling sender would otherwise hold a worker thread forever), the ``Server`` header
 names no software, and the errors gunicorn answers itself (malformed HTTP) are JSON like the app's.
-
-Reloading: the master answers SIGHUP by reading the configuration file once and checking that text;
-if it is valid, the master saves the text as a snapshot in a private directory, then bumps a
-generation number in memory shared with its forked workers. A worker that sees a new generation takes
-its rules from that generation's snapshot, never from the file: an edit made after the reload (or one
-worker reading before an edit and another after) can never go live unchecked or split the workers.
-Workers are not replaced, unlike gunicorn's own SIGHUP handling, because replacing gthread workers
-drops connections they had accepted but not yet read (benoitc/gunicorn#3380, #3394): a reload must
-never fail a vendor's callback. A worker forked later (after a crash) starts with the master's last
-checked rules.
+SIGHUP reloads the mapping rules (bridge.reload) instead of replacing workers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import mmap
 import os
-import shutil
-import signal
 import socket
-import struct
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import gunicorn.http.wsgi
@@ -39,11 +22,12 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.workers.gthread import ThreadWorker
 from prometheus_client import multiprocess
 
-from bridge import metrics
-from bridge.config import ConfigError, Settings, checked_config, from_json
+from bridge import logs
+from bridge.metrics import Metrics
+from bridge.reload import SharedReload, checked_config
 from bridge.rules import Rules
-
-log = logging.getLogger("bridge.reload")
+from bridge.settings import Settings, from_json
+from bridge.web.app import create_app
 
 SERVER_HEADER = "cloud-alarm-bridge"
 """Sent as ``Server``: gunicorn always sends the header, so name the service and no version."""
@@ -120,69 +104,6 @@ def _child_exit(server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)
 
 
-class SharedReload:
-    """Reload bookkeeping: the master writes, forked workers read.
-
-    Two counters in anonymous shared memory: attempts (every SIGHUP handled) and generation (every
-    accepted reload). Aligned 8-byte words, one writer: a reader sees the old or the new value, nothing
-    torn. The configuration text of each accepted generation is a file in a private directory, written
-    before the generation is announced, so a worker that sees a generation can read its text.
-    """
-
-    _FORMAT = "=qq"
-    _KEPT = 3
-    """Snapshots kept: a worker reads the newest one as soon as it sees it, older ones only in a race."""
-
-    def __init__(self) -> None:
-        self._memory = mmap.mmap(-1, struct.calcsize(self._FORMAT))  # MAP_SHARED: survives fork
-        self._master = os.getpid()  # not getppid() in a worker: an orphan's parent is init
-        self.directory = Path(tempfile.mkdtemp(prefix="cloud-alarm-bridge-config-"))  # mode 0700
-
-    def _read(self) -> tuple[int, int]:
-        return struct.unpack_from(self._FORMAT, self._memory)
-
-    def generation(self) -> int:
-        return self._read()[1]
-
-    def config_text(self, generation: int) -> str:
-        """In a worker: the configuration text the master checked and accepted as ``generation``."""
-        return self._snapshot(generation).read_text(encoding="utf-8")
-
-    def _snapshot(self, generation: int) -> Path:
-        return self.directory / f"config-{generation}.yml"
-
-    def refuse(self) -> None:
-        """In the master: one more attempt, the same generation."""
-        attempts, generation = self._read()
-        struct.pack_into(self._FORMAT, self._memory, 0, attempts + 1, generation)
-
-    def accept(self, text: str) -> None:
-        """In the master: save the checked text as the next generation's snapshot, then announce it."""
-        attempts, generation = self._read()
-        partial = self.directory / f".config-{generation + 1}.partial"
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(self._snapshot(generation + 1))  # atomic: a reader sees all of it or nothing
-        struct.pack_into(self._FORMAT, self._memory, 0, attempts + 1, generation + 1)
-        with contextlib.suppress(OSError):  # announced: tidying up must not undo the reload
-            self._snapshot(generation + 1 - self._KEPT).unlink(missing_ok=True)
-
-    def remove(self) -> None:
-        """In the master, when it stops."""
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def request(self, timeout: float = 10.0) -> bool:
-        """In a worker: SIGHUP the master and wait for its verdict."""
-        attempts, generation = self._read()
-        os.kill(self._master, signal.SIGHUP)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            now_attempts, now_generation = self._read()
-            if now_attempts != attempts:
-                return now_generation != generation
-            time.sleep(0.01)
-        return False
-
-
 class _CheckingArbiter(Arbiter):
     """Gunicorn's master, with SIGHUP reloading the mapping rules instead of replacing workers."""
 
@@ -191,8 +112,9 @@ class _CheckingArbiter(Arbiter):
 
 
 class WebServer(BaseApplication):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.rules: Rules = checked_config(settings)[1]
         self.shared = SharedReload()
         self.rules_generation = self.shared.generation()
@@ -202,17 +124,10 @@ class WebServer(BaseApplication):
 
     def refresh_rules(self) -> bool:
         """Check the file and hand its text to the workers; False (old rules kept) if it is invalid."""
-        try:
-            text, rules = checked_config(self.settings)
-            self.shared.accept(text)  # OSError: the snapshot could not be written (a full /tmp)
-        except (ConfigError, OSError) as exc:
-            metrics.record_reload(False)
-            self.shared.refuse()
-            log.error("configuration reload refused; the current rules stay in force", extra={"error": str(exc)})
+        rules = self.shared.check_and_publish(self.settings, self.metrics)
+        if rules is None:
             return False
         self.rules, self.rules_generation = rules, self.shared.generation()
-        metrics.record_reload(True)
-        log.info("configuration reloaded", extra={"config_file": self.settings.config_file})
         return True
 
     def load_config(self) -> None:
@@ -242,9 +157,6 @@ class WebServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from bridge import logs
-        from bridge.app import create_app
-
         logs.setup(self.settings.log_level)
         return create_app(self.settings, rules=self.rules, coordinator=self.shared,
                           rules_generation=self.rules_generation)
@@ -262,13 +174,11 @@ class WebServer(BaseApplication):
 
 
 def main() -> None:
-    from bridge import logs
-
     settings = from_json(sys.stdin.read())
     sys.stdin.close()
     logs.setup(settings.log_level)
     server = WebServer(settings)
-    metrics.record_reload(True)
+    server.metrics.record_reload(True)
     server.run()
 
 

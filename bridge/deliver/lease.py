@@ -1,0 +1,52 @@
+"""The delivery lease: only its holder delivers, so one bridge (or one of several replicas) sends."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from bridge.store import Store
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "delivery"
+
+
+class Lease:
+    """The right to deliver, renewed in the store; lost when the holder stops renewing it.
+
+    It is renewed every third of its TTL, and this process stops delivering one renewal interval
+    before the store would let another take over, so two holders never deliver at once unless a
+    renewal stalls for longer than that. The owner is the host and listen address, so a bridge
+    restarted after a crash (same pod, same port) takes its lease back at once instead of waiting
+    for it to expire; replicas differ by host.
+    """
+
+    def __init__(self, store: Store, listen: str, ttl: float = 15.0) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.renew_every = ttl / 3
+        self.owner = f"{socket.gethostname()}:{listen.rpartition(':')[2]}"
+        self.generation = 0
+        self._held_until = 0.0
+
+    def renew(self, now: float) -> bool:
+        was_held = self.held(now)
+        if self.store.acquire_lease(LEASE_NAME, self.owner, self.ttl, now):
+            if not was_held:
+                self.generation += 1
+                log.info("holding the delivery lease", extra={"owner": self.owner})
+            self._held_until = now + self.ttl - self.renew_every
+            return True
+        if was_held:
+            log.warning("lost the delivery lease", extra={"owner": self.owner})
+        self._held_until = 0.0
+        return False
+
+    def held(self, now: float) -> bool:
+        return now < self._held_until
+
+    def release(self) -> None:
+        """Give the lease up at once (on a graceful stop), so another replica need not wait it out."""
+        self._held_until = 0.0
+        self.store.release_lease(LEASE_NAME, self.owner)

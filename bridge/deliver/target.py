@@ -1,0 +1,119 @@
+"""One Alertmanager's delivery thread: the changes past its cursor first, then periodic full re-sends."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Sequence
+
+from bridge.deliver.alertmanager import AlertmanagerClient, SendError, postable
+from bridge.deliver.lease import Lease
+from bridge.metrics import Metrics
+from bridge.settings import AlertmanagerTarget, Settings
+from bridge.store import Store, StoredAlert, StoreError
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.1
+"""How often an idle target looks for new changes: bounds the delay a healthy Alertmanager sees."""
+BATCH_PAUSE = 0.25
+"""The pause after a partial batch, so that during a storm the next POST carries what arrived meanwhile:
+at most four partial POSTs a second per target, whatever the rate of callbacks; full batches go at once."""
+RESOLVED_RESEND_FOR = 15 * 60.0
+"""Re-send resolved alerts this long (Prometheus' resolvedRetention), then stop."""
+BACKOFF_BASE, BACKOFF_CAP = 0.25, 5.0
+
+
+class TargetLoop(threading.Thread):
+    """Delivers to one Alertmanager: changes first, then periodic full re-sends."""
+
+    def __init__(self, store: Store, target: AlertmanagerTarget, settings: Settings, lease: Lease,
+                 stop: threading.Event, metrics: Metrics | None = None) -> None:
+        super().__init__(name=f"deliver {target.name}", daemon=True)
+        self.store, self.settings, self.lease, self.stop = store, settings, lease, stop
+        self.client = AlertmanagerClient(target, metrics)
+        self.name_label = target.name
+        self.failures = 0
+        self.retry_at = 0.0
+        self.paused_until = 0.0
+        self.sweep_after = ""
+        self.sweep_started = 0.0
+        self.next_sweep = 0.0
+        self.lease_generation = 0
+        self.sweep_turn = False
+        self.rejected: dict[str, int] = {}
+        """Fingerprint -> sequence number of alerts Alertmanager rejected: not re-sent until they change."""
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                busy = self.step(time.time())
+            except StoreError as exc:
+                log.error("store error while delivering", extra={"alertmanager": self.name_label, "error": str(exc)})
+                busy = False
+            except Exception:
+                log.exception("unexpected error while delivering", extra={"alertmanager": self.name_label})
+                busy = False
+            if not busy:
+                self.stop.wait(POLL_INTERVAL)
+        self.client.close()
+
+    def step(self, now: float) -> bool:
+        """Do one unit of work; True to go on at once, False to wait (a poll interval at least)."""
+        if not self.lease.held(now) or now < self.retry_at or now < self.paused_until:
+            return False
+        if self.lease.generation != self.lease_generation:  # a new holder re-sends everything at once
+            self.lease_generation, self.next_sweep, self.sweep_after = self.lease.generation, 0.0, ""
+        # During a storm of changes a due re-send still gets every other POST, so that unchanged
+        # firing alerts are re-sent before their endsAt passes.
+        if self.sweep_turn and self._sweep(now):
+            self.sweep_turn = False
+            return True
+        self.sweep_turn = True
+        changes = self.store.changes(self.name_label, self.settings.batch_size)
+        if changes:
+            if self._deliver(changes, now):
+                self.store.advance(self.name_label, changes[-1].seq, time.time())
+            if len(changes) < self.settings.batch_size:  # a full batch means more are waiting: go on
+                self.paused_until = now + BATCH_PAUSE
+                return False
+            return True
+        return self._sweep(now)
+
+    def _sweep(self, now: float) -> bool:
+        if now < self.next_sweep:
+            return False
+        if not self.sweep_after:
+            self.sweep_started = now
+        page = self.store.active(self.sweep_after, self.settings.batch_size, now, RESOLVED_RESEND_FOR)
+        if not page:
+            self.sweep_after, self.next_sweep = "", self.sweep_started + self.settings.resend_interval
+            return False
+        resend = [s for s in page if self.rejected.get(s.fingerprint) != s.seq]
+        if not resend or self._deliver(resend, now):
+            self.sweep_after = page[-1].fingerprint
+            self.store.advance(self.name_label, 0, time.time())  # seq 0: a success, the cursor stays
+        return True
+
+    def _deliver(self, alerts: Sequence[StoredAlert], now: float) -> bool:
+        """POST; True when Alertmanager took the batch (rejected alerts are logged and dropped)."""
+        bodies = [postable(s.alert, now, 4 * self.settings.resend_interval) for s in alerts]
+        try:
+            rejected = self.client.send(bodies)
+        except SendError as error:
+            self.failures += 1
+            delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (self.failures - 1))
+            self.retry_at = time.time() + delay / 2 + random.uniform(0, delay / 2)
+            self.store.record_failure(self.name_label, time.time())
+            log.warning("cannot reach alertmanager; will retry", extra={
+                "alertmanager": self.name_label, "error": str(error), "alerts": len(bodies),
+                "retry_in_seconds": round(self.retry_at - time.time(), 3)})
+            return False
+        if self.failures:
+            log.info("alertmanager reachable again", extra={"alertmanager": self.name_label})
+        self.failures = 0
+        for index in rejected:
+            self.rejected[alerts[index].fingerprint] = alerts[index].seq
+        return True

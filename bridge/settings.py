@@ -1,0 +1,323 @@
+"""Settings: what ``serve`` runs with, resolved from flags, environment and the configuration file.
+
+Precedence is flag > environment > file > default (the option table is :mod:`bridge.options`). Problems
+are collected and reported together, each naming where the bad value came from. The file's mapping
+rules are checked by :mod:`bridge.rules.loading`, which start-up hands in as ``check_file``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from bridge.options import OPTIONS, TOKEN_OPTIONS, duration, env_name, file_key, parse_value, read_secret
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    insecure_skip_verify: bool = False
+
+
+TENANT_HEADER = "X-Scope-OrgID"
+
+
+@dataclass(frozen=True)
+class AlertmanagerTarget:
+    """One Alertmanager (or Mimir/Cortex tenant) that gets every alert."""
+
+    url: str
+    timeout: float = 10.0
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
+    bearer_token: str = field(default="", repr=False)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    name: str = ""
+    """The target's identity: its cursor in the store and the ``alertmanager`` label of metrics and logs.
+    Empty means :attr:`url_name`."""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.url_name)
+
+    @property
+    def url_name(self) -> str:
+        """The URL without credentials."""
+        scheme, sep, rest = self.url.partition("://")
+        return f"{scheme}{sep}{rest.rpartition('@')[2]}".rstrip("/")
+
+    @property
+    def tenant(self) -> str:
+        """The ``X-Scope-OrgID`` header (Mimir, Cortex), whatever its case; empty without one."""
+        return next((v for k, v in self.headers.items() if k.lower() == TENANT_HEADER.lower()), "")
+
+    @property
+    def alerts_url(self) -> str:
+        return self.url.rstrip("/") + "/api/v2/alerts"
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen: str = "0.0.0.0:8080"
+    alertmanagers: tuple[AlertmanagerTarget, ...] = (AlertmanagerTarget("http://127.0.0.1:9093"),)
+    store: str = "sqlite:///data/bridge.db"
+    resend_interval: float = 60.0
+    workers: int = 2
+    threads: int = 4
+    tokens: tuple[str, ...] = field(default=(), repr=False)
+    vendor_tokens: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    allow_cidrs: tuple[str, ...] = ()
+    vendor_allow_cidrs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    trusted_proxies: tuple[str, ...] = ()
+    max_json_depth: int = 32
+    max_dimensions: int = 32
+    max_labels: int = 40
+    max_label_value_length: int = 1024
+    max_alerts_per_callback: int = 100
+    request_timeout: float = 10.0
+    log_level: str = "info"
+    store_max_alerts: int = 100_000
+    batch_size: int = 256
+    max_firing_age: float = 0.0
+    vendor_timezone: str = "Asia/Shanghai"
+    max_body_bytes: int = 1 << 20
+    default_severity: str = "warning"
+    default_severity_from: str = ""
+    """The flag or environment variable that set ``default_severity``; "" if the file or the default did.
+    A reload must refuse a ``severity.default`` that conflicts with it, as the start did."""
+    shutdown_timeout: float = 20.0
+    lease_ttl: float = 15.0
+    config_file: str = ""
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.vendor_timezone)
+
+
+RULE_KEYS = ("external_labels", "alert_relabel_configs", "vendors", "annotation_templates", "severity")
+"""Top-level keys of the configuration file that hold mapping rules (read by bridge.rules.loading)."""
+
+FileCheck = Callable[[Mapping[str, Any], str, str | None, str, list[str]], object]
+"""Checks the rest of a configuration file: ``(data, path, default_severity, severity_from, problems)``."""
+
+
+def load(args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None, *,
+         check_file: FileCheck | None = None) -> Settings:
+    """Resolve settings from flags, then environment, then the config file, then defaults.
+
+    ``check_file`` checks what else the file holds (its mapping rules), so that start-up reports the
+    problems of options and rules together. Raise ConfigError listing every problem.
+    """
+    env = os.environ if env is None else env
+    flags = {k: v for k, v in vars(args or argparse.Namespace()).items() if v is not None}
+    config_path = flags.get("config") or env.get("BRIDGE_CONFIG") or ""
+    file_values = parse_text(read_text(config_path), config_path) if config_path else {}
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        variable = env_name(option)
+        secret = option.name in TOKEN_OPTIONS
+        for source, raw in ((f"flag {option.flag}", flags.get(option.name)),
+                            (f"environment {variable}", env.get(variable) if secret else env.get(variable) or None),
+                            (f"{config_path}: {file_key(option.name)}", file_values.get(file_key(option.name)))):
+            if raw is None:
+                continue
+            try:
+                values[option.name] = parse_value(option, raw)
+            except (ValueError, TypeError) as exc:
+                problems.append(f"{source}: {exc}")
+            break
+    targets = _targets(values, file_values, config_path, problems)
+    values["default_severity_from"] = severity_given(flags, env)
+    if config_path:
+        check_file_options(file_values, config_path, problems)
+        if check_file is not None:
+            check_file(file_values, config_path, values.get("default_severity"), values["default_severity_from"],
+                       problems)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(dict.fromkeys(problems)))
+    return _settings(values, targets, config_path)
+
+
+def check_file_options(data: Mapping[str, Any], path: str, problems: list[str]) -> None:
+    """Check every option a file sets, even those a flag overrides now: a file a reload accepts must
+    not be one the next start refuses."""
+    for option in OPTIONS:
+        raw = data.get(file_key(option.name))
+        if raw is not None:
+            try:
+                parse_value(option, raw)
+            except (ValueError, TypeError) as exc:
+                problems.append(f"{path}: {file_key(option.name)}: {exc}")
+    _targets({}, data, path, problems)
+
+
+def severity_given(flags: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """The flag or environment variable that sets the default severity, or ""."""
+    if flags.get("default_severity"):
+        return "flag --default-severity"
+    return "environment BRIDGE_DEFAULT_SEVERITY" if env.get("BRIDGE_DEFAULT_SEVERITY") else ""
+
+
+def _settings(values: dict[str, Any], targets: tuple[AlertmanagerTarget, ...], config_path: str) -> Settings:
+    tokens = tuple(values.pop("token", ())) + tuple(values.pop("token_file", ()))
+    vendor_tokens = _group(values.pop("vendor_token", ()) + values.pop("vendor_token_file", ()))
+    values["allow_cidrs"] = values.pop("allow_cidr", ())
+    values["vendor_allow_cidrs"] = _group(values.pop("vendor_allow_cidr", ()))
+    values["trusted_proxies"] = values.pop("trusted_proxy", ())
+    values.pop("alertmanager_url", None)
+    values.pop("config", None)
+    known = {f.name for f in fields(Settings)}
+    settings = Settings(**{k: v for k, v in values.items() if k in known})
+    return replace(settings, alertmanagers=targets or Settings.alertmanagers, tokens=_unique(tokens),
+                   vendor_tokens=vendor_tokens, config_file=config_path)
+
+
+def _group(pairs: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, ...]]:
+    grouped: dict[str, tuple[str, ...]] = {}
+    for vendor, value in pairs:
+        grouped[vendor] = _unique((*grouped.get(vendor, ()), value))
+    return grouped
+
+
+def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def parse_text(text: str, path: str) -> dict[str, Any]:
+    """The option mapping of a configuration file's text; ``path`` names it in errors."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of option names")
+    if "token" in data and "tokens" not in data:  # one token or a list, under either name
+        data["tokens"] = data.pop("token")
+    allowed = {file_key(o.name) for o in OPTIONS} | {"alertmanagers"} | set(RULE_KEYS)
+    unknown = sorted(set(map(str, data)) - allowed)
+    if unknown:
+        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+    return data
+
+
+def _targets(values: dict[str, Any], file_values: Mapping[str, Any], path: str,
+             problems: list[str]) -> tuple[AlertmanagerTarget, ...]:
+    entries: list[tuple[int, AlertmanagerTarget, bool]] = []
+    for index, raw in enumerate(file_values.get("alertmanagers") or ()):
+        try:
+            entries.append((index, _target(raw), isinstance(raw, dict) and "name" in raw))
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{path}: alertmanagers[{index}]: {exc}")
+    from_file = _named_by_tenant(entries)
+    by_name: dict[str, AlertmanagerTarget] = {}
+    for url in values.get("alertmanager_url", ()):
+        by_name.setdefault(AlertmanagerTarget(url).name, AlertmanagerTarget(url))
+    for target in from_file.values():  # a file entry refines a flag's URL
+        by_name.pop(target.url_name, None)
+    for index, target in from_file.items():
+        if target.name in by_name:
+            problems.append(f"{path}: alertmanagers[{index}]: another entry has the name {target.name!r}; "
+                            f"give each entry its own `name:` (or its own {TENANT_HEADER} header)")
+        by_name[target.name] = target
+    targets = tuple(by_name.values())
+    for target in targets:
+        if not re.match(r"https?://[^/]+", target.url):
+            problems.append(f"alertmanager URL {target.name!r} must start with http:// or https://")
+        if target.url.rstrip("/").endswith(("/api/v2/alerts", "/api/v1/alerts")):
+            problems.append(f"alertmanager URL {target.name!r}: give the base URL; the bridge adds /api/v2/alerts")
+    return targets
+
+
+def _named_by_tenant(entries: list[tuple[int, AlertmanagerTarget, bool]]) -> dict[int, AlertmanagerTarget]:
+    """File entries by index, those that share a URL (Mimir tenants) named apart by their tenant.
+
+    A URL used once keeps its name, so a store's cursor and metrics series keep theirs too.
+    """
+    uses: dict[str, int] = {}
+    for _, target, explicit in entries:
+        if not explicit:
+            uses[target.url_name] = uses.get(target.url_name, 0) + 1
+    return {index: replace(target, name=f"{target.url_name} (tenant {target.tenant})")
+            if not explicit and uses[target.url_name] > 1 and target.tenant else target
+            for index, target, explicit in entries}
+
+
+_TARGET_KEYS = {"name", "url", "timeout", "headers", "basic_auth", "bearer_token", "bearer_token_file", "tls_config"}
+
+
+def _target(raw: Any) -> AlertmanagerTarget:
+    if not isinstance(raw, dict) or "url" not in raw:
+        raise ValueError("each entry needs at least a url")
+    unknown = sorted(set(raw) - _TARGET_KEYS)
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_TARGET_KEYS))}")
+    auth = raw.get("basic_auth") or {}
+    tls = raw.get("tls_config") or {}
+    password = auth.get("password") or (read_secret(auth["password_file"]) if auth.get("password_file") else "")
+    token = raw.get("bearer_token") or (
+        read_secret(raw["bearer_token_file"]) if raw.get("bearer_token_file") else "")
+    if auth and token:
+        raise ValueError("basic_auth and bearer_token are mutually exclusive")
+    name = raw.get("name", "")
+    if "name" in raw and (isinstance(name, dict | list) or not yaml_text(name).strip()):
+        raise ValueError("name: must be a non-empty string")
+    return AlertmanagerTarget(
+        name=yaml_text(name).strip(),
+        url=str(raw["url"]),
+        timeout=duration(raw.get("timeout", 10)),
+        headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
+        username=str(auth.get("username", "")),
+        password=str(password),
+        bearer_token=str(token),
+        tls=TlsConfig(**{k: tls[k] for k in ("ca_file", "cert_file", "key_file", "insecure_skip_verify")
+                         if k in tls}),
+    )
+
+
+def to_json(settings: Settings) -> str:
+    """Serialise resolved settings for the gunicorn process (sent over a pipe, never the environment)."""
+    return json.dumps(asdict(settings))
+
+
+def from_json(text: str) -> Settings:
+    data = json.loads(text)
+    targets = tuple(AlertmanagerTarget(**{**t, "tls": TlsConfig(**t["tls"])}) for t in data.pop("alertmanagers"))
+    for key in ("tokens", "allow_cidrs", "trusted_proxies"):
+        data[key] = tuple(data[key])
+    for key in ("vendor_tokens", "vendor_allow_cidrs"):
+        data[key] = {vendor: tuple(values) for vendor, values in data[key].items()}
+    return Settings(**{**data, "alertmanagers": targets})
+
+
+
+def yaml_text(value: Any) -> str:
+    """A YAML scalar as Go's YAML would read it into a string (``true``, not ``True``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)

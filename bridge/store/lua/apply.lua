@@ -1,0 +1,118 @@
+-- ARGV: prefix, now, max_alerts, then 12 values per alert (see RedisStore._alert_args).
+-- Appended to prelude.lua, whose locals and helpers it uses.
+local max_alerts = num(ARGV[3])
+local count = num(redis.call('GET', P .. 'count') or '0')
+local added = 0
+local objects = {}
+
+local function rows(key)
+  if not objects[key] then
+    objects[key] = redis.call('SMEMBERS', P .. 'object:' .. key)
+    table.sort(objects[key])
+  end
+  local out = {}
+  for _, fp in ipairs(objects[key]) do
+    local r = load(fp)
+    if r then out[#out + 1] = r end
+  end
+  return out
+end
+
+local function same_map(x, y)
+  if x == y then return true end
+  local a, b = cjson.decode(x), cjson.decode(y)
+  for k, v in pairs(a) do if b[k] ~= v then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+
+local function same_time(x, y)
+  if x == '' or y == '' then return x == y end
+  return num(x) == num(y)
+end
+
+local function upsert(a, existing, starts, ends)
+  local r = existing
+  if not r then
+    count = count + 1
+    if max_alerts > 0 and count > max_alerts then return 'full' end
+    r = {fingerprint = a.fingerprint, object_key = a.object_key, vendor = a.vendor, labels = a.labels}
+    records[a.fingerprint] = r
+    table.insert(objects[a.object_key], a.fingerprint)
+    added = added + 1
+  elseif existing.state == a.state and same_map(existing.annotations, a.annotations)
+      and same_time(existing.starts_at, starts) and same_time(existing.ends_at, ends)
+      and existing.generator_url == a.generator_url then
+    existing.event_at = smax(a.event_at, existing.event_at)
+    existing.expires_at = a.expires_at
+    touch(existing)
+    return 'unchanged'
+  end
+  r.generator_url = a.generator_url
+  write(r, a.state, starts, ends, a.event_at, a.annotations, a.expires_at)
+  return 'changed'
+end
+
+-- Fire, unless the store knows something newer of this object (a recovery, a level change).
+local function fire(a, existing, rs)
+  local event = num(a.event_at)
+  for _, r in ipairs(rs) do
+    local seen = num(r.event_at)
+    if seen > event or (r.state == 'resolved' and seen >= event) then return 'stale' end
+  end
+  local starts = a.starts_at
+  if existing and existing.state == 'firing' then starts = smin(starts, existing.starts_at) end
+  for _, r in ipairs(rs) do
+    if r.state == 'firing' and r.fingerprint ~= a.fingerprint then
+      write(r, 'resolved', r.starts_at, clamp(a.event_at, r.starts_at, NOW), a.event_at, r.annotations, '')
+    end
+  end
+  return upsert(a, existing, starts, '')
+end
+
+-- Resolve whichever alert of this object fires, whatever its severity.
+local function resolve(a, rs)
+  local event = num(a.event_at)
+  local firing, ending = 0, {}
+  for _, r in ipairs(rs) do
+    if r.state == 'firing' then
+      firing = firing + 1
+      if num(r.event_at) <= event then ending[#ending + 1] = r end
+    end
+  end
+  local ends = a.ends_at
+  if ends == '' or num(ends) == 0 then ends = NOW end
+  for _, r in ipairs(ending) do
+    write(r, 'resolved', r.starts_at, clamp(ends, r.starts_at, NOW), a.event_at,
+          merge(r.annotations, a.annotations), '')
+  end
+  if #ending > 0 then return 'changed' end
+  if firing > 0 then return 'stale' end  -- only a newer occurrence fires; this recovery is for an older one
+  if a.resolve_only == '1' then return 'unchanged' end  -- dropped by the rules: nothing may reach Alertmanager
+  if #rs > 0 then
+    for _, r in ipairs(rs) do r.event_at = smax(r.event_at, a.event_at); touch(r) end
+    return 'unchanged'
+  end
+  -- A recovery for an alert never seen: record it, so that a late firing retry cannot fire it.
+  return upsert(a, load(a.fingerprint), a.starts_at, clamp(ends, a.starts_at, NOW))
+end
+
+local ALERT = {'fingerprint', 'object_key', 'vendor', 'labels', 'annotations', 'generator_url', 'state',
+               'starts_at', 'ends_at', 'event_at', 'expires_at', 'resolve_only'}
+local outcomes = {}
+for i = 4, #ARGV, #ALERT do
+  local a = {}
+  for j, name in ipairs(ALERT) do a[name] = ARGV[i + j - 1] end
+  local rs = rows(a.object_key)
+  local outcome
+  if a.state == 'firing' and a.resolve_only ~= '1' then
+    outcome = fire(a, load(a.fingerprint), rs)
+  else
+    outcome = resolve(a, rs)
+  end
+  if outcome == 'full' then return {'full'} end  -- nothing written yet
+  outcomes[#outcomes + 1] = outcome
+end
+flush()
+if added > 0 then redis.call('INCRBY', P .. 'count', added) end
+return outcomes

@@ -1,0 +1,84 @@
+"""Receive: ``POST /callbacks/<vendor>``, the first stage of the pipeline.
+
+Who may call is checked on the request line and headers, before the body is read; then the body goes
+through the pipeline (parse, map) and into the store, and the vendor gets its reply only after the
+commit. Refusals are raised (bridge.web.errors) and answered by one handler; each callback's outcome is
+counted once, in :func:`count_outcome`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, g, jsonify, request
+from werkzeug.exceptions import ClientDisconnected
+
+from bridge import pipeline
+from bridge.vendors import VENDORS
+from bridge.web.auth import Guard, presented_token
+from bridge.web.errors import UNAUTHORIZED, Refusal, error_response
+from bridge.web.state import app_state
+
+log = logging.getLogger(__name__)
+
+callbacks = Blueprint("callbacks", __name__)
+
+
+@callbacks.route("/callbacks/<vendor_name>", methods=["GET", "HEAD", "POST"])
+def receive(vendor_name: str) -> Response:
+    vendor = VENDORS.get(vendor_name)
+    if vendor is None:
+        return error_response(404, f"unknown vendor {vendor_name!r}; known: {', '.join(VENDORS)}")
+    g.vendor = vendor_name
+    started = time.monotonic()
+    state = app_state()
+    check_caller(state.guard, vendor_name)
+    try:
+        body = request.get_data(cache=False) if request.method == "POST" else b""
+    except (TimeoutError, ClientDisconnected):  # --request-timeout hit mid-body (werkzeug reports it as a
+        # disconnect): a slow or stalled sender
+        raise Refusal(408, "timeout", "the request body did not arrive in time") from None
+    if not body.strip():
+        return jsonify(vendor.empty_reply(request.args))  # the console's URL check
+    g.ingest_started = started
+    now = time.time()
+    parsed = pipeline.parse(vendor, body, request.mimetype, state.settings, now)
+    alerts = pipeline.to_alerts(parsed.alarms, state.rules.current(), state.limits, now,
+                                state.metrics.count_template_error)
+    outcomes = state.store().apply(alerts, now)
+    g.outcome = "accepted"
+    dropped = sum(alert.resolve_only for alert in alerts)
+    if dropped:
+        state.metrics.alerts_dropped.labels(vendor_name).inc(dropped)
+    for outcome in outcomes:
+        state.metrics.alarm_changes.labels(vendor_name, outcome.value).inc()
+    log.debug("accepted a callback", extra={"vendor": vendor_name, "alerts": len(alerts),
+                                            "outcomes": [o.value for o in outcomes]})
+    return jsonify(parsed.reply)
+
+
+def check_caller(guard: Guard, vendor_name: str) -> None:
+    """Raise a 403 Refusal for a source outside the allowlist, a 401 for a missing or wrong token.
+
+    Runs on the request line and headers only: a refused body is never read.
+    """
+    if not guard.source_ok(vendor_name, request.remote_addr or "", request.headers.get("X-Forwarded-For", "")):
+        log.info("refused a callback from outside the allowed networks",
+                 extra={"vendor": vendor_name, "remote": request.remote_addr})
+        raise Refusal(403, "forbidden", "source address not allowed")
+    if not guard.token_ok(vendor_name, presented_token(request.args, request.headers)):
+        raise Refusal(401, "unauthorized", "missing or wrong token", UNAUTHORIZED)
+
+
+@callbacks.after_request
+def count_outcome(response: Response) -> Response:
+    """Count each callback's outcome, whether it was taken or refused, and time those that were ingested."""
+    vendor, outcome = g.get("vendor"), g.get("outcome")
+    state = app_state()
+    if vendor and outcome:
+        state.metrics.callbacks.labels(vendor, outcome).inc()
+    started = g.get("ingest_started")
+    if started is not None:
+        state.metrics.callback_duration.labels(vendor).observe(time.monotonic() - started)
+    return response

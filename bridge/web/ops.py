@@ -1,0 +1,54 @@
+"""The endpoints an operator and Prometheus use: /metrics, /-/healthy, /-/ready, /-/reload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from bridge.store import StoreError
+from bridge.web.auth import presented_token, token_matches
+from bridge.web.errors import UNAUTHORIZED, error_response
+from bridge.web.state import AppState, app_state
+
+ops = Blueprint("ops", __name__)
+_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@ops.get("/metrics")
+def metrics_endpoint() -> Response:
+    state = app_state()
+    return Response(state.metrics.exposition(state.collector), mimetype="text/plain",
+                    headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+@ops.route("/-/reload", methods=["POST", "PUT"])
+def reload() -> Any:
+    """Check the configuration file and apply it, as Prometheus' endpoint does: 200 once applied."""
+    state = app_state()
+    if not _authorized(state):
+        return error_response(401, "missing or wrong token", UNAUTHORIZED)
+    problem = state.rules.reload()
+    if problem:
+        return f"failed to reload config: {problem}\n", 500, _TEXT
+    return "OK\n", 200, _TEXT
+
+
+def _authorized(state: AppState) -> bool:
+    """For /-/reload: a global token (never a vendor's); closed when only vendor tokens exist."""
+    guard = state.guard
+    return not guard.requires_token or token_matches(presented_token(request.args, request.headers), guard.tokens)
+
+
+@ops.route("/-/healthy", methods=["GET", "HEAD"])
+def healthy() -> Any:
+    return "OK\n", 200, _TEXT
+
+
+@ops.route("/-/ready", methods=["GET", "HEAD"])
+def ready() -> Any:
+    try:
+        app_state().store().ping()
+    except (StoreError, ValueError) as exc:
+        return f"not ready: {exc}\n", 503, _TEXT
+    return "OK\n", 200, _TEXT

@@ -1,0 +1,41 @@
+"""What the request handlers share, kept in ``app.extensions`` (there is no global app)."""
+
+from __future__ import annotations
+
+import threading
+
+from flask import current_app
+
+from bridge.mapping.limits import Limits
+from bridge.metrics import Metrics, StoreCollector
+from bridge.reload import RulesInForce
+from bridge.settings import Settings
+from bridge.store import Store, open_store
+from bridge.web.auth import Guard
+
+
+class AppState:
+    """What the request handlers share: settings, rules, metrics, the store (opened lazily, after gunicorn forks)."""
+
+    def __init__(self, settings: Settings, store: Store | None, rules: RulesInForce, metrics: Metrics) -> None:
+        self.settings = settings
+        self.guard = Guard.from_settings(settings)
+        self.limits = Limits.from_settings(settings)
+        self.rules = rules
+        self.metrics = metrics
+        self._store = store
+        self._lock = threading.Lock()
+        self.collector = StoreCollector(self.store, [t.name for t in settings.alertmanagers],
+                                        settings.store_max_alerts)
+
+    def store(self) -> Store:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = open_store(self.settings.store, max_alerts=self.settings.store_max_alerts)
+        return self._store
+
+
+def app_state() -> AppState:
+    """The state of the app handling the current request."""
+    return current_app.extensions["bridge"]
