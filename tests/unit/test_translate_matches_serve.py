@@ -1,0 +1,56 @@
+"""``translate`` prints exactly the alerts ``serve`` stores: both go through bridge.pipeline."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from bridge.cli import main
+from bridge.rules.loading import load_settings
+from bridge.store.sqlite import SqliteStore
+from bridge.web.app import create_app
+from tests.support import FIXTURES
+
+CONFIG = """\
+external_labels: {cluster: prod}
+max_label_value_length: 12
+annotation_templates:
+  runbook: "https://runbooks.example.com/{{ labels.alertname }}"
+"""
+"""Rules and a limit that change what every sample becomes, so skipping either would show."""
+SAMPLES = sorted(path.relative_to(FIXTURES).as_posix() for path in FIXTURES.glob("*/*") if path.is_file())
+
+
+def content_type(name: str) -> str:
+    return "application/x-www-form-urlencoded" if name.endswith(".form") else "application/json"
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_translate_shows_the_labels_and_annotations_serve_stores(sample: str, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    vendor = sample.split("/")[0]
+    config = tmp_path / "bridge.yml"
+    config.write_text(CONFIG)
+    assert main(["translate", vendor, str(FIXTURES / sample), "--config", str(config)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+
+    store = SqliteStore(tmp_path / "bridge.db", synchronous="OFF")
+    client = create_app(load_settings(env={"BRIDGE_CONFIG": str(config)}), store=store).test_client()
+    response = client.post(f"/callbacks/{vendor}", data=(FIXTURES / sample).read_bytes(),
+                           content_type=content_type(sample))
+    assert response.status_code == 200, response.text
+    stored = [row.alert for row in store.active("", 1000, time.time(), 10**9)]
+
+    assert printed, "every sample becomes at least one alert"
+    assert all(a["labels"]["cluster"] == "prod" and "runbook" in a["annotations"] for a in printed)
+    assert shown(printed) == shown([{"labels": a.labels, "annotations": a.annotations,
+                                     "generatorURL": a.generator_url} for a in stored])
+
+
+def shown(alerts: list[dict]) -> list[str]:
+    """What a user compares: labels, annotations and the console link, in a stable order."""
+    return sorted(json.dumps([a["labels"], a["annotations"], a.get("generatorURL") or ""], sort_keys=True,
+                             ensure_ascii=False) for a in alerts)
