@@ -73,6 +73,13 @@ def wait_delivered(am: Alertmanager, expected: int, timeout: float) -> float | N
     return None
 
 
+def delivery(am: Alertmanager, bridges: list[Bridge], timeout: float) -> tuple[int, float | None, int]:
+    """After a load: the callbacks ``bridges`` acknowledged, the seconds until Alertmanager held as many
+    alerts (None if not within ``timeout``), and the alerts it held then."""
+    acknowledged = sum(accepted(bridge) for bridge in bridges)
+    return acknowledged, wait_delivered(am, acknowledged, timeout), am_alerts(am)
+
+
 def resend_sweep(am: Alertmanager, pid: int, interval: float) -> dict[str, Any]:
     """One whole re-send sweep, seen as alerts arriving in Alertmanager: its wall time, and the CPU
     the delivering process spent from the quiet before it to the quiet after it."""

@@ -17,11 +17,11 @@ import requests
 
 from bench.load import Payloads, percentile, send
 from bench.measure import (
-    accepted,
     am_alerts,
     bridge_rss,
     cpu_over,
     cpu_seconds,
+    delivery,
     grown,
     parallel_wrk,
     process_tree,
@@ -79,8 +79,8 @@ class Bench:
         path.mkdir(parents=True)
         return path
 
-    def alertmanager(self, workdir: Path, port: int | None = None) -> Alertmanager:
-        return Alertmanager(workdir, resolve_timeout="5m", port=port)
+    def alertmanager(self, workdir: Path) -> Alertmanager:
+        return Alertmanager(workdir, resolve_timeout="5m")
 
     def bridge(self, workdir: Path, am_url: str, *args: str, store: str | None = None) -> Bridge:
         return Bridge(workdir, [am_url], f"--token={TOKEN}", f"--resend-interval={self.scale.resend_interval}",
@@ -105,11 +105,9 @@ class Bench:
                 figures["server_cpu_ms_per_callback"] = round(
                     (sum(cpu_seconds(pid) for pid in pids) - cpu_before) * 1e3 / max(1, figures["requests"]), 3)
                 if name == "bridge":
-                    acknowledged = accepted(server)
-                    figures["acknowledged"] = acknowledged
-                    figures["drain_after_load_seconds"] = wait_delivered(am, acknowledged, 120)
-                    figures["delivered"] = am_alerts(am)
-                    figures["every_ack_delivered"] = figures["delivered"] == acknowledged
+                    acknowledged, drain, delivered = delivery(am, [server], 120)
+                    figures |= {"acknowledged": acknowledged, "drain_after_load_seconds": drain,
+                                "delivered": delivered, "every_ack_delivered": delivered == acknowledged}
                 elif name == "naive_bridge":
                     figures["delivered"] = am_alerts(am)
             results[name] = figures
@@ -142,9 +140,7 @@ class Bench:
 
             with running(am, bridge):
                 load = send(bridge.url, make, count, rate=rate, connections=32, track=probes)
-                acknowledged = accepted(bridge)
-                wait_delivered(am, acknowledged, 60)
-                delivered = am_alerts(am)
+                acknowledged, _, delivered = delivery(am, [bridge], 60)
                 wait_for(lambda: len(receiver.seen) >= len(load.acked_at), 30, message="every probe at the webhook")
         e2e = [receiver.seen[i] - load.acked_at[i] for i in probes if i in receiver.seen and i in load.acked_at]
         return {"rate_requested": rate, "rate_achieved": round(load.rate, 1), "callbacks": count,
@@ -234,9 +230,7 @@ class Bench:
                 for index, bridge in enumerate(bridges):
                     run_wrk(bridge.url, self.scale.warmup_seconds, 1, 4, f"warm{count}-{index}")
                 runs = parallel_wrk(bridges, self.scale.wrk_seconds, f"redis{count}")
-                acknowledged = sum(accepted(b) for b in bridges)
-                drain = wait_delivered(am, acknowledged, 120)
-                delivered = am_alerts(am)
+                acknowledged, drain, delivered = delivery(am, bridges, 120)
             rps = sum(r["requests_per_second"] for r in runs)
             results[f"replicas_{count}"] = {
                 "requests_per_second": round(rps, 1), "p99_ms": max(r.get("p99_ms", 0) for r in runs),
