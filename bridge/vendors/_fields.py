@@ -6,10 +6,10 @@ import json
 import math
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
-from bridge.model import InvalidPayload
+from bridge.model import AlarmState, InvalidPayload
 
 _ABSENT = {"", "null", "none", "undefined"}
 
@@ -196,6 +196,23 @@ def unparsed_details(unparsed: dict[str, str]) -> dict[str, str]:
     if not unparsed:
         return {}
     return {UNPARSED_TIME: "; ".join(f"{where}={raw}" for where, raw in unparsed.items())}
+
+
+class AlarmTimes(TypedDict):
+    started_at: float
+    event_at: float
+    resolved_at: float | None
+
+
+def one_time(at: float, state: AlarmState) -> AlarmTimes:
+    """The times of a vendor that dates each notification once: that time starts the alarm, orders its
+    notifications and, on a recovery, ends it."""
+    return {"started_at": at, "event_at": at, "resolved_at": at if state is AlarmState.RESOLVED else None}
+
+
+def given_details(details: dict[str, str], unparsed: dict[str, str]) -> dict[str, str]:
+    """The details a vendor filled in, and which of its times were unreadable."""
+    return {**{k: v for k, v in details.items() if v}, **unparsed_details(unparsed)}
 
 
 def flat_strings(values: dict[str, Any]) -> dict[str, str]:

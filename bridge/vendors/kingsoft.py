@@ -15,12 +15,13 @@ from bridge.vendors import Callback, ParseContext
 from bridge.vendors._fields import (
     epoch,
     flat_strings,
+    given_details,
     is_json_type,
     load_json,
     obj,
+    one_time,
     required_text,
     text,
-    unparsed_details,
 )
 
 CONSOLE_URL = "https://monitor.console.ksyun.com/"
@@ -83,14 +84,12 @@ class Kingsoft:
             vendor=self.name,
             name=metric,
             state=state,
-            started_at=at,
-            event_at=at,
-            resolved_at=at if state is AlarmState.RESOLVED else None,
+            **one_time(at, state),
             namespace=text(target.get("namespace")),
             region=text(target.get("region")),
             policy_id=text(policy.get("policyId")),
             dimensions=tags,
-            details={**{k: v for k, v in details.items() if v}, **unparsed_details(unparsed)},
+            details=given_details(details, unparsed),
             summary=f"{alias}{where}" + (f": {current}{unit}" if current else "")
             + (f" ({threshold})" if threshold and current else ""),
             description=f"Kingsoft Cloud policy {text(policy.get('policyName')) or '?'}: {alias}{where}",
