@@ -10,13 +10,13 @@ import time
 from pathlib import Path
 
 from bridge import __version__, logs, pipeline
-from bridge.deliver.alertmanager import postable
+from bridge.deliver.alertmanager import ENDS_AT_RESENDS, postable
 from bridge.mapping.limits import Limits
 from bridge.model import InvalidPayload, UnsupportedMediaType
 from bridge.options import add_arguments
 from bridge.rules.loading import load_settings, rules_for
 from bridge.run import supervisor
-from bridge.settings import ConfigError, Settings
+from bridge.settings import ConfigError
 from bridge.store import StoreError
 from bridge.vendors import VENDORS
 
@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     translate.add_argument("vendor", help="tencent, aliyun or kingsoft")
     translate.add_argument("file", type=Path, help="the payload, as the vendor posts it ('-' for stdin)")
     translate.add_argument("--content-type", help="default: guessed from the payload")
-    translate.add_argument("--vendor-timezone", default="Asia/Shanghai", help="zone of times that carry none")
+    translate.add_argument("--vendor-timezone", help="zone of times that carry none (default: the --config "
+                           "file's vendor_timezone, else Asia/Shanghai)")
     translate.add_argument("--config", metavar="FILE", help="apply this configuration file's mapping rules")
     check = commands.add_parser("check-config", help="check a configuration file, as serve and reloads would "
                                 "(with BRIDGE_DEFAULT_SEVERITY from the environment, as serve reads it)")
@@ -68,10 +69,8 @@ def _translate(args: argparse.Namespace) -> int:
         print(f"unknown vendor {args.vendor!r}; known: {', '.join(VENDORS)}", file=sys.stderr)
         return 2
     try:
-        settings = Settings(vendor_timezone=args.vendor_timezone)
-        if args.config:
-            settings = load_settings(argparse.Namespace(config=args.config, vendor_timezone=args.vendor_timezone),
-                                     env={})
+        settings = load_settings(argparse.Namespace(config=args.config, vendor_timezone=args.vendor_timezone),
+                                 env={})
         rules = rules_for(settings, check_options=False)
     except ConfigError as exc:
         print(f"cloud-alarm-bridge: {exc}", file=sys.stderr)
@@ -90,7 +89,7 @@ def _translate(args: argparse.Namespace) -> int:
         if alert.resolve_only:
             print(f"alarm {index} ({alarm.name}) is dropped by alert_relabel_configs", file=sys.stderr)
         else:
-            shown.append(postable(alert, now, 4 * settings.resend_interval))
+            shown.append(postable(alert, now, ENDS_AT_RESENDS * settings.resend_interval))
     try:
         print(json.dumps(shown, ensure_ascii=False, indent=2))
         sys.stdout.flush()

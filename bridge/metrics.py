@@ -171,4 +171,3 @@ def _target_families(targets: dict[str, TargetStats], now: float) -> Iterator[Ga
         up.add_metric([name], 1.0 if stat.up else 0.0)
         last.add_metric([name], stat.last_success_at or 0.0)
     yield from (backlog, age, up, last)
-

@@ -224,7 +224,6 @@ _FILE_KEYS = {"alertmanager_url": "alertmanager_urls", "token": "tokens", "vendo
               "vendor_allow_cidr": "vendor_allow_cidrs", "trusted_proxy": "trusted_proxies"}
 
 
-
 def env_name(option: Option) -> str:
     return _ENV_NAMES.get(option.name, option.env)
 

@@ -43,7 +43,7 @@ def checked_config(settings: Settings) -> tuple[str, Rules]:
 
 
 class ReloadCoordinator(Protocol):
-    """How the processes of one server agree on reloads (``bridge.web.SharedReload`` under gunicorn)."""
+    """How the processes of one server agree on reloads (``SharedReload`` under gunicorn)."""
 
     def generation(self) -> int:
         """A number that changes whenever a reload has been accepted."""

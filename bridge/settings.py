@@ -110,6 +110,8 @@ class Settings:
         return ZoneInfo(self.vendor_timezone)
 
 
+_URL_OPTION = next(option for option in OPTIONS if option.name == "alertmanager_url")
+
 RULE_KEYS = ("external_labels", "alert_relabel_configs", "vendors", "annotation_templates", "severity")
 """Top-level keys of the configuration file that hold mapping rules (read by bridge.rules.loading)."""
 
@@ -117,12 +119,12 @@ FileCheck = Callable[[Mapping[str, Any], str, str | None, str, list[str]], objec
 """Checks the rest of a configuration file: ``(data, path, default_severity, severity_from, problems)``."""
 
 
-def load(args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None, *,
-         check_file: FileCheck | None = None) -> Settings:
+def load(args: argparse.Namespace | None, env: Mapping[str, str] | None, *, check_file: FileCheck) -> Settings:
     """Resolve settings from flags, then environment, then the config file, then defaults.
 
-    ``check_file`` checks what else the file holds (its mapping rules), so that start-up reports the
-    problems of options and rules together. Raise ConfigError listing every problem.
+    ``check_file`` checks what else the file holds (its mapping rules: bridge.rules.loading.check_file,
+    which ``load_settings`` there passes), so that start-up reports the problems of options and rules
+    together. Raise ConfigError listing every problem.
     """
     env = os.environ if env is None else env
     flags = {k: v for k, v in vars(args or argparse.Namespace()).items() if v is not None}
@@ -147,9 +149,8 @@ def load(args: argparse.Namespace | None = None, env: Mapping[str, str] | None =
     values["default_severity_from"] = severity_given(flags, env)
     if config_path:
         check_file_options(file_values, config_path, problems)
-        if check_file is not None:
-            check_file(file_values, config_path, values.get("default_severity"), values["default_severity_from"],
-                       problems)
+        check_file(file_values, config_path, values.get("default_severity"), values["default_severity_from"],
+                   problems)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(dict.fromkeys(problems)))
     return _settings(values, targets, config_path)
@@ -165,7 +166,12 @@ def check_file_options(data: Mapping[str, Any], path: str, problems: list[str]) 
                 parse_value(option, raw)
             except (ValueError, TypeError) as exc:
                 problems.append(f"{path}: {file_key(option.name)}: {exc}")
-    _targets({}, data, path, problems)
+    urls = data.get(file_key("alertmanager_url"))
+    try:
+        values = {"alertmanager_url": parse_value(_URL_OPTION, urls)} if urls is not None else {}
+    except (ValueError, TypeError):  # reported above
+        values = {}
+    _targets(values, data, path, problems)
 
 
 def severity_given(flags: Mapping[str, Any], env: Mapping[str, str]) -> str:
@@ -313,7 +319,6 @@ def from_json(text: str) -> Settings:
     for key in ("vendor_tokens", "vendor_allow_cidrs"):
         data[key] = {vendor: tuple(values) for vendor, values in data[key].items()}
     return Settings(**{**data, "alertmanagers": targets})
-
 
 
 def yaml_text(value: Any) -> str:

@@ -26,6 +26,11 @@ class SendError(RuntimeError):
         self.permanent = permanent
 
 
+ENDS_AT_RESENDS = 4
+"""Firing alerts carry ``endsAt = now + 4 x the resend interval``, as Prometheus does: three re-sends may
+fail before Alertmanager resolves an alert that still fires."""
+
+
 def postable(alert: Alert, now: float, valid_for: float) -> dict[str, Any]:
     """The v2 body of one alert: firing alerts carry ``endsAt = now + valid_for``, as Prometheus does."""
     ends_at = alert.ends_at if alert.state is AlarmState.RESOLVED and alert.ends_at else now + valid_for

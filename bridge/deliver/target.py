@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from bridge.deliver.alertmanager import AlertmanagerClient, SendError, postable
+from bridge.deliver.alertmanager import ENDS_AT_RESENDS, AlertmanagerClient, SendError, postable
 from bridge.deliver.lease import Lease
 from bridge.metrics import Metrics
 from bridge.settings import AlertmanagerTarget, Settings
@@ -99,7 +99,7 @@ class TargetLoop(threading.Thread):
 
     def _deliver(self, alerts: Sequence[StoredAlert], now: float) -> bool:
         """POST; True when Alertmanager took the batch (rejected alerts are logged and dropped)."""
-        bodies = [postable(s.alert, now, 4 * self.settings.resend_interval) for s in alerts]
+        bodies = [postable(s.alert, now, ENDS_AT_RESENDS * self.settings.resend_interval) for s in alerts]
         try:
             rejected = self.client.send(bodies)
         except SendError as error:

@@ -62,4 +62,3 @@ def _dropped(alert: Alert, now: float) -> Alert:
     ends_at = max(alert.starts_at, min(alert.event_at, now))
     return replace(alert, state=AlarmState.RESOLVED, ends_at=ends_at, annotations={"resolved_reason": DROPPED_REASON},
                    resolve_only=True)
-

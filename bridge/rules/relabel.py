@@ -22,7 +22,6 @@ RESERVED_PREFIX = "__"
 """Labels with this prefix are scratch space for rules (``__tmp_x``) and removed after relabeling."""
 
 
-
 class Action(StrEnum):
     REPLACE = "replace"
     KEEP = "keep"
@@ -217,4 +216,3 @@ def _group(match: re.Match[str], name: str) -> str:
         index = int(name)
         return (match.group(index) or "") if index <= match.re.groups else ""
     return (match.group(name) or "") if name in match.re.groupindex else ""
-

@@ -63,4 +63,3 @@ def render_annotations(templates: Sequence[AnnotationTemplate], alert: Alert, ve
         else:
             annotations.pop(item.name, None)
     return annotations
-

@@ -204,7 +204,7 @@ class AlarmTimes(TypedDict):
     resolved_at: float | None
 
 
-def one_time(at: float, state: AlarmState) -> AlarmTimes:
+def dated_once(at: float, state: AlarmState) -> AlarmTimes:
     """The times of a vendor that dates each notification once: that time starts the alarm, orders its
     notifications and, on a recovery, ends it."""
     return {"started_at": at, "event_at": at, "resolved_at": at if state is AlarmState.RESOLVED else None}

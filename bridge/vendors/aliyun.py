@@ -17,6 +17,7 @@ from bridge.model import Alarm, AlarmState, InvalidPayload, UnsupportedMediaType
 from bridge.vendors import Callback, ParseContext
 from bridge.vendors._fields import (
     DEFAULT_MAX_JSON_DEPTH,
+    dated_once,
     epoch,
     flat_strings,
     given_details,
@@ -24,7 +25,6 @@ from bridge.vendors._fields import (
     load_json,
     loads_bounded,
     obj,
-    one_time,
     required_text,
     text,
 )
@@ -83,7 +83,7 @@ class Aliyun:
             vendor=self.name,
             name=metric,
             state=state,
-            **one_time(at, state),
+            **dated_once(at, state),
             namespace=text(fields.get("namespace")) or text(fields.get("metricProject")),
             region=text(fields.get("regionId")) or dimensions.get("regionId", ""),
             policy_id=text(fields.get("ruleId")),

@@ -13,13 +13,13 @@ from typing import Any
 from bridge.model import Alarm, AlarmState, InvalidPayload, UnsupportedMediaType
 from bridge.vendors import Callback, ParseContext
 from bridge.vendors._fields import (
+    dated_once,
     epoch,
     flat_strings,
     given_details,
     is_json_type,
     load_json,
     obj,
-    one_time,
     required_text,
     text,
 )
@@ -84,7 +84,7 @@ class Kingsoft:
             vendor=self.name,
             name=metric,
             state=state,
-            **one_time(at, state),
+            **dated_once(at, state),
             namespace=text(target.get("namespace")),
             region=text(target.get("region")),
             policy_id=text(policy.get("policyId")),

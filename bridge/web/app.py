@@ -15,7 +15,7 @@ from bridge.rules import Rules
 from bridge.settings import Settings
 from bridge.store import Store
 from bridge.vendors import VENDORS
-from bridge.web.errors import STAGE_ERRORS, Refusal, answer_http_error, answer_refusal, answer_unexpected
+from bridge.web.errors import answer_http_error, answer_unexpected
 from bridge.web.ingest import callbacks
 from bridge.web.ops import ops
 from bridge.web.state import AppState
@@ -36,8 +36,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rul
                                                                       rules_generation), metrics)
     app.register_blueprint(callbacks)
     app.register_blueprint(ops)
-    for error in (Refusal, *STAGE_ERRORS):
-        app.register_error_handler(error, answer_refusal)
     app.register_error_handler(HTTPException, answer_http_error)
     app.register_error_handler(Exception, answer_unexpected)
     app.after_request(_security_headers)

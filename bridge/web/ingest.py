@@ -17,12 +17,14 @@ from werkzeug.exceptions import ClientDisconnected
 from bridge import pipeline
 from bridge.vendors import VENDORS
 from bridge.web.auth import Guard, presented_token
-from bridge.web.errors import UNAUTHORIZED, Refusal, error_response
+from bridge.web.errors import STAGE_ERRORS, UNAUTHORIZED, Refusal, answer_refusal, error_response
 from bridge.web.state import app_state
 
 log = logging.getLogger(__name__)
 
 callbacks = Blueprint("callbacks", __name__)
+for _error in (Refusal, *STAGE_ERRORS):  # a callback's refusals; anything else on any route is a 500
+    callbacks.register_error_handler(_error, answer_refusal)
 
 
 @callbacks.route("/callbacks/<vendor_name>", methods=["GET", "HEAD", "POST"])
@@ -79,6 +81,6 @@ def count_outcome(response: Response) -> Response:
     if vendor and outcome:
         state.metrics.callbacks.labels(vendor, outcome).inc()
     started = g.get("ingest_started")
-    if started is not None:
+    if started is not None and outcome:  # an unexpected error (a 500) is logged, not timed
         state.metrics.callback_duration.labels(vendor).observe(time.monotonic() - started)
     return response

@@ -123,7 +123,7 @@ def test_a_config_file_without_a_token_refuses_to_start(tmp_path: Path) -> None:
 
 
 def test_the_start_warning_names_the_open_vendors_only(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, "bridge.server")
+    caplog.set_level(logging.WARNING, "bridge.run.supervisor")
     warn_about_tokens(Settings())
     [open_warning] = caplog.records
     assert "anyone who can reach" in open_warning.getMessage()

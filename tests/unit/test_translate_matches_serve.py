@@ -9,18 +9,20 @@ from pathlib import Path
 import pytest
 
 from bridge.cli import main
+from bridge.deliver.alertmanager import postable
 from bridge.rules.loading import load_settings
 from bridge.store.sqlite import SqliteStore
 from bridge.web.app import create_app
 from tests.support import FIXTURES
 
 CONFIG = """\
+vendor_timezone: UTC
 external_labels: {cluster: prod}
 max_label_value_length: 12
 annotation_templates:
   runbook: "https://runbooks.example.com/{{ labels.alertname }}"
 """
-"""Rules and a limit that change what every sample becomes, so skipping either would show."""
+"""Settings and rules that change what every sample becomes, so a translate that skipped any would show."""
 SAMPLES = sorted(path.relative_to(FIXTURES).as_posix() for path in FIXTURES.glob("*/*") if path.is_file())
 
 
@@ -46,11 +48,11 @@ def test_translate_shows_the_labels_and_annotations_serve_stores(sample: str, tm
 
     assert printed, "every sample becomes at least one alert"
     assert all(a["labels"]["cluster"] == "prod" and "runbook" in a["annotations"] for a in printed)
-    assert shown(printed) == shown([{"labels": a.labels, "annotations": a.annotations,
-                                     "generatorURL": a.generator_url} for a in stored])
+    assert shown(printed) == shown([{"labels": a.labels, "annotations": a.annotations, "generatorURL": a.generator_url,
+                                     "startsAt": postable(a, 0, 0)["startsAt"]} for a in stored])
 
 
 def shown(alerts: list[dict]) -> list[str]:
-    """What a user compares: labels, annotations and the console link, in a stable order."""
-    return sorted(json.dumps([a["labels"], a["annotations"], a.get("generatorURL") or ""], sort_keys=True,
-                             ensure_ascii=False) for a in alerts)
+    """What a user compares: labels, annotations, start and the console link, in a stable order."""
+    return sorted(json.dumps([a["labels"], a["annotations"], a["startsAt"], a.get("generatorURL") or ""],
+                             sort_keys=True, ensure_ascii=False) for a in alerts)
