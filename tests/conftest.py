@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support import Alertmanager
+from tests.harness.alertmanager import Alertmanager
 
 
 @pytest.fixture

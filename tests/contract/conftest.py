@@ -9,7 +9,7 @@ import pytest
 from bridge.store import Store
 from bridge.store.redis import RedisStore
 from bridge.store.sqlite import SqliteStore
-from tests.redis_server import RedisServer
+from tests.harness.redis_server import RedisServer
 
 StoreFactory = Callable[..., Store]
 

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.payloads import aliyun, kingsoft
-from tests.support import BRIDGE, Alertmanager, Bridge, fixture_bytes
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.bridge_process import BRIDGE, Bridge
+from tests.harness.fixtures import fixture_bytes
+from tests.harness.payloads import aliyun, kingsoft
 
 pytestmark = pytest.mark.e2e
 FORM = "application/x-www-form-urlencoded; charset=UTF-8"

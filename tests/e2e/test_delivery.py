@@ -22,8 +22,10 @@ import requests
 
 from bridge.model import AlarmState, Alert
 from bridge.store.sqlite import SqliteStore
-from tests.payloads import kingsoft, shanghai_now, tencent
-from tests.support import Alertmanager, Bridge, free_port, wait_for
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.bridge_process import Bridge
+from tests.harness.payloads import kingsoft, shanghai_now, tencent
+from tests.harness.processes import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 

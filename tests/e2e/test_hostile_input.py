@@ -21,7 +21,9 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzzing import (
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.bridge_process import Bridge
+from tests.harness.fuzzing import (
     CONTENT_TYPES,
     PROFILE,
     deep_bodies,
@@ -32,8 +34,8 @@ from tests.fuzzing import (
     pathological_texts,
     texts,
 )
-from tests.payloads import kingsoft, tencent
-from tests.support import Alertmanager, Bridge, wait_for
+from tests.harness.payloads import kingsoft, tencent
+from tests.harness.processes import wait_for
 
 pytestmark = pytest.mark.e2e
 TOKEN = "fuzz-s3cret-token"

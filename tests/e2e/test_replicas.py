@@ -18,9 +18,11 @@ import redis
 import requests
 
 from tests.e2e.test_delivery import hosts, metric, new_alertmanager
-from tests.payloads import kingsoft
-from tests.redis_server import RedisServer
-from tests.support import Alertmanager, Bridge, wait_for
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.bridge_process import Bridge
+from tests.harness.payloads import kingsoft
+from tests.harness.processes import wait_for
+from tests.harness.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import Alertmanager, Bridge, fixture_bytes, wait_for
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.bridge_process import Bridge
+from tests.harness.fixtures import fixture_bytes
+from tests.harness.processes import wait_for
 
 pytestmark = pytest.mark.e2e
 

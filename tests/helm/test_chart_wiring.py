@@ -26,6 +26,9 @@ import redis
 import requests
 import yaml
 
+from tests.harness.fixtures import fixture_bytes
+from tests.harness.processes import free_port, terminate, wait_for
+from tests.harness.redis_server import REDIS_SERVER, RedisServer
 from tests.helm.helmkit import (
     METRICS,
     RULES_FILE,
@@ -35,8 +38,6 @@ from tests.helm.helmkit import (
     flags_used,
     metric_names,
 )  # fmt: skip
-from tests.redis_server import REDIS_SERVER, RedisServer
-from tests.support import fixture_bytes, free_port, terminate, wait_for
 
 BIN = Path(sys.executable).parent
 

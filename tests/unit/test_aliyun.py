@@ -11,7 +11,7 @@ from bridge.model import AlarmState
 from bridge.vendors import InvalidPayload, ParseContext, UnsupportedMediaType
 from bridge.vendors.aliyun import VENDOR as aliyun
 from bridge.vendors.aliyun import parse_dimensions
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 FORM = "application/x-www-form-urlencoded"
 CTX = ParseContext(now=1_700_000_000.0)

@@ -20,7 +20,7 @@ from bridge.config import Settings
 from bridge.logs import JsonFormatter, redact_query
 from bridge.server import warn_about_tokens
 from bridge.store.sqlite import SqliteStore
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 KINGSOFT = fixture_bytes("kingsoft", "alarm.json")
 

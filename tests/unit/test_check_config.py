@@ -10,7 +10,7 @@ import pytest
 from bridge import config
 from bridge.app import create_app
 from bridge.cli import main
-from tests.support import FIXTURES
+from tests.harness.fixtures import FIXTURES
 
 GOOD = """\
 listen: 127.0.0.1:9999

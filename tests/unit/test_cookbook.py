@@ -13,7 +13,7 @@ from bridge.config import load_rules
 from bridge.model import Alarm, Alert
 from bridge.rules import Rules
 from bridge.vendors import VENDORS, ParseContext
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 DOC = Path(__file__).parents[2] / "README.md"
 EXAMPLE = re.compile(r"<!-- cookbook: (\S+) -->\n```yaml\n(.*?)```", re.DOTALL)

@@ -14,7 +14,7 @@ from bridge.config import Settings
 from bridge.deliver import Deliverer
 from bridge.store import StoreError
 from bridge.store.sqlite import SqliteStore
-from tests.support import wait_for
+from tests.harness.processes import wait_for
 from tests.unit.test_target_loop import TARGET, RecordingClient, alert, hosts
 
 

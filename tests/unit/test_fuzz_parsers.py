@@ -19,7 +19,7 @@ from bridge.app import alerts_for
 from bridge.mapping import Limits
 from bridge.rules import Rules
 from bridge.vendors import VENDORS, InvalidPayload, ParseContext, UnsupportedMediaType
-from tests.fuzzing import (
+from tests.harness.fuzzing import (
     CONTENT_TYPES,
     SAMPLES,
     assert_acceptable,

@@ -10,7 +10,7 @@ from bridge.model import AlarmState
 from bridge.vendors import InvalidPayload, ParseContext
 from bridge.vendors.kingsoft import VENDOR as kingsoft
 from bridge.vendors.kingsoft import parse_tags
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 CTX = ParseContext(now=1_700_000_000.0)
 

@@ -20,8 +20,8 @@ from bridge.store.sqlite import SqliteStore
 from bridge.vendors import InvalidPayload, ParseContext
 from bridge.vendors._fields import json_depth, load_json
 from bridge.vendors.aliyun import VENDOR as aliyun
-from tests.fuzzing import SLOW_SHAPES, assert_acceptable, deep, pathological
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
+from tests.harness.fuzzing import SLOW_SHAPES, assert_acceptable, deep, pathological
 
 NOW = 1_700_000_000.0
 

@@ -14,7 +14,7 @@ from bridge.app import create_app
 from bridge.config import Settings, checked_config
 from bridge.store.sqlite import SqliteStore
 from bridge.web import SharedReload, WebServer
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 OLD = "external_labels: {team: infra}\n"
 NEW = "external_labels: {team: infra, cluster: prod}\n"

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from bridge.app import create_app
 from bridge.config import Settings
 from bridge.store.sqlite import SqliteStore
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from bridge.model import AlarmState
 from bridge.rules import DROPPED_REASON, Rules
 from bridge.store.sqlite import SqliteStore
 from bridge.vendors import VENDORS, ParseContext
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 RENAME = {"vendors": {"tencent": {"alert_relabel_configs": [
     {"source_labels": ["objName"], "target_label": "instance"}, {"regex": "objName", "action": "labeldrop"}]}}}

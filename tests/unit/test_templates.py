@@ -12,7 +12,7 @@ from bridge.config import ConfigError, rules_from
 from bridge.model import Alarm, AlarmState
 from bridge.rules import Rules
 from bridge.vendors import VENDORS, ParseContext
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 NOW = time.time()
 

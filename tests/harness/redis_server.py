@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis
 
-from tests.support import free_port, terminate, wait_for
+from tests.harness.processes import free_port, terminate, wait_for
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
