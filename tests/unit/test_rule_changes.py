@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from prometheus_client import REGISTRY
 
 from bridge.app import create_app
@@ -27,11 +26,6 @@ def rules(data: dict) -> Rules:
     if problems:
         raise ConfigError("\n".join(problems))
     return result
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "bridge.db", synchronous="OFF")
 
 
 def apply(store: SqliteStore, rule_set: Rules, fixture: str, now: float) -> None:
