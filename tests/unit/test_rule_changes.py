@@ -8,24 +8,17 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 
 from bridge.app import create_app
-from bridge.config import ConfigError, Settings, rules_from
+from bridge.config import Settings
 from bridge.model import AlarmState
 from bridge.rules import DROPPED_REASON, Rules
 from bridge.store.sqlite import SqliteStore
 from bridge.vendors import VENDORS, ParseContext
 from tests.harness.fixtures import fixture_bytes
+from tests.harness.rules import rules
 
 RENAME = {"vendors": {"tencent": {"alert_relabel_configs": [
     {"source_labels": ["objName"], "target_label": "instance"}, {"regex": "objName", "action": "labeldrop"}]}}}
 DROP_CVM = {"alert_relabel_configs": [{"source_labels": ["namespace"], "regex": "qce/cvm", "action": "drop"}]}
-
-
-def rules(data: dict) -> Rules:
-    problems: list[str] = []
-    result = rules_from(data, "test.yml", "warning", problems)
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return result
 
 
 def apply(store: SqliteStore, rule_set: Rules, fixture: str, now: float) -> None:

@@ -8,21 +8,13 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
-from bridge.config import ConfigError, rules_from
+from bridge.config import ConfigError
 from bridge.model import Alarm, AlarmState
-from bridge.rules import Rules
 from bridge.vendors import VENDORS, ParseContext
 from tests.harness.fixtures import fixture_bytes
+from tests.harness.rules import rules
 
 NOW = time.time()
-
-
-def rules(data: dict) -> Rules:
-    problems: list[str] = []
-    result = rules_from(data, "test.yml", "warning", problems)
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return result
 
 
 def alarm(vendor: str, fixture: str) -> Alarm:
