@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,8 +10,7 @@ from bridge.store import Store
 from bridge.store.redis import RedisStore
 from bridge.store.sqlite import SqliteStore
 from tests.harness.redis_server import RedisServer
-
-StoreFactory = Callable[..., Store]
+from tests.harness.stores import StoreFactory
 
 
 @pytest.fixture(scope="session")
