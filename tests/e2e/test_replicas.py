@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,14 +26,6 @@ from tests.harness.redis_server import RedisServer
 pytestmark = pytest.mark.e2e
 
 LEASE_TTL = 3.0
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """Redis as the docs recommend for no loss at all: append-only file, fsync before every reply."""
-    server = RedisServer(tmp_path / "redis", appendfsync="always").start()
-    yield server
-    server.stop()
 
 
 def start_replicas(tmp_path: Path, am: Alertmanager, redis_server: RedisServer, count: int = 3) -> list[Bridge]:

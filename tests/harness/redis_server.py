@@ -43,6 +43,14 @@ class RedisServer:
         except redis.ConnectionError:
             return False  # still starting (or loading the append-only file)
 
+    def flush(self) -> None:
+        """Delete every key, whatever its prefix."""
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        try:
+            client.flushall()
+        finally:
+            client.close()
+
     def kill(self) -> None:
         """kill -9: whatever Redis acknowledged must be in the append-only file already."""
         if self.process:
