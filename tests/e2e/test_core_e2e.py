@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.alertmanager import Alertmanager
+from tests.harness.alertmanager import Alertmanager, active
 from tests.harness.bridge_process import BRIDGE, Bridge
 from tests.harness.fixtures import fixture_bytes
 from tests.harness.payloads import aliyun, kingsoft
@@ -25,10 +25,6 @@ def bridge(tmp_path: Path, alertmanager: Alertmanager) -> Iterator[Bridge]:
     b = Bridge(tmp_path, [alertmanager.url]).start()
     yield b
     b.stop()
-
-
-def active(alerts: list[dict]) -> list[dict]:
-    return [a for a in alerts if a["status"]["state"] == "active"]
 
 
 def test_a_tencent_alarm_fires_promptly_and_its_recovery_resolves_it(bridge: Bridge,

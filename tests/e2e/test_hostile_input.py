@@ -21,7 +21,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.harness.alertmanager import Alertmanager
+from tests.harness.alertmanager import Alertmanager, active
 from tests.harness.bridge_process import Bridge
 from tests.harness.fuzzing import (
     CONTENT_TYPES,
@@ -49,10 +49,6 @@ def bridge(tmp_path: Path, alertmanager: Alertmanager) -> Iterator[Bridge]:
                "--request-timeout=2").start()
     yield b
     b.stop()
-
-
-def active(alerts: list[dict]) -> list[dict]:
-    return [a for a in alerts if a["status"]["state"] == "active"]
 
 
 def huge(n: int) -> bytes:

@@ -59,3 +59,13 @@ class Alertmanager:
     def wait_for(self, predicate: Callable[[list[dict[str, Any]]], Any], timeout: float = 10.0,
                  message: str = "alerts in alertmanager", **filters: str) -> Any:
         return wait_for(lambda: predicate(self.alerts(**filters)), timeout, message=message)
+
+
+def active(alerts: list[dict]) -> list[dict]:
+    """The alerts Alertmanager holds as active (not silenced, not inhibited)."""
+    return [a for a in alerts if a["status"]["state"] == "active"]
+
+
+def hosts(alerts: list[dict], state: str = "active") -> set[str]:
+    """The ``host`` labels of the alerts in ``state``."""
+    return {a["labels"]["host"] for a in alerts if a["status"]["state"] == state}

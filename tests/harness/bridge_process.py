@@ -83,3 +83,12 @@ class Bridge:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def metric(text: str, name: str) -> float:
+    """The sum of every sample in ``text`` (the /metrics page) whose line starts with ``name``."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
