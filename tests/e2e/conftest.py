@@ -1,4 +1,4 @@
-"""Fixtures for the end-to-end tests: more real Alertmanagers, stopped after the test."""
+"""Fixtures for the end-to-end tests: more real Alertmanagers, and real bridge processes, stopped after the test."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.alertmanager import Alertmanager
+from tests.harness.bridge_process import Bridge
 
 
 @pytest.fixture
@@ -25,3 +26,16 @@ def new_alertmanager(tmp_path: Path) -> Iterator[Callable[..., Alertmanager]]:
     for am in made:
         am.stop()
 
+
+@pytest.fixture
+def start_bridge(tmp_path: Path) -> Iterator[Callable[..., Bridge]]:
+    """``start_bridge(alertmanager_urls, *flags, **options)``: a started ``serve`` working in ``tmp_path``."""
+    started: list[Bridge] = []
+
+    def start(alertmanager_urls: list[str], *args: str, **kwargs) -> Bridge:
+        started.append(Bridge(tmp_path, alertmanager_urls, *args, **kwargs).start())
+        return started[-1]
+
+    yield start
+    for bridge in started:
+        bridge.stop()

@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,10 +21,8 @@ FORM = "application/x-www-form-urlencoded; charset=UTF-8"
 
 
 @pytest.fixture
-def bridge(tmp_path: Path, alertmanager: Alertmanager) -> Iterator[Bridge]:
-    b = Bridge(tmp_path, [alertmanager.url]).start()
-    yield b
-    b.stop()
+def bridge(alertmanager: Alertmanager, start_bridge: Callable[..., Bridge]) -> Bridge:
+    return start_bridge([alertmanager.url])
 
 
 def test_a_tencent_alarm_fires_promptly_and_its_recovery_resolves_it(bridge: Bridge,

@@ -12,7 +12,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -44,11 +44,9 @@ HTTP_EXAMPLES = {"long": 4000}.get(PROFILE, 400)
 
 
 @pytest.fixture
-def bridge(tmp_path: Path, alertmanager: Alertmanager) -> Iterator[Bridge]:
-    b = Bridge(tmp_path, [alertmanager.url], f"--token={TOKEN}", f"--max-body-bytes={BODY_LIMIT}",
-               "--request-timeout=2").start()
-    yield b
-    b.stop()
+def bridge(alertmanager: Alertmanager, start_bridge: Callable[..., Bridge]) -> Bridge:
+    return start_bridge([alertmanager.url], f"--token={TOKEN}", f"--max-body-bytes={BODY_LIMIT}",
+                        "--request-timeout=2")
 
 
 def huge(n: int) -> bytes:
