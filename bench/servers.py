@@ -1,8 +1,8 @@
 """The servers under test and beside them: the bridge and Alertmanager (from the test harness), the two
 baselines, and a webhook that records when Alertmanager notified each probe.
 
-This is the one module of bench/ that imports the test suite's harness (``tests.support``,
-``tests.redis_server``), so that a move of those helpers changes one place here; the rest of bench/
+This is the one module of bench/ that imports the test harness (``tests.harness``, the helpers that
+start real processes), so that a move of those helpers changes one place here; the rest of bench/
 imports these names from this module.
 """
 
@@ -22,8 +22,10 @@ from typing import Any, Protocol
 
 import requests
 
-from tests.redis_server import RedisServer
-from tests.support import Alertmanager, Bridge, free_port, terminate, wait_for
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.bridge_process import Bridge
+from tests.harness.processes import free_port, terminate, wait_for
+from tests.harness.redis_server import RedisServer
 
 __all__ = ["BENCH", "PROBE_ROUTING", "TOKEN", "Alertmanager", "Baseline", "Bridge", "ProbeReceiver", "RedisServer",
            "running", "wait_for"]

@@ -1,3 +1,5 @@
+"""Fixtures for every layer: hypothesis budgets, a real Alertmanager per test, one real redis-server per run."""
+
 from __future__ import annotations
 
 import os
@@ -7,7 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support import Alertmanager
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -18,6 +21,34 @@ def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
     am = Alertmanager(workdir).start()
     yield am
     am.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the run (contract, e2e and helm tests).
+
+    Set up as the docs recommend for no loss at all: append-only file, fsync before every reply.
+    """
+    server = RedisServer(tmp_path_factory.mktemp("redis"), appendfsync="always").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _redis_server_empty_and_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that uses ``redis_server`` finds it empty, and leaves it running for the next one.
+
+    The e2e and helm tests use the bridge's default key prefix, one of them flushes Redis and one kills it
+    mid-stream (and starts it again). The store contract's ``make_store`` gives each test a prefix instead.
+    """
+    if "redis_server" not in request.fixturenames:
+        yield
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    server.flush()
+    yield
+    if server.process is None:  # killed, and the test failed before starting it again
+        server.start()
 
 
 # Fuzzing budgets. CI runs "ci" (a few hundred examples per property, seconds); run

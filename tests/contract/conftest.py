@@ -1,7 +1,9 @@
+"""Fixtures for the store contract: every test runs once on each backend (SQLite, Redis)."""
+
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,22 +11,16 @@ import pytest
 from bridge.store import Store
 from bridge.store.redis import RedisStore
 from bridge.store.sqlite import SqliteStore
-from tests.redis_server import RedisServer
-
-StoreFactory = Callable[..., Store]
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One real redis-server for the session; every test gets its own key prefix."""
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
+from tests.harness.redis_server import RedisServer
+from tests.harness.stores import StoreFactory
 
 
 @pytest.fixture(params=["sqlite", "redis"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    """Open the store under test; every call opens another handle on the same data (another replica)."""
+    """Open the store under test; every call opens another handle on the same data (another replica).
+
+    The Redis store uses the session's ``redis_server`` (tests/conftest.py), under a key prefix of the test's own.
+    """
     opened: list[Store] = []
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
 

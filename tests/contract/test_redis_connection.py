@@ -12,8 +12,8 @@ import pytest
 
 from bridge.model import AlarmState, Alert
 from bridge.store import Outcome, Store, StoreError, open_store
-from tests.redis_server import REDIS_SERVER, RedisServer
-from tests.support import free_port, wait_for
+from tests.harness.processes import free_port, wait_for
+from tests.harness.redis_server import REDIS_SERVER, RedisServer
 
 NOW = 1_700_000_000.0
 FIRING = Alert(labels={"alertname": "CPUHigh", "vendor": "tencent", "host": "web-1"}, annotations={},

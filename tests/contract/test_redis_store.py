@@ -6,7 +6,7 @@ import redis
 
 from bridge.model import AlarmState, Alert
 from bridge.store.redis import RedisStore
-from tests.redis_server import RedisServer
+from tests.harness.redis_server import RedisServer
 
 NOW = 1_700_000_000.0
 

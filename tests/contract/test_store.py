@@ -15,7 +15,7 @@ import pytest
 
 from bridge.model import AlarmState, Alert
 from bridge.store import Outcome, Store, StoredAlert, StoreFull
-from tests.contract.conftest import StoreFactory
+from tests.harness.stores import StoreFactory
 
 T0 = 1_700_000_000.123456
 NOW = T0 + 30

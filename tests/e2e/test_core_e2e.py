@@ -6,27 +6,23 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.payloads import aliyun, kingsoft
-from tests.support import BRIDGE, Alertmanager, Bridge, fixture_bytes
+from tests.harness.alertmanager import Alertmanager, active
+from tests.harness.bridge_process import BRIDGE, Bridge
+from tests.harness.fixtures import fixture_bytes
+from tests.harness.payloads import aliyun, kingsoft
 
 pytestmark = pytest.mark.e2e
 FORM = "application/x-www-form-urlencoded; charset=UTF-8"
 
 
 @pytest.fixture
-def bridge(tmp_path: Path, alertmanager: Alertmanager) -> Iterator[Bridge]:
-    b = Bridge(tmp_path, [alertmanager.url]).start()
-    yield b
-    b.stop()
-
-
-def active(alerts: list[dict]) -> list[dict]:
-    return [a for a in alerts if a["status"]["state"] == "active"]
+def bridge(alertmanager: Alertmanager, start_bridge: Callable[..., Bridge]) -> Bridge:
+    return start_bridge([alertmanager.url])
 
 
 def test_a_tencent_alarm_fires_promptly_and_its_recovery_resolves_it(bridge: Bridge,

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,14 +23,12 @@ import requests
 
 from bridge.model import AlarmState, Alert
 from bridge.store.sqlite import SqliteStore
-from tests.payloads import kingsoft, shanghai_now, tencent
-from tests.support import Alertmanager, Bridge, free_port, wait_for
+from tests.harness.alertmanager import Alertmanager, hosts
+from tests.harness.bridge_process import Bridge, metric
+from tests.harness.payloads import kingsoft, shanghai_now, tencent
+from tests.harness.processes import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def hosts(alerts: list[dict], state: str = "active") -> set[str]:
-    return {a["labels"]["host"] for a in alerts if a["status"]["state"] == state}
 
 
 def post_many(bridge: Bridge, names: list[str], timestamp: int | None = None) -> list[int]:
@@ -38,26 +37,13 @@ def post_many(bridge: Bridge, names: list[str], timestamp: int | None = None) ->
         return list(pool.map(lambda h: bridge.post("kingsoft", kingsoft(h, timestamp=ts)).status_code, names))
 
 
-def metric(text: str, name: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and not line.startswith("#"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def sent_series(alertmanager: str, outcome: str) -> str:
     return f'cloud_alarm_bridge_alerts_sent_total{{alertmanager="{alertmanager}",outcome="{outcome}"}}'
 
 
-def new_alertmanager(tmp_path: Path, name: str, **kwargs) -> Alertmanager:
-    workdir = tmp_path / name
-    workdir.mkdir(exist_ok=True)
-    return Alertmanager(workdir, **kwargs)
-
-
-def test_acknowledged_callbacks_survive_kill_9_of_the_whole_bridge(tmp_path: Path) -> None:
-    am = new_alertmanager(tmp_path, "am")  # not started: nothing can be delivered before the crash
+def test_acknowledged_callbacks_survive_kill_9_of_the_whole_bridge(
+        tmp_path: Path, new_alertmanager: Callable[..., Alertmanager]) -> None:
+    am = new_alertmanager("am")  # not started: nothing can be delivered before the crash
     bridge = Bridge(tmp_path, [am.url]).start()
     names = [f"crash-{i}" for i in range(50)]
     assert post_many(bridge, names) == [200] * 50
@@ -72,8 +58,9 @@ def test_acknowledged_callbacks_survive_kill_9_of_the_whole_bridge(tmp_path: Pat
         am.stop()
 
 
-def test_an_alertmanager_outage_loses_nothing_and_the_backlog_drains_in_batches(tmp_path: Path) -> None:
-    am = new_alertmanager(tmp_path, "am").start()
+def test_an_alertmanager_outage_loses_nothing_and_the_backlog_drains_in_batches(
+        tmp_path: Path, new_alertmanager: Callable[..., Alertmanager]) -> None:
+    am = new_alertmanager("am").start()
     bridge = Bridge(tmp_path, [am.url]).start()
     try:
         assert post_many(bridge, ["before"]) == [200]
@@ -116,9 +103,10 @@ def test_a_burst_of_1000_alerts_costs_few_posts(tmp_path: Path, alertmanager: Al
         bridge.stop()
 
 
-def test_one_dead_alertmanager_does_not_delay_the_others(tmp_path: Path) -> None:
-    healthy = new_alertmanager(tmp_path, "am1").start()
-    late = new_alertmanager(tmp_path, "am2")
+def test_one_dead_alertmanager_does_not_delay_the_others(
+        tmp_path: Path, new_alertmanager: Callable[..., Alertmanager]) -> None:
+    healthy = new_alertmanager("am1").start()
+    late = new_alertmanager("am2")
     bridge = Bridge(tmp_path, [healthy.url, late.url]).start()
     try:
         for i in range(3):
@@ -134,8 +122,9 @@ def test_one_dead_alertmanager_does_not_delay_the_others(tmp_path: Path) -> None
         late.stop()
 
 
-def test_firing_stays_firing_past_resolve_timeout_and_endsat(tmp_path: Path) -> None:
-    am = new_alertmanager(tmp_path, "am", resolve_timeout="1s").start()
+def test_firing_stays_firing_past_resolve_timeout_and_endsat(
+        tmp_path: Path, new_alertmanager: Callable[..., Alertmanager]) -> None:
+    am = new_alertmanager("am", resolve_timeout="1s").start()
     bridge = Bridge(tmp_path, [am.url], "--resend-interval=1").start()
     try:
         post_many(bridge, ["steady"])
@@ -152,8 +141,9 @@ def test_firing_stays_firing_past_resolve_timeout_and_endsat(tmp_path: Path) -> 
         am.stop()
 
 
-def test_a_restarted_alertmanager_relearns_firing_alerts(tmp_path: Path) -> None:
-    am = new_alertmanager(tmp_path, "am").start()
+def test_a_restarted_alertmanager_relearns_firing_alerts(
+        tmp_path: Path, new_alertmanager: Callable[..., Alertmanager]) -> None:
+    am = new_alertmanager("am").start()
     bridge = Bridge(tmp_path, [am.url], "--resend-interval=2").start()
     try:
         post_many(bridge, ["relearn-1", "relearn-2"])
@@ -282,8 +272,8 @@ def test_sigterm_is_graceful_and_loses_nothing_acknowledged(tmp_path: Path, aler
         restarted.stop()
 
 
-def test_an_alertmanager_under_a_path_prefix(tmp_path: Path) -> None:
-    am = new_alertmanager(tmp_path, "am", route_prefix="/alertmanager").start()
+def test_an_alertmanager_under_a_path_prefix(tmp_path: Path, new_alertmanager: Callable[..., Alertmanager]) -> None:
+    am = new_alertmanager("am", route_prefix="/alertmanager").start()
     bridge = Bridge(tmp_path, [am.url]).start()
     try:
         post_many(bridge, ["prefixed"])

@@ -12,7 +12,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -21,7 +21,9 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzzing import (
+from tests.harness.alertmanager import Alertmanager, active
+from tests.harness.bridge_process import Bridge
+from tests.harness.fuzzing import (
     CONTENT_TYPES,
     PROFILE,
     deep_bodies,
@@ -32,8 +34,8 @@ from tests.fuzzing import (
     pathological_texts,
     texts,
 )
-from tests.payloads import kingsoft, tencent
-from tests.support import Alertmanager, Bridge, wait_for
+from tests.harness.payloads import kingsoft, tencent
+from tests.harness.processes import wait_for
 
 pytestmark = pytest.mark.e2e
 TOKEN = "fuzz-s3cret-token"
@@ -42,15 +44,9 @@ HTTP_EXAMPLES = {"long": 4000}.get(PROFILE, 400)
 
 
 @pytest.fixture
-def bridge(tmp_path: Path, alertmanager: Alertmanager) -> Iterator[Bridge]:
-    b = Bridge(tmp_path, [alertmanager.url], f"--token={TOKEN}", f"--max-body-bytes={BODY_LIMIT}",
-               "--request-timeout=2").start()
-    yield b
-    b.stop()
-
-
-def active(alerts: list[dict]) -> list[dict]:
-    return [a for a in alerts if a["status"]["state"] == "active"]
+def bridge(alertmanager: Alertmanager, start_bridge: Callable[..., Bridge]) -> Bridge:
+    return start_bridge([alertmanager.url], f"--token={TOKEN}", f"--max-body-bytes={BODY_LIMIT}",
+                        "--request-timeout=2")
 
 
 def huge(n: int) -> bytes:

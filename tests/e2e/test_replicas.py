@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,22 +17,15 @@ import pytest
 import redis
 import requests
 
-from tests.e2e.test_delivery import hosts, metric, new_alertmanager
-from tests.payloads import kingsoft
-from tests.redis_server import RedisServer
-from tests.support import Alertmanager, Bridge, wait_for
+from tests.harness.alertmanager import Alertmanager, hosts
+from tests.harness.bridge_process import Bridge, metric
+from tests.harness.payloads import kingsoft
+from tests.harness.processes import wait_for
+from tests.harness.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
 
 LEASE_TTL = 3.0
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """Redis as the docs recommend for no loss at all: append-only file, fsync before every reply."""
-    server = RedisServer(tmp_path / "redis", appendfsync="always").start()
-    yield server
-    server.stop()
 
 
 def start_replicas(tmp_path: Path, am: Alertmanager, redis_server: RedisServer, count: int = 3) -> list[Bridge]:
@@ -136,8 +129,9 @@ def test_killing_the_lease_holder_hands_delivery_over_and_loses_nothing(
         stop_all(replicas)
 
 
-def test_a_redis_restart_mid_stream_loses_nothing_acknowledged(tmp_path: Path, redis_server: RedisServer) -> None:
-    am = new_alertmanager(tmp_path, "am")  # started last: everything acknowledged must wait in Redis
+def test_a_redis_restart_mid_stream_loses_nothing_acknowledged(
+        tmp_path: Path, new_alertmanager: Callable[..., Alertmanager], redis_server: RedisServer) -> None:
+    am = new_alertmanager("am")  # started last: everything acknowledged must wait in Redis
     replicas = start_replicas(tmp_path, am, redis_server, count=2)
     try:
         acknowledged: list[str] = []

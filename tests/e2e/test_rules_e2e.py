@@ -6,13 +6,16 @@ import json
 import re
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support import Alertmanager, Bridge, fixture_bytes, wait_for
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.bridge_process import Bridge
+from tests.harness.fixtures import fixture_bytes
+from tests.harness.processes import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -80,12 +83,12 @@ class Load:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, alertmanager: Alertmanager) -> Iterator[tuple[Bridge, Alertmanager, Path]]:
+def setup(tmp_path: Path, alertmanager: Alertmanager,
+          start_bridge: Callable[..., Bridge]) -> tuple[Bridge, Alertmanager, Path]:
     config = tmp_path / "bridge.yml"
     config.write_text(V1)
-    bridge = Bridge(tmp_path, [alertmanager.url], f"--config={config}", "--resend-interval=30s").start()
-    yield bridge, alertmanager, config
-    bridge.stop()
+    bridge = start_bridge([alertmanager.url], f"--config={config}", "--resend-interval=30s")
+    return bridge, alertmanager, config
 
 
 def arrives(bridge: Bridge, am: Alertmanager, instance: str, **expected: str) -> dict:

@@ -26,6 +26,9 @@ import redis
 import requests
 import yaml
 
+from tests.harness.fixtures import fixture_bytes
+from tests.harness.processes import free_port, terminate, wait_for
+from tests.harness.redis_server import REDIS_SERVER, RedisServer
 from tests.helm.helmkit import (
     METRICS,
     RULES_FILE,
@@ -35,8 +38,6 @@ from tests.helm.helmkit import (
     flags_used,
     metric_names,
 )  # fmt: skip
-from tests.redis_server import REDIS_SERVER, RedisServer
-from tests.support import fixture_bytes, free_port, terminate, wait_for
 
 BIN = Path(sys.executable).parent
 
@@ -204,13 +205,15 @@ REDIS_PASSWORD = "wiring-test-password"  # what the chart creates a Secret from;
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis").start()
-    client = redis.Redis(port=server.port)
+def redis_with_password(redis_server: RedisServer) -> Iterator[RedisServer]:
+    """The run's redis-server, demanding REDIS_PASSWORD during the test."""
+    client = redis.Redis(port=redis_server.port)
     client.config_set("requirepass", REDIS_PASSWORD)  # from now on the bridge must log in
     client.close()
-    yield server
-    server.stop()
+    yield redis_server
+    client = redis.Redis(port=redis_server.port, password=REDIS_PASSWORD)
+    client.config_set("requirepass", "")  # the next test's clients do not log in
+    client.close()
 
 
 def redis_values(alertmanager_url: str, store: dict[str, Any], port: int) -> dict[str, Any]:
@@ -227,8 +230,8 @@ def post(url: str, name: str) -> requests.Response:
 
 @pytest.mark.e2e
 def test_two_rendered_replicas_share_redis_and_a_recovery_on_the_other_resolves(
-        render, alertmanager, redis_server, tmp_path):
-    store = {"host": "127.0.0.1", "port": redis_server.port, "password": REDIS_PASSWORD, "keyPrefix": "chart:"}
+        render, alertmanager, redis_with_password, tmp_path):
+    store = {"host": "127.0.0.1", "port": redis_with_password.port, "password": REDIS_PASSWORD, "keyPrefix": "chart:"}
     pods = []
     for index in range(2):
         rendered = render(redis_values(alertmanager.url, store, free_port()))
@@ -242,7 +245,7 @@ def test_two_rendered_replicas_share_redis_and_a_recovery_on_the_other_resolves(
         alertmanager.wait_for(lambda alerts: alerts, timeout=30, message="the Tencent alert", vendor="tencent")
         assert post(second, "metric-resolved.json").ok  # the other replica knows the alert: it is in Redis
         alertmanager.wait_for(lambda alerts: not alerts, timeout=30, message="the alert resolved", vendor="tencent")
-        client = redis.Redis(port=redis_server.port, password=REDIS_PASSWORD)
+        client = redis.Redis(port=redis_with_password.port, password=REDIS_PASSWORD)
         assert client.keys("chart:alert:*") and not client.keys("cab:*")
         client.close()
     assert not list(tmp_path.rglob("bridge.db*")), "an SQLite store: the pods did not use Redis"

@@ -11,7 +11,8 @@ from bridge.model import AlarmState, InvalidPayload, UnsupportedMediaType
 from bridge.vendors import ParseContext
 from bridge.vendors.aliyun import VENDOR as aliyun
 from bridge.vendors.aliyun import parse_dimensions
-from tests.support import fixture_bytes
+from tests.harness.alarms import assert_alarm
+from tests.harness.fixtures import fixture_bytes
 
 FORM = "application/x-www-form-urlencoded"
 CTX = ParseContext(now=1_700_000_000.0)
@@ -28,13 +29,9 @@ def form(name: str, **changes: str) -> bytes:
 
 def test_it_reads_the_documented_sample() -> None:
     [alarm] = parse(fixture_bytes("aliyun", "threshold-alert.form")).alarms
-    assert alarm.name == "Host.mem.usedutilization"
-    assert alarm.state is AlarmState.FIRING
-    assert alarm.severity == "warning"
-    assert alarm.namespace == "acs_ecs"
-    assert alarm.policy_id == "applyTemplateee147e59-664f-4033-a1be-e9595746****"
-    assert alarm.dimensions == {"userId": "12****)", "instanceId": "i-12****"}
-    assert alarm.started_at == 1508136760.0
+    assert_alarm(alarm, name="Host.mem.usedutilization", state=AlarmState.FIRING, severity="warning",
+                 namespace="acs_ecs", policy_id="applyTemplateee147e59-664f-4033-a1be-e9595746****",
+                 dimensions={"userId": "12****)", "instanceId": "i-12****"}, started_at=1508136760.0)
     assert alarm.details["expression"] == "$Average>=95"
     assert "signature" not in alarm.details and "eEq1zHuCUp0XSmLD8p8VtTKF" not in repr(alarm)
 

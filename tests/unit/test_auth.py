@@ -8,6 +8,7 @@ import hmac
 import io
 import ipaddress
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,8 @@ from bridge.rules.loading import load_settings, rules_for
 from bridge.run.supervisor import warn_about_tokens
 from bridge.settings import ConfigError, Settings, from_json, to_json
 from bridge.store.sqlite import SqliteStore
-from bridge.web.app import create_app
 from bridge.web.auth import client_address, networks, token_matches
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 KINGSOFT = fixture_bytes("kingsoft", "alarm.json")
 
@@ -30,15 +30,6 @@ def args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     return parser.parse_args(list(argv))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "bridge.db")
-
-
-def client(store: SqliteStore, **settings) -> FlaskClient:
-    return create_app(Settings(**settings), store=store).test_client()
 
 
 def post(c: FlaskClient, vendor: str = "kingsoft", token: str | None = None, remote: str = "127.0.0.1",
@@ -159,22 +150,22 @@ def test_new_settings_survive_the_trip_to_gunicorn() -> None:
 
 # --- tokens --------------------------------------------------------------------------------------------
 
-def test_a_vendor_token_opens_only_its_own_vendor(store: SqliteStore) -> None:
-    c = client(store, tokens=("global",), vendor_tokens={"tencent": ("tc-only",)})
+def test_a_vendor_token_opens_only_its_own_vendor(make_client: Callable[..., FlaskClient]) -> None:
+    c = make_client(tokens=("global",), vendor_tokens={"tencent": ("tc-only",)})
     assert post(c, "tencent", "tc-only").status_code == 200
     assert post(c, "kingsoft", "tc-only").status_code == 401
     assert post(c, "kingsoft", "global").status_code == 200
     assert post(c, "tencent", "global").status_code == 200
 
 
-def test_with_only_vendor_tokens_other_vendors_are_closed_not_open(store: SqliteStore) -> None:
-    c = client(store, vendor_tokens={"tencent": ("tc-only",)})
+def test_with_only_vendor_tokens_other_vendors_are_closed_not_open(make_client: Callable[..., FlaskClient]) -> None:
+    c = make_client(vendor_tokens={"tencent": ("tc-only",)})
     assert post(c, "kingsoft").status_code == 401
     assert post(c, "tencent", "tc-only").status_code == 200
 
 
-def test_both_tokens_work_during_a_rotation(store: SqliteStore) -> None:
-    c = client(store, tokens=("old", "new"))
+def test_both_tokens_work_during_a_rotation(make_client: Callable[..., FlaskClient]) -> None:
+    c = make_client(tokens=("old", "new"))
     assert post(c, token="old").status_code == 200
     basic = base64.b64encode(b"user:new").decode()
     assert c.post("/callbacks/kingsoft", data=KINGSOFT, content_type="application/json",
@@ -245,8 +236,9 @@ def test_the_client_address_cannot_be_spoofed(remote: str, forwarded: str, clien
     assert client_address(remote, forwarded, TRUSTED) == expected
 
 
-def test_a_forbidden_source_gets_403_counted_and_its_body_is_never_read(store: SqliteStore) -> None:
-    c = client(store, allow_cidrs=("192.0.2.0/24",))
+def test_a_forbidden_source_gets_403_counted_and_its_body_is_never_read(
+        make_client: Callable[..., FlaskClient], store: SqliteStore) -> None:
+    c = make_client(allow_cidrs=("192.0.2.0/24",))
 
     reads: list[str] = []
 
@@ -273,22 +265,22 @@ def test_a_forbidden_source_gets_403_counted_and_its_body_is_never_read(store: S
     assert send("192.0.2.1").status_code == 200 and reads  # (the watch works: an allowed body is read)
 
 
-def test_a_vendor_list_replaces_the_global_one_for_that_vendor(store: SqliteStore) -> None:
-    c = client(store, allow_cidrs=("192.0.2.0/24",), vendor_allow_cidrs={"tencent": ("47.74.206.0/26",)})
+def test_a_vendor_list_replaces_the_global_one_for_that_vendor(make_client: Callable[..., FlaskClient]) -> None:
+    c = make_client(allow_cidrs=("192.0.2.0/24",), vendor_allow_cidrs={"tencent": ("47.74.206.0/26",)})
     assert post(c, "tencent", remote="47.74.206.5").status_code == 200
     assert post(c, "tencent", remote="192.0.2.5").status_code == 403
     assert post(c, "kingsoft", remote="192.0.2.5").status_code == 200
 
 
-def test_behind_a_trusted_proxy_the_forwarded_client_is_checked(store: SqliteStore) -> None:
-    c = client(store, allow_cidrs=("47.74.206.0/26",), trusted_proxies=("10.0.0.0/8",))
+def test_behind_a_trusted_proxy_the_forwarded_client_is_checked(make_client: Callable[..., FlaskClient]) -> None:
+    c = make_client(allow_cidrs=("47.74.206.0/26",), trusted_proxies=("10.0.0.0/8",))
     assert post(c, remote="10.0.0.2", forwarded_for="47.74.206.1").status_code == 200
     assert post(c, remote="10.0.0.2", forwarded_for="47.74.206.1, 203.0.113.7").status_code == 403
     assert post(c, remote="203.0.113.7", forwarded_for="47.74.206.1").status_code == 403  # not our proxy
 
 
-def test_the_allowlist_is_checked_before_the_token(store: SqliteStore) -> None:
-    c = client(store, tokens=("t",), allow_cidrs=("192.0.2.0/24",))
+def test_the_allowlist_is_checked_before_the_token(make_client: Callable[..., FlaskClient]) -> None:
+    c = make_client(tokens=("t",), allow_cidrs=("192.0.2.0/24",))
     assert post(c, token="wrong", remote="203.0.113.7").status_code == 403
     assert post(c, token="wrong", remote="192.0.2.1").status_code == 401
 

@@ -11,7 +11,7 @@ from bridge.cli import main
 from bridge.rules.loading import load_settings, rules_for
 from bridge.settings import ConfigError
 from bridge.web.app import create_app
-from tests.support import FIXTURES
+from tests.harness.fixtures import FIXTURES
 
 GOOD = """\
 listen: 127.0.0.1:9999

@@ -16,7 +16,7 @@ from bridge.rules import Rules
 from bridge.rules.loading import rules_for
 from bridge.settings import Settings
 from bridge.vendors import VENDORS, ParseContext
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 DOC = Path(__file__).parents[2] / "README.md"
 EXAMPLE = re.compile(r"<!-- cookbook: (\S+) -->\n```yaml\n(.*?)```", re.DOTALL)

@@ -14,8 +14,8 @@ from bridge.deliver import Deliverer
 from bridge.settings import Settings
 from bridge.store import StoreError
 from bridge.store.sqlite import SqliteStore
-from tests.support import wait_for
-from tests.unit.test_target_loop import TARGET, RecordingClient, alert, hosts
+from tests.harness.delivery import TARGET, RecordingClient, alert, hosts
+from tests.harness.processes import wait_for
 
 
 class FlakyStore(SqliteStore):

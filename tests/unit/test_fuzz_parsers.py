@@ -20,7 +20,7 @@ from bridge.model import InvalidPayload, UnsupportedMediaType
 from bridge.pipeline import to_alerts
 from bridge.rules import Rules
 from bridge.vendors import VENDORS, ParseContext
-from tests.fuzzing import (
+from tests.harness.fuzzing import (
     CONTENT_TYPES,
     SAMPLES,
     assert_acceptable,

@@ -10,7 +10,8 @@ from bridge.model import AlarmState, InvalidPayload
 from bridge.vendors import ParseContext
 from bridge.vendors.kingsoft import VENDOR as kingsoft
 from bridge.vendors.kingsoft import parse_tags
-from tests.support import fixture_bytes
+from tests.harness.alarms import assert_alarm
+from tests.harness.fixtures import fixture_bytes
 
 CTX = ParseContext(now=1_700_000_000.0)
 
@@ -22,13 +23,9 @@ def parse(body: bytes | dict):
 
 def test_it_reads_the_documented_sample_with_its_trailing_comma() -> None:
     [alarm] = parse(fixture_bytes("kingsoft", "alarm.json")).alarms
-    assert alarm.name == "cpu.util"
-    assert alarm.state is AlarmState.FIRING
-    assert alarm.policy_id == "8888"
-    assert alarm.namespace == "Eip"
-    assert alarm.region == "Shanghai Region 2 (VPC)"
-    assert alarm.dimensions == {"host": "50fa05d9211b478293744280ac1592ag", "p1": "cpu1"}
-    assert alarm.started_at == 1547092067.0
+    assert_alarm(alarm, name="cpu.util", state=AlarmState.FIRING, policy_id="8888", namespace="Eip",
+                 region="Shanghai Region 2 (VPC)", started_at=1547092067.0,
+                 dimensions={"host": "50fa05d9211b478293744280ac1592ag", "p1": "cpu1"})
     assert alarm.details["current_value"] == "60"
     assert alarm.details["threshold"] == "> 50"
 

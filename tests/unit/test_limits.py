@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import pytest
@@ -16,25 +16,14 @@ from bridge.mapping.limits import CUT_MARK, LimitExceeded, Limits
 from bridge.model import Alarm, AlarmState, InvalidPayload
 from bridge.pipeline import to_alerts
 from bridge.rules import Rules
-from bridge.settings import Settings
 from bridge.store.sqlite import SqliteStore
 from bridge.vendors import ParseContext
 from bridge.vendors._fields import json_depth, load_json
 from bridge.vendors.aliyun import VENDOR as aliyun
-from bridge.web.app import create_app
-from tests.fuzzing import SLOW_SHAPES, assert_acceptable, deep, pathological
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
+from tests.harness.fuzzing import SLOW_SHAPES, assert_acceptable, deep, pathological
 
 NOW = 1_700_000_000.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "bridge.db")
-
-
-def client(store: SqliteStore, **settings) -> FlaskClient:
-    return create_app(Settings(**settings), store=store).test_client()
 
 
 def alarm(**changes) -> Alarm:
@@ -67,14 +56,15 @@ def test_json_deeper_than_the_limit_is_a_400_not_a_recursion_error(body: bytes) 
         load_json(body)
 
 
-def test_the_depth_limit_is_configurable_and_answered_400(store: SqliteStore) -> None:
-    c = client(store, max_json_depth=3)
+def test_the_depth_limit_is_configurable_and_answered_400(
+        make_client: Callable[..., FlaskClient], client: FlaskClient) -> None:
+    c = make_client(max_json_depth=3)
     response = c.post("/callbacks/tencent", data=fixture_bytes("tencent", "event-firing.json"),
                       content_type="application/json")
     assert response.status_code == 400
     assert response.json == {"error": "body: JSON nested deeper than 3 levels"}
-    assert client(store).post("/callbacks/tencent", data=fixture_bytes("tencent", "event-firing.json"),
-                              content_type="application/json").status_code == 200
+    assert client.post("/callbacks/tencent", data=fixture_bytes("tencent", "event-firing.json"),
+                       content_type="application/json").status_code == 200
 
 
 def test_deep_json_inside_an_alibaba_form_field_is_harmless() -> None:
@@ -84,11 +74,12 @@ def test_deep_json_inside_an_alibaba_form_field_is_harmless() -> None:
 
 
 @pytest.mark.parametrize("shape", sorted(SLOW_SHAPES))
-def test_a_hostile_megabyte_is_answered_in_well_under_a_second(store: SqliteStore, shape: str) -> None:
+def test_a_hostile_megabyte_is_answered_in_well_under_a_second(
+        make_client: Callable[..., FlaskClient], shape: str) -> None:
     """Quadratic parsing would hold a worker past gunicorn's 30 s timeout: killed, requests in flight lost."""
     text = pathological(shape, 1 << 20)
     form = urlencode({"alertState": "ALERT", "metricName": "cpu", "dimensions": text}).encode()
-    c = client(store, max_body_bytes=4 << 20)
+    c = make_client(max_body_bytes=4 << 20)
     for vendor, body, content_type in (("tencent", text.encode(), "application/json"),
                                        ("kingsoft", text.encode(), "application/json"),
                                        ("aliyun", text.encode(), "application/json"),
@@ -101,9 +92,9 @@ def test_a_hostile_megabyte_is_answered_in_well_under_a_second(store: SqliteStor
 
 # --- dimensions and labels ---------------------------------------------------------------------------------
 
-def test_too_many_dimensions_is_a_400_naming_the_limit(store: SqliteStore) -> None:
+def test_too_many_dimensions_is_a_400_naming_the_limit(client: FlaskClient, store: SqliteStore) -> None:
     body = tencent_with(**{f"d{i}": "v" for i in range(33)})
-    response = client(store).post("/callbacks/tencent", data=body, content_type="application/json")
+    response = client.post("/callbacks/tencent", data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.json == {"error": "dimensions: 33 given, at most 32 accepted"}
     assert store.stats([], 0).total == 0
@@ -145,12 +136,13 @@ def test_a_huge_label_name_is_cut_to_a_valid_name() -> None:
     assert_acceptable(postable(alert, NOW, 240))
 
 
-def test_one_callback_may_carry_only_so_many_alerts(store: SqliteStore) -> None:
+def test_one_callback_may_carry_only_so_many_alerts(
+        make_client: Callable[..., FlaskClient], store: SqliteStore) -> None:
     payload = load_json(fixture_bytes("kingsoft", "alarm.json"))
     condition = payload["alarmPolicyInfo"]["conditions"][0]
     payload["alarmPolicyInfo"]["conditions"] = [{**condition, "metricName": f"m{i}"} for i in range(6)]
-    response = client(store, max_alerts_per_callback=5).post("/callbacks/kingsoft", data=json.dumps(payload),
-                                                             content_type="application/json")
+    response = make_client(max_alerts_per_callback=5).post("/callbacks/kingsoft", data=json.dumps(payload),
+                                                           content_type="application/json")
     assert response.status_code == 400
     assert response.json == {"error": "body: 6 alarms in one callback, at most 5 accepted"}
     assert store.stats([], 0).total == 0
@@ -169,19 +161,18 @@ def test_absurd_vendor_times_still_give_an_alert_alertmanager_accepts(started_at
         assert_acceptable(postable(alert, NOW, 240))
 
 
-def test_a_tencent_time_before_year_one_is_accepted_with_a_sane_start(store: SqliteStore) -> None:
+def test_a_tencent_time_before_year_one_is_accepted_with_a_sane_start(client: FlaskClient) -> None:
     payload = json.loads(fixture_bytes("tencent", "metric-firing.json"))
     payload["firstOccurTime"] = "0001-01-01 00:00:00"
-    response = client(store).post("/callbacks/tencent", data=json.dumps(payload), content_type="application/json")
+    response = client.post("/callbacks/tencent", data=json.dumps(payload), content_type="application/json")
     assert response.status_code == 200
 
 
 # --- responses ----------------------------------------------------------------------------------------------
 
-def test_every_answer_is_json_without_internals(store: SqliteStore) -> None:
-    c = client(store)
-    for response in (c.get("/nope"), c.put("/callbacks/tencent"), c.post("/callbacks/tencent", data=b"{",
-                                                                          content_type="application/json")):
+def test_every_answer_is_json_without_internals(client: FlaskClient) -> None:
+    for response in (client.get("/nope"), client.put("/callbacks/tencent"),
+                     client.post("/callbacks/tencent", data=b"{", content_type="application/json")):
         assert response.status_code in (400, 404, 405)
         assert response.mimetype == "application/json" and set(response.json) == {"error"}
         assert "Traceback" not in response.get_data(as_text=True) and "/bridge/" not in response.get_data(True)

@@ -15,7 +15,7 @@ from bridge.run.webserver import WebServer
 from bridge.settings import Settings
 from bridge.store.sqlite import SqliteStore
 from bridge.web.app import create_app
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 OLD = "external_labels: {team: infra}\n"
 NEW = "external_labels: {team: infra, cluster: prod}\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,68 +12,61 @@ from flask.testing import FlaskClient
 from bridge.settings import Settings
 from bridge.store.sqlite import SqliteStore
 from bridge.web.app import create_app
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "bridge.db")
-
-
-def client(store: SqliteStore, **settings) -> FlaskClient:
-    return create_app(Settings(**settings), store=store).test_client()
-
-
-def test_tencent_gets_its_session_id_back_after_the_commit(store: SqliteStore) -> None:
-    response = client(store).post("/callbacks/tencent", data=fixture_bytes("tencent", "metric-firing.json"),
-                                  content_type="application/json")
+def test_tencent_gets_its_session_id_back_after_the_commit(client: FlaskClient, store: SqliteStore) -> None:
+    response = client.post("/callbacks/tencent", data=fixture_bytes("tencent", "metric-firing.json"),
+                           content_type="application/json")
     assert response.status_code == 200
     assert response.json == {"sessionId": "xxxxxxxx", "retCode": 0}
     store.register_targets(["am"])
     assert store.stats(["am"], 0).total == 1
 
 
-def test_aliyun_form_and_kingsoft_json_are_accepted(store: SqliteStore) -> None:
-    c = client(store)
-    assert c.post("/callbacks/aliyun", data=fixture_bytes("aliyun", "threshold-alert.form"),
-                  content_type="application/x-www-form-urlencoded; charset=UTF-8").status_code == 200
-    assert c.post("/callbacks/kingsoft", data=fixture_bytes("kingsoft", "alarm.json"),
-                  content_type="application/json").status_code == 200
+def test_aliyun_form_and_kingsoft_json_are_accepted(client: FlaskClient, store: SqliteStore) -> None:
+    assert client.post("/callbacks/aliyun", data=fixture_bytes("aliyun", "threshold-alert.form"),
+                       content_type="application/x-www-form-urlencoded; charset=UTF-8").status_code == 200
+    assert client.post("/callbacks/kingsoft", data=fixture_bytes("kingsoft", "alarm.json"),
+                       content_type="application/json").status_code == 200
     assert store.stats([], 0).total == 2
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
-def test_url_checks_are_answered_at_once_and_record_nothing(store: SqliteStore, method: str) -> None:
-    response = client(store).open("/callbacks/tencent?sessionId=check", method=method)
+def test_url_checks_are_answered_at_once_and_record_nothing(
+        client: FlaskClient, store: SqliteStore, method: str) -> None:
+    response = client.open("/callbacks/tencent?sessionId=check", method=method)
     assert response.status_code == 200
     if method != "HEAD":
         assert response.json == {"sessionId": "check", "retCode": 0}
     assert store.stats([], 0).total == 0
 
 
-def test_an_invalid_payload_is_a_400_naming_the_field_and_stores_nothing(store: SqliteStore) -> None:
-    response = client(store).post("/callbacks/kingsoft", data=b'{"alarmState": 1}', content_type="application/json")
+def test_an_invalid_payload_is_a_400_naming_the_field_and_stores_nothing(
+        client: FlaskClient, store: SqliteStore) -> None:
+    response = client.post("/callbacks/kingsoft", data=b'{"alarmState": 1}', content_type="application/json")
     assert response.status_code == 400
     assert response.json == {"error": "alarmPolicyInfo: missing"}
     assert store.stats([], 0).total == 0
 
 
-def test_unsupported_content_type_is_415(store: SqliteStore) -> None:
-    response = client(store).post("/callbacks/aliyun", data=b"<x/>", content_type="application/xml")
+def test_unsupported_content_type_is_415(client: FlaskClient) -> None:
+    response = client.post("/callbacks/aliyun", data=b"<x/>", content_type="application/xml")
     assert response.status_code == 415
     assert "error" in response.json
 
 
-def test_a_body_over_the_limit_is_413(store: SqliteStore) -> None:
-    response = client(store, max_body_bytes=100).post("/callbacks/tencent", data=b"{" + b" " * 200 + b"}",
-                                                      content_type="application/json")
+def test_a_body_over_the_limit_is_413(make_client: Callable[..., FlaskClient]) -> None:
+    response = make_client(max_body_bytes=100).post("/callbacks/tencent", data=b"{" + b" " * 200 + b"}",
+                                                    content_type="application/json")
     assert response.status_code == 413
     assert "error" in response.json
 
 
 @pytest.mark.parametrize("how", ["query", "bearer", "basic"])
-def test_a_configured_token_is_accepted_in_every_documented_place(store: SqliteStore, how: str) -> None:
-    c = client(store, tokens=("old", "new"))
+def test_a_configured_token_is_accepted_in_every_documented_place(
+        make_client: Callable[..., FlaskClient], how: str) -> None:
+    c = make_client(tokens=("old", "new"))
     url, headers = "/callbacks/kingsoft", {}
     if how == "query":
         url += "?token=new"
@@ -86,8 +80,9 @@ def test_a_configured_token_is_accepted_in_every_documented_place(store: SqliteS
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic !!"}])
-def test_a_missing_or_wrong_token_is_401_and_stores_nothing(store: SqliteStore, headers: dict) -> None:
-    response = client(store, tokens=("right",)).post(
+def test_a_missing_or_wrong_token_is_401_and_stores_nothing(
+        make_client: Callable[..., FlaskClient], store: SqliteStore, headers: dict) -> None:
+    response = make_client(tokens=("right",)).post(
         "/callbacks/kingsoft", data=fixture_bytes("kingsoft", "alarm.json"), content_type="application/json",
         headers=headers)
     assert response.status_code == 401
@@ -95,19 +90,18 @@ def test_a_missing_or_wrong_token_is_401_and_stores_nothing(store: SqliteStore, 
     assert store.stats([], 0).total == 0
 
 
-def test_unknown_paths_and_methods_get_json_errors(store: SqliteStore) -> None:
-    c = client(store)
-    missing = c.get("/nope")
+def test_unknown_paths_and_methods_get_json_errors(client: FlaskClient) -> None:
+    missing = client.get("/nope")
     assert missing.status_code == 404 and "error" in missing.json
-    unknown = c.get("/callbacks/azure")
+    unknown = client.get("/callbacks/azure")
     assert unknown.status_code == 404 and "tencent" in unknown.json["error"]
-    response = c.delete("/callbacks/tencent")
+    response = client.delete("/callbacks/tencent")
     assert response.status_code == 405 and "error" in response.json
 
 
 def test_a_full_store_answers_503_so_the_vendor_retries(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "bridge.db", max_alerts=1)
-    c = client(store)
+    c = create_app(Settings(), store=store).test_client()
     assert c.post("/callbacks/kingsoft", data=fixture_bytes("kingsoft", "alarm.json"),
                   content_type="application/json").status_code == 200
     response = c.post("/callbacks/kingsoft", data=fixture_bytes("kingsoft", "two-conditions.json"),
@@ -117,10 +111,9 @@ def test_a_full_store_answers_503_so_the_vendor_retries(tmp_path: Path) -> None:
     assert store.stats([], 0).total == 1  # the refused callback left nothing behind
 
 
-def test_health_readiness_and_metrics(store: SqliteStore) -> None:
-    c = client(store)
-    assert c.get("/-/healthy").status_code == 200
-    assert c.get("/-/ready").status_code == 200
-    text = c.get("/metrics").get_data(as_text=True)
+def test_health_readiness_and_metrics(client: FlaskClient) -> None:
+    assert client.get("/-/healthy").status_code == 200
+    assert client.get("/-/ready").status_code == 200
+    text = client.get("/metrics").get_data(as_text=True)
     assert 'cloud_alarm_bridge_build_info{version="0.1.0"} 1.0' in text
     assert "cloud_alarm_bridge_callbacks_total" in text

@@ -5,36 +5,22 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from flask.testing import FlaskClient
 
 from bridge.mapping.limits import Limits
 from bridge.model import AlarmState
 from bridge.pipeline import to_alerts
 from bridge.rules import DROPPED_REASON, Rules
-from bridge.rules.loading import rules_from
-from bridge.settings import ConfigError, Settings
+from bridge.settings import Settings
 from bridge.store.sqlite import SqliteStore
 from bridge.vendors import VENDORS, ParseContext
 from bridge.web.app import create_app
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
+from tests.harness.rules import rules
 
 RENAME = {"vendors": {"tencent": {"alert_relabel_configs": [
     {"source_labels": ["objName"], "target_label": "instance"}, {"regex": "objName", "action": "labeldrop"}]}}}
 DROP_CVM = {"alert_relabel_configs": [{"source_labels": ["namespace"], "regex": "qce/cvm", "action": "drop"}]}
-
-
-def rules(data: dict) -> Rules:
-    problems: list[str] = []
-    result = rules_from(data, "test.yml", "warning", problems)
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return result
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "bridge.db", synchronous="OFF")
 
 
 def apply(store: SqliteStore, rule_set: Rules, fixture: str, now: float) -> None:

@@ -8,28 +8,9 @@ from typing import Any
 
 from bridge.deliver.lease import Lease
 from bridge.deliver.target import BATCH_PAUSE, TargetLoop
-from bridge.model import AlarmState, Alert
-from bridge.settings import AlertmanagerTarget, Settings
+from bridge.settings import Settings
 from bridge.store.sqlite import SqliteStore
-
-TARGET = AlertmanagerTarget("http://am.invalid:9093")
-
-
-class RecordingClient:
-    def __init__(self) -> None:
-        self.posts: list[list[dict[str, Any]]] = []
-
-    def send(self, alerts: list[dict[str, Any]]) -> list[int]:
-        self.posts.append(list(alerts))
-        return []
-
-    def close(self) -> None:
-        pass
-
-
-def alert(name: str, at: float) -> Alert:
-    return Alert(labels={"alertname": "a", "host": name}, annotations={}, state=AlarmState.FIRING,
-                 starts_at=at, event_at=at)
+from tests.harness.delivery import TARGET, RecordingClient, alert, hosts
 
 
 def loop(tmp_path: Path, **settings: Any) -> tuple[TargetLoop, SqliteStore, RecordingClient]:
@@ -58,10 +39,6 @@ def drain(target_loop: TargetLoop, now: float) -> None:
     """Step as the loop would, sitting out its pauses, until everything due at ``now`` has gone out."""
     for index in range(20):
         step(target_loop, now + index * BATCH_PAUSE)
-
-
-def hosts(post: list[dict[str, Any]]) -> list[str]:
-    return [a["labels"]["host"] for a in post]
 
 
 def test_changes_go_out_in_batches_then_the_resend_sweeps_everything(tmp_path: Path) -> None:

@@ -12,21 +12,13 @@ from bridge.metrics import Metrics
 from bridge.model import Alarm, AlarmState, Alert
 from bridge.pipeline import to_alerts
 from bridge.rules import Rules
-from bridge.rules.loading import rules_from
 from bridge.settings import ConfigError
 from bridge.vendors import VENDORS, ParseContext
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
+from tests.harness.rules import rules
 
 NOW = time.time()
 METRICS = Metrics()
-
-
-def rules(data: dict) -> Rules:
-    problems: list[str] = []
-    result = rules_from(data, "test.yml", "warning", problems)
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return result
 
 
 def alarm(vendor: str, fixture: str) -> Alarm:

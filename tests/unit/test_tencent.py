@@ -11,7 +11,7 @@ import pytest
 from bridge.model import AlarmState, InvalidPayload, UnsupportedMediaType
 from bridge.vendors import ParseContext
 from bridge.vendors.tencent import VENDOR as tencent
-from tests.support import fixture_bytes
+from tests.harness.fixtures import fixture_bytes
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 CTX = ParseContext(now=NOW)

@@ -13,7 +13,7 @@ from bridge.deliver.alertmanager import postable
 from bridge.rules.loading import load_settings
 from bridge.store.sqlite import SqliteStore
 from bridge.web.app import create_app
-from tests.support import FIXTURES
+from tests.harness.fixtures import FIXTURES
 
 CONFIG = """\
 vendor_timezone: UTC

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis
 
-from tests.support import free_port, terminate, wait_for
+from tests.harness.processes import free_port, terminate, wait_for
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -42,6 +42,14 @@ class RedisServer:
             return bool(client.ping())
         except redis.ConnectionError:
             return False  # still starting (or loading the append-only file)
+
+    def flush(self) -> None:
+        """Delete every key, whatever its prefix."""
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        try:
+            client.flushall()
+        finally:
+            client.close()
 
     def kill(self) -> None:
         """kill -9: whatever Redis acknowledged must be in the append-only file already."""

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 from hypothesis import strategies as st
 
 from bridge.vendors._fields import load_json
-from tests.support import FIXTURES
+from tests.harness.fixtures import FIXTURES
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

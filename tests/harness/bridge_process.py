@@ -1,0 +1,94 @@
+"""The real ``cloud-alarm-bridge serve`` as a process, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.harness.processes import free_port, wait_for
+
+BRIDGE = str(Path(sys.executable).with_name("cloud-alarm-bridge"))
+
+
+class Bridge:
+    """The real ``cloud-alarm-bridge serve``, as a process group that can be killed whole."""
+
+    def __init__(self, workdir: Path, alertmanager_urls: list[str], *args: str,
+                 env: dict[str, str] | None = None, port: int | None = None,
+                 store: str | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.store = store or f"sqlite:///{workdir}/bridge.db"
+        self.argv = [BRIDGE, "serve", f"--listen=127.0.0.1:{self.port}", f"--store={self.store}",
+                     "--workers=2", *[f"--alertmanager-url={u}" for u in alertmanager_urls], *args]
+        self.env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"metrics-{self.port}"),
+                    **(env or {})}
+        self.process: subprocess.Popen | None = None
+        self.log_path = workdir / f"bridge-{self.port}.log"
+
+    def start(self) -> Bridge:
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
+                                        cwd=self.workdir, start_new_session=True)
+        wait_for(self._ready, 20, message=f"bridge ready (log: {self.log_path})")
+        return self
+
+    def _ready(self) -> bool:
+        if self.process and self.process.poll() is not None:
+            raise RuntimeError(f"bridge exited with {self.process.returncode}: {self.log_text()[-2000:]}")
+        return requests.get(f"{self.url}/-/ready", timeout=1).ok
+
+    def kill(self) -> None:
+        """kill -9 the whole bridge: supervisor, gunicorn master and workers."""
+        if self.process:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+            self.log.close()
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if not self.process:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        code = self.process.returncode
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # anything left of the group
+        self.process = None
+        self.log.close()
+        return code
+
+    def post(self, vendor: str, body: bytes | str, content_type: str = "application/json",
+             **kwargs: Any) -> requests.Response:
+        data = body.encode() if isinstance(body, str) else body
+        return requests.post(f"{self.url}/callbacks/{vendor}", data=data,
+                             headers={"Content-Type": content_type, **kwargs.pop("headers", {})},
+                             timeout=10, **kwargs)
+
+    def metrics(self) -> str:
+        return requests.get(f"{self.url}/metrics", timeout=5).text
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def metric(text: str, name: str) -> float:
+    """The sum of every sample in ``text`` (the /metrics page) whose line starts with ``name``."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -1,0 +1,31 @@
+"""Delivery without Alertmanager: a target whose client records each POST, and the alerts to send it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.model import AlarmState, Alert
+from bridge.settings import AlertmanagerTarget
+
+TARGET = AlertmanagerTarget("http://am.invalid:9093")
+
+
+class RecordingClient:
+    def __init__(self) -> None:
+        self.posts: list[list[dict[str, Any]]] = []
+
+    def send(self, alerts: list[dict[str, Any]]) -> list[int]:
+        self.posts.append(list(alerts))
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def alert(name: str, at: float) -> Alert:
+    return Alert(labels={"alertname": "a", "host": name}, annotations={}, state=AlarmState.FIRING,
+                 starts_at=at, event_at=at)
+
+
+def hosts(post: list[dict[str, Any]]) -> list[str]:
+    return [a["labels"]["host"] for a in post]
