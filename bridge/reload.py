@@ -34,14 +34,6 @@ from bridge.settings import ConfigError, Settings, read_text
 log = logging.getLogger(__name__)
 
 
-def checked_config(settings: Settings) -> tuple[str, Rules]:
-    """The configuration file's text, read once, and its rules once checked ("" and the defaults without one)."""
-    if not settings.config_file:
-        return "", Rules(default_severity=settings.default_severity)
-    text = read_text(settings.config_file)
-    return text, rules_for(settings, text)
-
-
 class ReloadCoordinator(Protocol):
     """How the processes of one server agree on reloads (``SharedReload`` under gunicorn)."""
 
@@ -123,7 +115,8 @@ class SharedReload:
     def check_and_publish(self, settings: Settings, metrics: Metrics) -> Rules | None:
         """In the master: check the file and hand its text to the workers; None (old rules kept) if invalid."""
         try:
-            text, rules = checked_config(settings)
+            text = read_text(settings.config_file) if settings.config_file else ""
+            rules = rules_for(settings, text)
             self.accept(text)  # OSError: the snapshot could not be written (a full /tmp)
         except (ConfigError, OSError) as exc:
             metrics.record_reload(False)
@@ -176,7 +169,7 @@ class RulesInForce:
     def reload(self) -> str | None:
         """Check the configuration file and apply its rules; the problem if it cannot be applied."""
         try:
-            rules = checked_config(self.settings)[1]
+            rules = rules_for(self.settings)
         except ConfigError as exc:
             self.metrics.record_reload(False)
             log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})

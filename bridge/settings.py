@@ -2,7 +2,7 @@
 
 Precedence is flag > environment > file > default (the option table is :mod:`bridge.options`). Problems
 are collected and reported together, each naming where the bad value came from. The file's mapping
-rules are checked by :mod:`bridge.rules.loading`, which start-up hands in as ``check_file``.
+rules are checked by :mod:`bridge.rules.loading`, whose ``load_settings`` is how to call :func:`load`.
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ FileCheck = Callable[[Mapping[str, Any], str, str | None, str, list[str]], objec
 def load(args: argparse.Namespace | None, env: Mapping[str, str] | None, *, check_file: FileCheck) -> Settings:
     """Resolve settings from flags, then environment, then the config file, then defaults.
 
-    ``check_file`` checks what else the file holds (its mapping rules: bridge.rules.loading.check_file,
-    which ``load_settings`` there passes), so that start-up reports the problems of options and rules
+    ``check_file`` checks what else the file holds (its mapping rules; bridge.rules.loading.load_settings
+    passes their check), so that start-up reports the problems of options and rules
     together. Raise ConfigError listing every problem.
     """
     env = os.environ if env is None else env

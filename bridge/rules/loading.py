@@ -1,8 +1,9 @@
 """The mapping rules of a configuration file: the one check for start, reload, check-config and translate.
 
-A file a reload accepts must not be one the next start refuses, so every path goes through
-:func:`rules_for` (and start-up's :func:`bridge.settings.load` through :func:`check_file`), and each
-problem names its place in the file.
+Two entry points, one check (:func:`_check_file`), so a file a reload accepts is never one the next start
+refuses: :func:`load_settings` for what ``serve``, ``check-config`` and ``translate`` start with (the
+settings, the file's rules checked with them), and :func:`rules_for` for the rules of a file again (a
+reload, a worker taking the text its master checked). Each problem names its place in the file.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _RELABEL_KEYS = ("source_labels", "separator", "regex", "modulus", "target_label
 
 def load_settings(args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """The settings ``serve`` starts with, the file's rules checked with them: every problem at once."""
-    return load(args, env, check_file=check_file)
+    return load(args, env, check_file=_check_file)
 
 
 def rules_for(settings: Settings, text: str | None = None, *, check_options: bool = True) -> Rules:
@@ -40,13 +41,13 @@ def rules_for(settings: Settings, text: str | None = None, *, check_options: boo
     problems: list[str] = []
     if check_options:
         check_file_options(data, path, problems)
-    rules = check_file(data, path, settings.default_severity, settings.default_severity_from, problems)
+    rules = _check_file(data, path, settings.default_severity, settings.default_severity_from, problems)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(dict.fromkeys(problems)))
     return rules
 
 
-def check_file(data: Mapping[str, Any], path: str, default_severity: str | None, severity_from: str,
+def _check_file(data: Mapping[str, Any], path: str, default_severity: str | None, severity_from: str,
                problems: list[str]) -> Rules:
     """Check the rules of a parsed file, appending ``FILE: place: problem`` for each problem.
 
@@ -54,7 +55,7 @@ def check_file(data: Mapping[str, Any], path: str, default_severity: str | None,
     file sets no ``severity.default``; ``severity_from`` names the flag or variable that set it, if one did.
     """
     _severity_conflict(data, path, severity_from, problems)
-    return rules_from(data, path, _fallback_severity(data, default_severity), problems)
+    return _rules_from(data, path, _fallback_severity(data, default_severity), problems)
 
 
 def _severity_conflict(data: Mapping[str, Any], path: str, severity_from: str, problems: list[str]) -> None:
@@ -71,7 +72,7 @@ def _fallback_severity(data: Mapping[str, Any], default_severity: str | None) ->
     return default_severity or yaml_text(data.get("default_severity")) or Settings.default_severity
 
 
-def rules_from(data: Mapping[str, Any], path: str, default_severity: str, problems: list[str]) -> Rules:
+def _rules_from(data: Mapping[str, Any], path: str, default_severity: str, problems: list[str]) -> Rules:
     """Build the rules from a parsed file, appending ``FILE: place: problem`` for each problem."""
     def problem(place: str, message: str) -> None:
         problems.append(f"{path}: {place}: {message}")

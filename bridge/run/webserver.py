@@ -24,8 +24,9 @@ from prometheus_client import multiprocess
 
 from bridge import logs
 from bridge.metrics import Metrics
-from bridge.reload import SharedReload, checked_config
+from bridge.reload import SharedReload
 from bridge.rules import Rules
+from bridge.rules.loading import rules_for
 from bridge.settings import Settings, from_json
 from bridge.web.app import create_app
 
@@ -115,7 +116,7 @@ class WebServer(BaseApplication):
     def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.rules: Rules = checked_config(settings)[1]
+        self.rules: Rules = rules_for(settings)
         self.shared = SharedReload()
         self.rules_generation = self.shared.generation()
         """The generation ``rules`` belong to. A worker forked before a reload but loading its app after

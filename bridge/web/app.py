@@ -10,8 +10,9 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from bridge.metrics import Metrics
-from bridge.reload import ReloadCoordinator, RulesInForce, checked_config
+from bridge.reload import ReloadCoordinator, RulesInForce
 from bridge.rules import Rules
+from bridge.rules.loading import rules_for
 from bridge.settings import Settings
 from bridge.store import Store
 from bridge.vendors import VENDORS
@@ -29,7 +30,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rul
     the reload generation ``rules`` belong to (default: the coordinator's current one)."""
     settings = settings or Settings()
     metrics = metrics or Metrics(vendors=VENDORS, targets=[t.name for t in settings.alertmanagers])
-    rules = rules if rules is not None else checked_config(settings)[1]
+    rules = rules if rules is not None else rules_for(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["bridge"] = AppState(settings, store, RulesInForce(settings, rules, coordinator, metrics,

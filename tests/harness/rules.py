@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import yaml
+
 from bridge.rules import Rules
-from bridge.rules.loading import rules_from
-from bridge.settings import ConfigError
+from bridge.rules.loading import rules_for
+from bridge.settings import Settings
 
 
-def rules(data: dict) -> Rules:
-    problems: list[str] = []
-    result = rules_from(data, "test.yml", "warning", problems)
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return result
+def rules(data: dict[str, Any]) -> Rules:
+    """The rules of a file holding ``data``; ConfigError names each problem as ``test.yml: place: problem``."""
+    return rules_for(Settings(config_file="test.yml"), yaml.safe_dump(data), check_options=False)

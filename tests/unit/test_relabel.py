@@ -7,18 +7,14 @@ import re
 import pytest
 import yaml
 
-from bridge.rules.loading import rules_from
 from bridge.rules.relabel import RelabelConfig, expand, process, relabel
 from bridge.settings import ConfigError
+from tests.harness.rules import rules
 
 
 def configs(text: str) -> tuple[RelabelConfig, ...]:
     """Parse relabel configs as they are written in the configuration file."""
-    problems: list[str] = []
-    rules = rules_from({"alert_relabel_configs": yaml.safe_load(text)}, "test.yml", "warning", problems)
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return rules.relabel_configs
+    return rules({"alert_relabel_configs": yaml.safe_load(text)}).relabel_configs
 
 
 CASES = [

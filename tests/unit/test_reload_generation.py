@@ -10,7 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bridge.reload import SharedReload, checked_config
+from bridge.reload import SharedReload
+from bridge.rules.loading import rules_for
 from bridge.run.webserver import WebServer
 from bridge.settings import Settings
 from bridge.store.sqlite import SqliteStore
@@ -27,7 +28,7 @@ def test_a_worker_loading_after_a_reload_applies_the_reloaded_rules(tmp_path: Pa
     settings = Settings(config_file=str(config))
     shared = SharedReload()
     try:
-        rules_at_fork, generation_at_fork = checked_config(settings)[1], shared.generation()
+        rules_at_fork, generation_at_fork = rules_for(settings), shared.generation()
         config.write_text(NEW)
         shared.accept(NEW)  # the reload, accepted after the fork, before the worker's app loaded
         app = create_app(settings, store=SqliteStore(tmp_path / "bridge.db"), rules=rules_at_fork,
@@ -72,7 +73,7 @@ def test_a_reload_this_worker_cannot_apply_is_not_answered_ok(tmp_path: Path) ->
     config = tmp_path / "bridge.yml"
     config.write_text(OLD)
     settings = Settings(config_file=str(config))
-    app = create_app(settings, store=SqliteStore(tmp_path / "bridge.db"), rules=checked_config(settings)[1],
+    app = create_app(settings, store=SqliteStore(tmp_path / "bridge.db"), rules=rules_for(settings),
                      coordinator=UnreadableSnapshot(), rules_generation=0)
     response = app.test_client().post("/-/reload")
     assert response.status_code == 500
