@@ -10,6 +10,7 @@ Alertmanager health) are read from the store at scrape time, so every process an
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,6 +21,8 @@ from prometheus_client.registry import Collector
 
 from bridge import __version__
 from bridge.store import Store, StoreError, TargetStats
+
+log = logging.getLogger(__name__)
 
 CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "forbidden", "timeout", "too_large",
                      "unsupported_media_type", "store_full", "store_unavailable")
@@ -141,8 +144,13 @@ class StoreCollector(Collector):
         now = time.time()
         try:
             stats = self._store().stats(self._targets, now)
-        except StoreError:
+        except StoreError as exc:
+            # Absent gauges would silence every alert rule on them; an explicit 0 can be alerted on, and
+            # the scrape still succeeds so that the counters (store_unavailable refusals) keep coming.
+            log.warning("store unavailable for metrics", extra={"error": str(exc)})
+            yield _store_up(0)
             return
+        yield _store_up(1)
         alerts = GaugeMetricFamily("cloud_alarm_bridge_alerts", "Alerts in the store, by vendor and state.",
                                    labels=["vendor", "state"])
         for (vendor, state), count in sorted(stats.alerts_by_vendor_state.items()):
@@ -153,6 +161,12 @@ class StoreCollector(Collector):
                                 "Alerts the store may hold before callbacks get 503 (0: no limit).",
                                 value=self._capacity)
         yield from _target_families(stats.targets, now)
+
+
+def _store_up(value: int) -> GaugeMetricFamily:
+    return GaugeMetricFamily("cloud_alarm_bridge_store_up",
+                             "1 if the store answered this scrape; 0: its gauges are missing, callbacks get 503.",
+                             value=value)
 
 
 def _target_families(targets: dict[str, TargetStats], now: float) -> Iterator[GaugeMetricFamily]:
