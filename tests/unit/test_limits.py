@@ -172,11 +172,15 @@ def test_absurd_vendor_times_still_give_an_alert_alertmanager_accepts(started_at
         assert_acceptable(postable(alert, NOW, 240))
 
 
-def test_a_tencent_time_before_year_one_is_accepted_with_a_sane_start(client: FlaskClient) -> None:
+def test_a_tencent_time_before_year_one_is_accepted_with_a_sane_start(client: FlaskClient,
+                                                                       store: SqliteStore) -> None:
     payload = json.loads(fixture_bytes("tencent", "metric-firing.json"))
     payload["firstOccurTime"] = "0001-01-01 00:00:00"
     response = client.post("/callbacks/tencent", data=json.dumps(payload), content_type="application/json")
     assert response.status_code == 200
+    [stored] = store.active("", 10, time.time(), 0)
+    assert stored.alert.starts_at == 0.0  # clamped to the epoch: Alertmanager cannot take year 0 (UTC)
+    assert postable(stored.alert, time.time(), 240)["startsAt"] == "1970-01-01T00:00:00.000Z"
 
 
 # --- responses ----------------------------------------------------------------------------------------------
