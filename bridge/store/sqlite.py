@@ -65,7 +65,10 @@ class SqliteStore:
         self._synchronous = synchronous
         self._local = threading.local()
         self._group = GroupCommit(self._commit_all)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where a directory should be, a read-only volume
+            raise StoreError(f"cannot create the directory of {path}: {exc.strerror}") from None
         try:
             self._db().executescript(SCHEMA)  # idempotent; executescript manages its own transaction
         except sqlite3.Error as exc:
