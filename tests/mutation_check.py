@@ -66,6 +66,13 @@ MUTATIONS = [
     Mutation("ack-before-commit", "bridge/web/ingest.py",
              "    outcomes = state.store().apply(alerts, now)\n", "    outcomes = []\n",
              "a callback gets its 200 without being stored"),
+    Mutation("no-retry-after", "bridge/web/errors.py",
+             'RETRY_AFTER = {"Retry-After": "5"}', "RETRY_AFTER: dict[str, str] = {}",
+             "a vendor told 503 is not told when to retry"),
+    Mutation("token-not-checked", "bridge/web/ingest.py",
+             "    if not guard.token_ok(vendor_name, presented_token(request.args, request.headers)):",
+             "    if False:",
+             "anyone can post alarms to a bridge that has tokens configured"),
     Mutation("invalid-is-500", "bridge/web/errors.py",
              "    if isinstance(error, InvalidPayload):\n", "    if False:\n",
              "a bad callback gets a 500 instead of a 400 naming the field"),
@@ -79,7 +86,7 @@ def copy_project(destination: Path) -> None:
     shutil.copytree(ROOT, destination, ignore=ignore)
 
 
-def run_suite(copy: Path, tests: list[str]) -> tuple[int, str]:
+def run_suite(copy: Path, tests: list[str]) -> tuple[int, str, str]:
     """The suite, on the copy's sources: PYTHONPATH puts the copy ahead of the editable install."""
     env = {**os.environ, "PYTHONPATH": str(copy), "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
@@ -87,7 +94,7 @@ def run_suite(copy: Path, tests: list[str]) -> tuple[int, str]:
     lines = result.stdout.strip().splitlines()
     failed = [line.split(" - ")[0].removeprefix("FAILED ") for line in lines if line.startswith("FAILED ")]
     summary = lines[-1] if lines else result.stderr.strip()[-500:]
-    return result.returncode, f"{summary} {failed}" if failed else summary
+    return result.returncode, f"{summary} {failed}" if failed else summary, result.stdout
 
 
 def baseline(tests: list[str]) -> bool:
@@ -95,8 +102,10 @@ def baseline(tests: list[str]) -> bool:
     with tempfile.TemporaryDirectory(prefix="mutation-") as tmp:
         copy = Path(tmp) / "project"
         copy_project(copy)
-        code, summary = run_suite(copy, tests)
+        code, summary, output = run_suite(copy, tests)
     print(f"{'baseline ' if code == 0 else 'BROKEN   '} unmutated copy: {summary}")
+    if code != 0:  # a test that fails (or flakes, under load) without any mutation: show why
+        print("\n".join(line for line in output.splitlines() if line.startswith(("E ", "FAILED", "ERROR")))[-3000:])
     return code == 0
 
 
@@ -113,7 +122,7 @@ def check(mutation: Mutation, tests: list[str]) -> bool:
             return False
         target.write_text(source.replace(mutation.old, mutation.new))
         started = time.monotonic()
-        code, summary = run_suite(copy, tests)
+        code, summary, _ = run_suite(copy, tests)
         seconds = time.monotonic() - started
     caught = code == 1  # 1: tests failed; anything else (2-5) is an error of the run, not a catch
     print(f"{'caught   ' if caught else 'SURVIVED '} {mutation.name} ({seconds:.0f} s): {summary}")
