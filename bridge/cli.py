@@ -17,7 +17,7 @@ from bridge.options import add_arguments
 from bridge.rules.loading import load_settings, rules_for
 from bridge.run import supervisor
 from bridge.settings import ConfigError
-from bridge.store import StoreError
+from bridge.store import StoreError, redact_url
 from bridge.vendors import VENDORS
 
 
@@ -58,7 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         return supervisor.serve(settings)
     except (StoreError, ValueError) as exc:
-        supervisor.log.error("cannot start", extra={"error": str(exc)})
+        supervisor.log.error("cannot start", extra={"error": str(exc), "store": redact_url(settings.store)})
         return 1
 
 
