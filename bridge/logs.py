@@ -92,3 +92,45 @@ class JsonGunicornLogger(GunicornLogger):
             "remote": environ.get("REMOTE_ADDR"),
             "user_agent": environ.get("HTTP_USER_AGENT"),
         })
+
+
+class Outage:
+    """Log a failure that repeats while it lasts (a store or an Alertmanager down) without flooding.
+
+    The first failure is logged at once; while it goes on, a reminder at most every ``remind_every``
+    seconds says how many attempts failed since; when an attempt succeeds again, one line says so.
+    """
+
+    def __init__(self, logger: logging.Logger, first: str, reminder: str, recovered: str,
+                 remind_every: float = 60.0, **fields: Any) -> None:
+        self.logger, self.fields, self.remind_every = logger, fields, remind_every
+        self.messages = (first, reminder, recovered)
+        self.failures = 0
+        self._started = self._reminded = 0.0
+        self._since_reminder = 0
+
+    @property
+    def ongoing(self) -> bool:
+        return self.failures > 0
+
+    def failed(self, error: str, level: int = logging.WARNING, **extra: Any) -> None:
+        now = time.monotonic()
+        self.failures += 1
+        self._since_reminder += 1
+        if self.failures == 1:
+            self._started = self._reminded = now
+            self._since_reminder = 0
+            self.logger.log(level, self.messages[0], extra={**self.fields, "error": error, **extra})
+        elif now - self._reminded >= self.remind_every:
+            self.logger.log(level, self.messages[1], extra={
+                **self.fields, "error": error, "failures": self.failures,
+                "failures_since_last_log": self._since_reminder, "outage_seconds": round(now - self._started, 1),
+                **extra})
+            self._reminded, self._since_reminder = now, 0
+
+    def ended(self) -> None:
+        """An attempt succeeded: one line if there was an outage, then forget it."""
+        if self.failures:
+            self.logger.info(self.messages[2], extra={**self.fields, "failures": self.failures,
+                                                      "outage_seconds": round(time.monotonic() - self._started, 1)})
+        self.failures = self._since_reminder = 0
