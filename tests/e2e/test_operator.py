@@ -81,3 +81,27 @@ def test_a_store_outage_is_logged_once_then_once_when_it_ends(
     finally:
         redis_server.start()
     wait_for(lambda: log_lines(bridge, "store reachable again"), 10, message="one line on recovery")
+
+
+def test_the_start_names_version_store_and_config_and_a_second_bridge_says_who_delivers(
+        tmp_path: Path, alertmanager: Alertmanager, start_bridge: Callable[..., Bridge]) -> None:
+    config = tmp_path / "bridge.yml"
+    config.write_text("external_labels: {team: infra}\n")
+    first = start_bridge([alertmanager.url], f"--config={config}", store="sqlite:///data/bridge.db")
+    (starting,) = log_lines(first, "starting")
+    assert starting["version"] and starting["config_file"] == str(config)
+    assert starting["store"] == f"sqlite:///{tmp_path}/data/bridge.db"  # relative to the working directory
+    second = start_bridge([alertmanager.url], store="sqlite:///data/bridge.db")
+    wait_for(lambda: log_lines(second, "another process holds the delivery lease in this store: this one accepts "
+                                       "callbacks and takes over delivery only if that one stops"), 5,
+             message="the second bridge saying it does not deliver")
+
+
+def test_a_clean_stop_leaves_no_temporary_directory(tmp_path: Path, alertmanager: Alertmanager) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    bridge = Bridge(tmp_path, [alertmanager.url], env={"PROMETHEUS_MULTIPROC_DIR": "", "TMPDIR": str(scratch)})
+    bridge.start()
+    assert any(p.name.startswith("cloud-alarm-bridge-metrics-") for p in scratch.iterdir())
+    assert bridge.stop() == 0
+    assert list(scratch.iterdir()) == []
