@@ -17,6 +17,12 @@ _PARAMETER_IN_TEXT = re.compile(r"(?:^|(?<=[\s?&;\"']))([^\s=&?;\"']+)=([^\s&]*)
 """A ``name=value`` anywhere in a message: a malformed request line that gunicorn quotes may hold
 spaces inside its query string, so a parameter is looked for wherever one can start."""
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+ACCESS_FIELDS = "bridge.access_log"
+"""The WSGI environ key where the app leaves what the access log line should add (vendor, alerts...)."""
+CLIENT_ADDRESS = "bridge.client"
+"""The WSGI environ key of the client address the app checked (from X-Forwarded-For behind a trusted proxy)."""
+QUIET_PATHS = frozenset({"/metrics", "/-/healthy", "/-/ready"})
+"""Scrapes and probes: logged at debug when they succeed, so they do not drown the callbacks."""
 
 
 def redact_query(query: str) -> str:
@@ -80,17 +86,26 @@ class JsonGunicornLogger(GunicornLogger):
         super().exception(msg, *args, **kwargs)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        """One line a request; a callback's line says what it did (the app's ``ACCESS_FIELDS``), and
+        ``remote`` is the client the app checked (the proxy, if one forwarded it, is ``peer``)."""
         if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict or self.cfg.syslog):
             return
-        self.access_log.info("request", extra={
+        status = resp.status_code if hasattr(resp, "status_code") else str(resp.status).split()[0]
+        path = environ.get("PATH_INFO")
+        peer = environ.get("REMOTE_ADDR")
+        client = environ.get(CLIENT_ADDRESS) or peer
+        quiet = path in QUIET_PATHS and str(status).startswith("2")
+        self.access_log.log(logging.DEBUG if quiet else logging.INFO, "request", extra={
             "method": environ.get("REQUEST_METHOD"),
-            "path": environ.get("PATH_INFO"),
+            "path": path,
             "query": redact_query(environ.get("QUERY_STRING", "")),
-            "status": resp.status_code if hasattr(resp, "status_code") else str(resp.status).split()[0],
+            "status": status,
             "bytes": getattr(resp, "sent", None),
             "duration_seconds": round(request_time.total_seconds(), 6),
-            "remote": environ.get("REMOTE_ADDR"),
+            "remote": client,
+            **({"peer": peer} if client != peer else {}),
             "user_agent": environ.get("HTTP_USER_AGENT"),
+            **environ.get(ACCESS_FIELDS, {}),
         })
 
 

@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bridge import __version__
-from bridge.store import Store, StoreError, TargetStats
+from bridge.store import Outcome, Store, StoreError, TargetStats
 
 CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "forbidden", "timeout", "too_large",
                      "unsupported_media_type", "store_full", "store_unavailable")
@@ -84,6 +84,8 @@ class Metrics:
         for vendor in vendors:
             for outcome in CALLBACK_OUTCOMES:
                 self.callbacks.labels(vendor, outcome)
+            for change in Outcome:
+                self.alarm_changes.labels(vendor, change.value)
             self.alerts_dropped.labels(vendor)
             self.callback_duration.labels(vendor)
         for target in targets:

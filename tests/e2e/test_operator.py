@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from tests.harness.alertmanager import Alertmanager
@@ -105,3 +106,25 @@ def test_a_clean_stop_leaves_no_temporary_directory(tmp_path: Path, alertmanager
     assert any(p.name.startswith("cloud-alarm-bridge-metrics-") for p in scratch.iterdir())
     assert bridge.stop() == 0
     assert list(scratch.iterdir()) == []
+
+
+def test_probes_are_quiet_and_each_callback_is_one_line_naming_its_client(
+        alertmanager: Alertmanager, start_bridge: Callable[..., Bridge]) -> None:
+    bridge = start_bridge([alertmanager.url], "--trusted-proxy=127.0.0.1", "--vendor-allow-cidr=aliyun=10.0.0.0/8")
+    for path in ("/metrics", "/-/healthy", "/-/ready") * 3:
+        assert requests.get(bridge.url + path, timeout=5).ok
+    forwarded = {"X-Forwarded-For": "203.0.113.7"}
+    assert bridge.post("kingsoft", kingsoft("one-line"), headers=forwarded).status_code == 200
+    assert bridge.post("aliyun", "a=b", "application/x-www-form-urlencoded", headers=forwarded).status_code == 403
+    wait_for(lambda: len(log_lines(bridge, "request")) >= 2, 5, message="the access log lines")
+    requests_logged = log_lines(bridge, "request")
+    assert [line["path"] for line in requests_logged] == ["/callbacks/kingsoft", "/callbacks/aliyun"]
+    accepted, refused = requests_logged
+    assert accepted["remote"] == "203.0.113.7" and accepted["peer"] == "127.0.0.1"
+    assert (accepted["vendor"], accepted["outcome"], accepted["alerts"], accepted["changed"]) == (
+        "kingsoft", "accepted", 1, 1)
+    assert accepted["alarms"]
+    assert (refused["remote"], refused["outcome"]) == ("203.0.113.7", "forbidden")
+    (refusal,) = log_lines(bridge, "refused a callback from outside the allowed networks")
+    assert refusal["remote"] == "203.0.113.7"
+    assert 'cloud_alarm_bridge_alarm_changes_total{outcome="stale",vendor="tencent"} 0.0' in bridge.metrics()
