@@ -128,3 +128,15 @@ def test_probes_are_quiet_and_each_callback_is_one_line_naming_its_client(
     (refusal,) = log_lines(bridge, "refused a callback from outside the allowed networks")
     assert refusal["remote"] == "203.0.113.7"
     assert 'cloud_alarm_bridge_alarm_changes_total{outcome="stale",vendor="tencent"} 0.0' in bridge.metrics()
+
+
+def test_a_reload_says_which_changes_need_a_restart(
+        tmp_path: Path, alertmanager: Alertmanager, start_bridge: Callable[..., Bridge]) -> None:
+    config = tmp_path / "bridge.yml"
+    config.write_text("resend_interval: 30s\nexternal_labels: {team: infra}\n")
+    bridge = start_bridge([alertmanager.url], f"--config={config}")
+    config.write_text("resend_interval: 10s\nexternal_labels: {team: ops}\n")
+    response = requests.post(f"{bridge.url}/-/reload", timeout=15)
+    assert (response.status_code, response.text) == (200, "OK: rules reloaded; restart to apply resend_interval\n")
+    (reloaded,) = [line for line in log_lines(bridge, "configuration reloaded") if line["level"] == "warning"]
+    assert reloaded["changed_but_applied_only_on_restart"] == ["resend_interval"]
