@@ -56,8 +56,9 @@ def test_an_alertmanager_outage_is_logged_once_then_once_when_it_ends(
     am = new_alertmanager("am")  # not started yet
     bridge = start_bridge([am.url])
     assert bridge.post("kingsoft", kingsoft("outage-1")).status_code == 200
-    wait_for(lambda: metric(bridge.metrics(), "cloud_alarm_bridge_send_failures_total") >= 3, 10,
-             message="several failed POSTs")
+    # Probes failed before the callback came, so POSTs are retried at the longest backoff already.
+    wait_for(lambda: metric(bridge.metrics(), "cloud_alarm_bridge_send_failures_total") >= 2, 20,
+             message="a failed POST and its retry")
     failures = log_lines(bridge, "cannot reach alertmanager; will retry")
     assert len(failures) == 1, failures
     assert failures[0]["error"] == "Connection refused"
@@ -66,7 +67,7 @@ def test_an_alertmanager_outage_is_logged_once_then_once_when_it_ends(
     am.wait_for(lambda alerts: alerts, timeout=10, message="the alert delivered after the outage")
     wait_for(lambda: log_lines(bridge, "alertmanager reachable again"), 5, message="one line on recovery")
     (recovered,) = log_lines(bridge, "alertmanager reachable again")
-    assert recovered["failures"] >= 3
+    assert recovered["failures"] >= 2
 
 
 def test_a_store_outage_is_logged_once_then_once_when_it_ends(
@@ -76,7 +77,7 @@ def test_a_store_outage_is_logged_once_then_once_when_it_ends(
     try:
         wait_for(lambda: log_lines(bridge, "store error while delivering; will retry"), 10,
                  message="the store outage logged")
-        time.sleep(3)  # ~30 attempts at the old 100 ms poll
+        time.sleep(2)  # ~20 attempts at the old 100 ms poll
         assert len(log_lines(bridge, "store error while delivering; will retry")) == 1
         assert not log_lines(bridge, "store still failing")  # the reminder comes a minute later
     finally:
@@ -84,28 +85,26 @@ def test_a_store_outage_is_logged_once_then_once_when_it_ends(
     wait_for(lambda: log_lines(bridge, "store reachable again"), 10, message="one line on recovery")
 
 
-def test_the_start_names_version_store_and_config_and_a_second_bridge_says_who_delivers(
+def test_the_start_names_version_store_and_config_a_second_bridge_says_who_delivers_and_a_stop_tidies_up(
         tmp_path: Path, alertmanager: Alertmanager, start_bridge: Callable[..., Bridge]) -> None:
     config = tmp_path / "bridge.yml"
     config.write_text("external_labels: {team: infra}\n")
-    first = start_bridge([alertmanager.url], f"--config={config}", store="sqlite:///data/bridge.db")
-    (starting,) = log_lines(first, "starting")
-    assert starting["version"] and starting["config_file"] == str(config)
-    assert starting["store"] == f"sqlite:///{tmp_path}/data/bridge.db"  # relative to the working directory
-    second = start_bridge([alertmanager.url], store="sqlite:///data/bridge.db")
-    wait_for(lambda: log_lines(second, "another process holds the delivery lease in this store: this one accepts "
-                                       "callbacks and takes over delivery only if that one stops"), 5,
-             message="the second bridge saying it does not deliver")
-
-
-def test_a_clean_stop_leaves_no_temporary_directory(tmp_path: Path, alertmanager: Alertmanager) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    bridge = Bridge(tmp_path, [alertmanager.url], env={"PROMETHEUS_MULTIPROC_DIR": "", "TMPDIR": str(scratch)})
-    bridge.start()
-    assert any(p.name.startswith("cloud-alarm-bridge-metrics-") for p in scratch.iterdir())
-    assert bridge.stop() == 0
-    assert list(scratch.iterdir()) == []
+    first = Bridge(tmp_path, [alertmanager.url], f"--config={config}", store="sqlite:///data/bridge.db",
+                   env={"PROMETHEUS_MULTIPROC_DIR": "", "TMPDIR": str(scratch)}).start()
+    try:
+        (starting,) = log_lines(first, "starting")
+        assert starting["version"] and starting["config_file"] == str(config)
+        assert starting["store"] == f"sqlite:///{tmp_path}/data/bridge.db"  # relative to the working directory
+        assert any(p.name.startswith("cloud-alarm-bridge-metrics-") for p in scratch.iterdir())
+        second = start_bridge([alertmanager.url], store="sqlite:///data/bridge.db")
+        wait_for(lambda: log_lines(second, "another process holds the delivery lease in this store: this one "
+                                           "accepts callbacks and takes over delivery only if that one stops"), 5,
+                 message="the second bridge saying it does not deliver")
+    finally:
+        assert first.stop() == 0
+    assert list(scratch.iterdir()) == []  # a clean stop leaves no temporary directory behind
 
 
 def test_probes_are_quiet_and_each_callback_is_one_line_naming_its_client(
