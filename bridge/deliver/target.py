@@ -141,7 +141,7 @@ class TargetLoop(threading.Thread):
         self.failures += 1
         self.retry_at = time.time() + _backoff(self.failures)
         self.store.record_failure(self.name_label, time.time())
-        self.unreachable.failed(str(error), alerts=alerts)
+        self.unreachable.failed(str(error), **({"alerts": alerts} if alerts else {"probe": "GET /api/v2/status"}))
 
     def _reachable(self) -> None:
         self.failures = 0

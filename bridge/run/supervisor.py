@@ -57,6 +57,10 @@ def prepare_metrics_dir() -> Path | None:
     """
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     try:
+        tempfile.gettempdir()  # gunicorn's master keeps reload snapshots there too: fail here, in one line
+    except FileNotFoundError as exc:
+        raise StartError(f"{exc}; set TMPDIR to a writable directory (or mount one at /tmp)") from None
+    try:
         if not path:
             made = Path(tempfile.mkdtemp(prefix="cloud-alarm-bridge-metrics-"))
             enable_multiprocess(str(made))
