@@ -10,7 +10,6 @@ Alertmanager health) are read from the store at scrape time, so every process an
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,9 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bridge import __version__
-from bridge.store import Store, StoreError, TargetStats
-
-log = logging.getLogger(__name__)
+from bridge.store import Outcome, Store, StoreError, TargetStats
 
 CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "forbidden", "timeout", "too_large",
                      "unsupported_media_type", "store_full", "store_unavailable")
@@ -87,6 +84,8 @@ class Metrics:
         for vendor in vendors:
             for outcome in CALLBACK_OUTCOMES:
                 self.callbacks.labels(vendor, outcome)
+            for change in Outcome:
+                self.alarm_changes.labels(vendor, change.value)
             self.alerts_dropped.labels(vendor)
             self.callback_duration.labels(vendor)
         for target in targets:
@@ -144,10 +143,10 @@ class StoreCollector(Collector):
         now = time.time()
         try:
             stats = self._store().stats(self._targets, now)
-        except StoreError as exc:
+        except StoreError:
             # Absent gauges would silence every alert rule on them; an explicit 0 can be alerted on, and
             # the scrape still succeeds so that the counters (store_unavailable refusals) keep coming.
-            log.warning("store unavailable for metrics", extra={"error": str(exc)})
+            # (The outage itself is logged where it is met, with its reminders: not once per scrape.)
             yield _store_up(0)
             return
         yield _store_up(1)
@@ -176,9 +175,11 @@ def _target_families(targets: dict[str, TargetStats], now: float) -> Iterator[Ga
                             "Age of the oldest change not yet accepted by the Alertmanager (0: none).",
                             labels=["alertmanager"])
     up = GaugeMetricFamily("cloud_alarm_bridge_alertmanager_up",
-                           "1 if the last POST to the Alertmanager succeeded.", labels=["alertmanager"])
+                           "1 if the last POST or probe (GET /api/v2/status, when there was nothing to "
+                           "re-send) to the Alertmanager succeeded.", labels=["alertmanager"])
     last = GaugeMetricFamily("cloud_alarm_bridge_last_success_timestamp_seconds",
-                             "Unix time of the last successful POST to the Alertmanager.", labels=["alertmanager"])
+                             "Unix time of the last successful POST or probe to the Alertmanager.",
+                             labels=["alertmanager"])
     for name, stat in sorted(targets.items()):
         backlog.add_metric([name], stat.backlog)
         age.add_metric([name], max(0.0, now - stat.oldest_change_at) if stat.oldest_change_at else 0.0)
