@@ -39,16 +39,16 @@ class Mutation:
 
 MUTATIONS = [
     Mutation("send-error-advances", "bridge/deliver/target.py",
-             '"retry_in_seconds": round(self.retry_at - time.time(), 3)})\n            return False',
-             '"retry_in_seconds": round(self.retry_at - time.time(), 3)})\n            return True',
+             "            self._failed(error, len(bodies))\n            return False",
+             "            self._failed(error, len(bodies))\n            return True",
              "a failed POST advances the cursor: the batch is lost"),
     Mutation("rejected-forgotten", "bridge/deliver/target.py",
              "self.rejected[alerts[index].fingerprint] = alerts[index].seq", "pass",
              "alerts Alertmanager rejected are re-sent at every sweep"),
     Mutation("store-error-unhandled-in-delivery", "bridge/deliver/target.py",
              "            except StoreError as exc:\n"
-             '                log.error("store error while delivering", extra={"alertmanager": self.name_label, '
-             '"error": str(exc)})\n                busy = False\n',
+             "                self.store_down.failed(str(exc), logging.ERROR)\n"
+             "                busy, pause = False, _backoff(self.store_down.failures)\n",
              "",
              "a store outage during delivery is logged as a bug, with a traceback at every poll"),
     Mutation("http-400-retried", "bridge/deliver/alertmanager.py",
