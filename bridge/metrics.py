@@ -144,7 +144,12 @@ class StoreCollector(Collector):
         try:
             stats = self._store().stats(self._targets, now)
         except StoreError:
+            # Absent gauges would silence every alert rule on them; an explicit 0 can be alerted on, and
+            # the scrape still succeeds so that the counters (store_unavailable refusals) keep coming.
+            # (The outage itself is logged where it is met, with its reminders: not once per scrape.)
+            yield _store_up(0)
             return
+        yield _store_up(1)
         alerts = GaugeMetricFamily("cloud_alarm_bridge_alerts", "Alerts in the store, by vendor and state.",
                                    labels=["vendor", "state"])
         for (vendor, state), count in sorted(stats.alerts_by_vendor_state.items()):
@@ -155,6 +160,12 @@ class StoreCollector(Collector):
                                 "Alerts the store may hold before callbacks get 503 (0: no limit).",
                                 value=self._capacity)
         yield from _target_families(stats.targets, now)
+
+
+def _store_up(value: int) -> GaugeMetricFamily:
+    return GaugeMetricFamily("cloud_alarm_bridge_store_up",
+                             "1 if the store answered this scrape; 0: its gauges are missing, callbacks get 503.",
+                             value=value)
 
 
 def _target_families(targets: dict[str, TargetStats], now: float) -> Iterator[GaugeMetricFamily]:

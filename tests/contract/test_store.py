@@ -10,12 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from bridge.model import AlarmState, Alert
-from bridge.store import Outcome, Store, StoredAlert, StoreFull
-from tests.harness.stores import StoreFactory
+from bridge.store import Outcome, Store, StoredAlert, StoreError, StoreFull
+from bridge.store.redis import RedisStore
+from tests.harness.processes import free_port
+from tests.harness.stores import StoreFactory, corrupt_sqlite
 
 T0 = 1_700_000_000.123456
 NOW = T0 + 30
@@ -435,5 +438,14 @@ def test_stats_count_alerts_and_each_targets_backlog(store: Store) -> None:
     assert store.stats(["am"], NOW).targets["am"] == type(stats.targets["am"])(0, None, NOW + 40, True)
 
 
-def test_ping_answers_when_the_store_is_usable(store: Store) -> None:
-    store.ping()
+def test_ping_answers_when_the_store_is_usable_and_raises_a_store_error_when_not(
+        store: Store, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """/-/ready says 503 from this: a ping that does nothing would keep a broken replica in the Service."""
+    assert store.ping() is None
+    if request.node.callspec.params["make_store"] == "sqlite":
+        corrupt_sqlite(tmp_path / "bridge.db")  # the same handle: its open connection must notice
+        broken = store
+    else:
+        broken = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    with pytest.raises(StoreError):
+        broken.ping()
