@@ -29,6 +29,12 @@ CONSOLE_URL = "https://console.cloud.tencent.com/monitor/alarm/policy"
 STATELESS_EVENT_TTL = 3600.0
 """How long a stateless event ("-") stays firing; Tencent never sends its recovery."""
 
+DISPLAY_DIMENSIONS = frozenset({"objName", "deviceName", "objDetail"})
+"""Dimensions that describe the object rather than identify it: ``objName`` is what the alarm SMS shows
+(``172.21.30.15#588789``, ``cdb-59ds6dfv(instance name:…,IP:…)``), ``deviceName`` the editable instance
+name, and ``objDetail`` (flattened) the event object's IPs, VPC and names. They stay labels, but are left
+out of the object's identity, so a rename or a new IP while the alarm fires does not make a second alert."""
+
 _STATES = {"1": AlarmState.FIRING, "0": AlarmState.RESOLVED, "-": AlarmState.FIRING}
 
 
@@ -75,7 +81,8 @@ class Tencent:
             recovered = recovered or ctx.now
             event_at = max(event_at, recovered)
         show_name = text(cond.get("metricShowName")) or text(cond.get("eventShowName")) or name
-        dimensions = flat_strings(obj(target.get("dimensions"), "alarmObjInfo.dimensions", required=False))
+        raw_dimensions = obj(target.get("dimensions"), "alarmObjInfo.dimensions", required=False)
+        dimensions = flat_strings(raw_dimensions)
         details = {**_details(policy, cond, duration, payload), **unparsed_details(unparsed)}
         obj_name = dimensions.get("objName") or dimensions.get("unInstanceId") or dimensions.get("objId", "")
         return Alarm(
@@ -89,6 +96,7 @@ class Tencent:
             region=text(target.get("region")),
             policy_id=text(policy.get("policyId")),
             dimensions=dimensions,
+            identity=identity_dimensions(raw_dimensions),
             details=details,
             summary=_summary(show_name, obj_name, cond),
             description=f"Tencent Cloud policy {text(policy.get('policyName')) or '?'}: {show_name}"
@@ -97,6 +105,14 @@ class Tencent:
             expires_at=first + STATELESS_EVENT_TTL if status == "-" else None,
             raw=payload,
         )
+
+
+def identity_dimensions(raw: dict[str, Any]) -> frozenset[str]:
+    """The (flattened) dimensions that identify the object: all but :data:`DISPLAY_DIMENSIONS`.
+
+    Unknown dimensions identify, so that two objects of a product not listed here never merge.
+    """
+    return frozenset(flat_strings({k: v for k, v in raw.items() if k not in DISPLAY_DIMENSIONS}))
 
 
 def _timing(payload: dict[str, Any], policy: dict[str, Any], ctx: ParseContext, unparsed: dict[str, str]

@@ -154,3 +154,22 @@ def test_it_refuses_form_bodies() -> None:
 
 def test_the_url_check_echoes_a_session_id() -> None:
     assert tencent.empty_reply({"sessionId": "abc"}) == {"sessionId": "abc", "retCode": 0}
+
+
+def test_names_and_addresses_are_display_text_not_identity() -> None:
+    """objName, deviceName and objDetail change with a rename or a new IP; the ids do not."""
+    from bridge.mapping.default import MappingOptions, to_alert
+
+    def key(dimensions: dict) -> str:
+        body = json.loads(fixture_bytes("tencent", "event-mysql-firing.json"))
+        body["alarmObjInfo"]["dimensions"] = dimensions
+        [alarm] = parse(body).alarms
+        return to_alert(alarm, MappingOptions(), NOW).object_key
+
+    base = {"unInstanceId": "cdb-1", "deviceName": "db-a", "objName": "cdb-1(instance name:db-a,IP:10.0.0.1:3306)",
+            "objDetail": {"IP": "10.0.0.1", "VpcName": "prod"}}
+    renamed = {"unInstanceId": "cdb-1", "deviceName": "db-b", "objName": "cdb-1(instance name:db-b,IP:10.0.0.2:3306)",
+               "objDetail": {"IP": "10.0.0.2", "VpcName": "prod-2"}}
+    assert key(base) == key(renamed)
+    assert key(base) != key({**base, "unInstanceId": "cdb-2"})
+    assert key({"objName": "a"}) != key({"objName": "b"})  # no id at all: the display text must tell them apart
