@@ -35,6 +35,10 @@ DISPLAY_DIMENSIONS = frozenset({"objName", "deviceName", "objDetail"})
 name, and ``objDetail`` (flattened) the event object's IPs, VPC and names. They stay labels, but are left
 out of the object's identity, so a rename or a new IP while the alarm fires does not make a second alert."""
 
+LEVELS = {"remind": "info", "warn": "warning", "serious": "critical"}
+"""A multi-level policy's levels (Remind, Warn, Serious), read from the ``alertId`` suffix
+(``<sessionId>_<level>``). Other alarms take the configured default severity."""
+
 _STATES = {"1": AlarmState.FIRING, "0": AlarmState.RESOLVED, "-": AlarmState.FIRING}
 
 
@@ -95,6 +99,7 @@ class Tencent:
             namespace=text(target.get("namespace")) or text(cond.get("productName")),
             region=text(target.get("region")),
             policy_id=text(policy.get("policyId")),
+            severity=level_severity(payload),
             dimensions=dimensions,
             identity=identity_dimensions(raw_dimensions),
             details=details,
@@ -105,6 +110,13 @@ class Tencent:
             expires_at=first + STATELESS_EVENT_TTL if status == "-" else None,
             raw=payload,
         )
+
+
+def level_severity(payload: dict[str, Any]) -> str:
+    """The severity of a multi-level policy's alarm: ``alertId`` is ``<sessionId>_<level>`` there, and
+    equals ``sessionId`` otherwise (then the configured default applies)."""
+    _, sep, level = text(payload.get("alertId")).rpartition("_")
+    return LEVELS.get(level.lower(), "") if sep else ""
 
 
 def identity_dimensions(raw: dict[str, Any]) -> frozenset[str]:
@@ -151,6 +163,7 @@ def _details(policy: dict[str, Any], cond: dict[str, Any], duration: float | Non
         "duration_seconds": text(duration),
         "notify_type": text(cond.get("alarmNotifyType")),
         "notify_period_seconds": text(cond.get("alarmNotifyPeriod")),
+        "alert_id": text(payload.get("alertId")),
     }
     extra = payload.get("additionalMsg")
     if isinstance(extra, list) and extra:

@@ -23,7 +23,8 @@ annotation_templates:
   runbook: "https://runbooks.example.com/{{ labels.alertname }}"
 """
 """Settings and rules that change what every sample becomes, so a translate that skipped any would show."""
-SAMPLES = sorted(path.relative_to(FIXTURES).as_posix() for path in FIXTURES.glob("*/*") if path.is_file())
+SAMPLES = sorted(path.relative_to(FIXTURES).as_posix() for path in FIXTURES.glob("*/*")
+                 if path.is_file() and path.name != "SOURCES.md")
 
 
 def content_type(name: str) -> str:
