@@ -1,7 +1,9 @@
 """Tencent Cloud Monitor callbacks: the 2018 format and the current metric and event formats.
 
 Times carry no zone (the vendor's zone, Asia/Shanghai by default); ``alarmStatus`` arrives as 1/0 or
-"1"/"0"; "-" marks a stateless EventBridge event that never recovers. The reply must echo the
+"1"/"0"; "-" marks a stateless EventBridge event that never recovers. Events routed through EventBridge
+may carry no ``policyId``. A multi-level policy names the level in ``alertId`` (``<sessionId>_Serious``).
+``objName``, ``deviceName`` and ``objDetail`` are display text, not identity. The reply must echo the
 ``sessionId`` with ``retCode`` 0, or older Tencent senders retry.
 """
 

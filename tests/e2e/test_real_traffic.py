@@ -169,6 +169,23 @@ def test_kingsoft_conditions_each_fire_and_each_restore(shared_stack: tuple[Aler
     resolved(am, instanceId="5d2a8e1c-kec-0001")
 
 
+def test_the_old_alibaba_json_shape_without_a_rule_id_fires_and_resolves(
+        shared_stack: tuple[Alertmanager, Bridge]) -> None:
+    """The documented JSON callback has no ``ruleId`` (nor ``namespace``): no ``policy_id`` label, one alert."""
+    am, bridge = shared_stack
+    body = {"userId": "12345", "alertName": "putNewAlarm_group_a37cd898-ea6b-4b7b-a8a8-de017a8327f6",
+            "timestamp": "1508136760", "alertState": "ALARM",
+            "dimensions": [{"userId": "12345", "instanceId": "i-oldjson"}],
+            "expression": '[{"expression":"$Average>90","level":4,"times":2}]', "curValue": "95",
+            "metricName": "CPUUtilization", "metricProject": "acs_ecs"}
+    post(bridge, "aliyun", body)
+    [alert] = firing(am, vendor="aliyun", instanceId="i-oldjson")
+    assert alert["labels"] == {"alertname": "CPUUtilization", "vendor": "aliyun", "namespace": "acs_ecs",
+                               "severity": "warning", "instanceId": "i-oldjson", "userId": "12345"}
+    post(bridge, "aliyun", {**body, "alertState": "OK", "timestamp": "1508136820"})
+    resolved(am, vendor="aliyun", instanceId="i-oldjson")
+
+
 # --- one object, one alert: display text and levels that change while an alarm fires --------------------------
 def renamed_tencent(instance: str, device_name: str, lan_ip: str, duration: int) -> dict[str, Any]:
     """The captured CVM disk alarm, for another instance, with the given display name and address."""
