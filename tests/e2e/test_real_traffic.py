@@ -76,7 +76,11 @@ REAL_TENCENT = {
         "policy_id": "policy-n4exeh88", "severity": "info", "unInstanceId": "ins-o9p3rg3m",
         "objId": "xxxxxxxxxxxx"},
 }
-CAPTURED_RECOVERIES = {
+RECOVERIES = {  # captured (real-…) or constructed recoveries, each after the firing it ends
+    "metric-resolved-string-status.json": {
+        "alertname": "mem_usage", "vendor": "tencent", "namespace": "qce/cvm", "region": "hk",
+        "policy_id": "policy-1a2b3c4d", "severity": "warning", "unInstanceId": "ins-2a4b6c8d",
+        "objId": "5f0e7f9c-6ad1-4a6a-9e61-58c1f1e2f3a4", "objName": "10.0.0.12#1090831"},
     "real-cvm-load-resolved-without-recover-time.json": {
         "alertname": "cpu_load_1", "vendor": "tencent", "namespace": "qce/cvm", "region": "sg",
         "policy_id": "policy-8f5m0jo2", "severity": "warning", "unInstanceId": "ins-age4ak12",
@@ -123,11 +127,11 @@ def test_the_captured_tencent_recovery_resolves_the_captured_alarm(shared_stack:
     resolved(am, alertname="disk_usage", unInstanceId="ins-4ap7abk6")
 
 
-@pytest.mark.parametrize("name", sorted(CAPTURED_RECOVERIES))
-def test_a_captured_tencent_recovery_resolves_what_fired(name: str, shared_stack: tuple[Alertmanager, Bridge]) -> None:
+@pytest.mark.parametrize("name", sorted(RECOVERIES))
+def test_a_tencent_recovery_resolves_what_fired(name: str, shared_stack: tuple[Alertmanager, Bridge]) -> None:
     am, bridge = shared_stack
     recovery = tencent_fixture(name)
-    expected = CAPTURED_RECOVERIES[name]
+    expected = RECOVERIES[name]
     post(bridge, "tencent", firing_of(recovery))
     [alert] = firing(am, alertname=expected["alertname"], unInstanceId=expected["unInstanceId"])
     assert alert["labels"] == expected
@@ -147,6 +151,20 @@ def test_each_documented_tencent_sample_fires_and_resolves(name: str,
         recovery["alarmPolicyInfo"] = tencent_recovery(body["alarmPolicyInfo"])
     post(bridge, "tencent", recovery)
     resolved(am, vendor="tencent", **DOCUMENTED_TENCENT[name])
+
+
+def test_the_chinese_sample_fires_and_resolves(shared_stack: tuple[Alertmanager, Bridge],
+                                               start_bridge: Callable[..., Bridge]) -> None:
+    """Its object is the multi-level sample's (same ids), whose recovery this module's bridge has recorded:
+    a bridge of its own (the same Alertmanager) shows it as a fresh installation would."""
+    am, _ = shared_stack
+    bridge = start_bridge([am.url])
+    body = tencent_fixture("metric-firing-zh.json")
+    post(bridge, "tencent", body)
+    [alert] = firing(am, alertname="cpu_usage", objId="xxxxxxxxxxxx", severity="warning")
+    assert alert["annotations"]["metric_show_name"] == "CPU 利用率"
+    post(bridge, "tencent", tencent_recovery(body))
+    resolved(am, alertname="cpu_usage", objId="xxxxxxxxxxxx", severity="warning")
 
 
 def test_kingsoft_documented_alarm_and_restore(shared_stack: tuple[Alertmanager, Bridge]) -> None:
