@@ -43,6 +43,7 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
     if alarm.state is AlarmState.RESOLVED:
         ends_at = max(starts_at, _clamp(alarm.resolved_at or now, now))
     labels = labels_for(alarm, options)
+    key, former = object_key_of(identity_labels(alarm, labels)), object_key_of(labels)
     return Alert(
         labels=labels,
         annotations=annotations_for(alarm),
@@ -53,7 +54,8 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
         generator_url=alarm.console_url,
         expires_at=alarm.expires_at,
         source_vendor=alarm.vendor,
-        source_key=object_key_of(identity_labels(alarm, labels)),
+        source_key=key,
+        former_key=former if former != key else "",
     )
 
 
