@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 from hypothesis import strategies as st
 
 from bridge.vendors._fields import load_json
-from tests.harness.fixtures import FIXTURES
+from tests.harness.fixtures import sample_paths
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -42,7 +42,7 @@ def assert_acceptable(alert: dict[str, Any]) -> None:
 def fixture_payloads() -> list[tuple[str, str, bytes]]:
     """Every stored vendor sample: (vendor, content type, body)."""
     found = []
-    for path in sorted(FIXTURES.glob("*/*")):
+    for path in sample_paths():
         if path.stat().st_size == 0:
             continue
         content_type = "application/x-www-form-urlencoded" if path.suffix == ".form" else "application/json"
