@@ -90,9 +90,12 @@ class Settings:
     max_labels: int = 40
     max_label_value_length: int = 1024
     max_alerts_per_callback: int = 100
+    max_alert_bytes: int = 16 << 10
+    max_callback_bytes: int = 256 << 10
     request_timeout: float = 10.0
     log_level: str = "info"
     store_max_alerts: int = 100_000
+    store_max_bytes: int = 256 << 20
     batch_size: int = 256
     max_firing_age: float = 0.0
     vendor_timezone: str = "Asia/Shanghai"
