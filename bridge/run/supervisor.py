@@ -74,7 +74,8 @@ def warn_about_tokens(settings: Settings) -> None:
 
 def serve(settings: Settings) -> int:
     """Run the bridge until SIGTERM or SIGINT; the exit status (1 if a part of it died)."""
-    store = open_store(settings.store, max_alerts=settings.store_max_alerts)
+    store = open_store(settings.store, max_alerts=settings.store_max_alerts,
+                       max_bytes=settings.store_max_bytes)
     store.ping()
     warn_about_tokens(settings)
     log.info("starting", extra={"listen": settings.listen, "workers": settings.workers,

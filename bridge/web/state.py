@@ -32,7 +32,8 @@ class AppState:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    self._store = open_store(self.settings.store, max_alerts=self.settings.store_max_alerts)
+                    self._store = open_store(self.settings.store, max_alerts=self.settings.store_max_alerts,
+                                             max_bytes=self.settings.store_max_bytes)
         return self._store
 
 
