@@ -26,7 +26,7 @@ class AppState:
         self._store = store
         self._lock = threading.Lock()
         self.collector = StoreCollector(self.store, [t.name for t in settings.alertmanagers],
-                                        settings.store_max_alerts)
+                                        settings.store_max_alerts, settings.store_max_bytes)
 
     def store(self) -> Store:
         if self._store is None:
