@@ -29,8 +29,8 @@ def reload() -> Any:
     if not _authorized(state):
         return error_response(401, "missing or wrong token", UNAUTHORIZED)
     problem = state.rules.reload()
-    if problem:
-        return f"failed to reload config: {problem}\n", 500, _TEXT
+    if problem:  # JSON like every error; the problem names no directory and quotes no secret
+        return error_response(500, f"failed to reload config: {problem}")
     return "OK\n", 200, _TEXT
 
 
