@@ -52,3 +52,13 @@ def test_purge_refuses_to_purge_everything_by_accident(store_url: str, capsys: p
     assert status == 2 and "invalid regex" in err
     status, [purged], _ = run(capsys, "purge", "--store", store_url, "--all")
     assert status == 0 and purged["purged"] == 3
+
+
+def test_a_sqlite_store_written_before_the_byte_count_gets_it_counted(tmp_path: Path) -> None:
+    """An upgraded bridge opens a file with alerts but no byte counter: it counts what is there once."""
+    store = SqliteStore(tmp_path / "old.db")
+    store.apply([alert("web-1"), alert("web-2")], NOW)
+    counted = store.stats([], NOW).bytes
+    store._db().execute("DELETE FROM counters WHERE name = 'bytes'")  # as an older version left it
+    store.close()
+    assert counted > 0 and SqliteStore(tmp_path / "old.db").stats([], NOW).bytes == counted
