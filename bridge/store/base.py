@@ -26,6 +26,20 @@ class StoreFull(StoreError):
     room; callbacks get 503 until it drains."""
 
 
+@dataclass(frozen=True)
+class Caps:
+    """How much a store may hold (0: no limit); near either cap it evicts resolved alerts first."""
+
+    max_alerts: int = 0
+    max_bytes: int = 0
+
+    @property
+    def full_message(self) -> str:
+        caps = [f"{self.max_alerts} alerts" if self.max_alerts else "", f"{self.max_bytes} bytes" if self.max_bytes
+                else ""]
+        return f"the store holds its maximum of {' or '.join(filter(None, caps))}"
+
+
 class Outcome(StrEnum):
     CHANGED = "changed"
     """Something Alertmanager must learn: queued for delivery to every target."""

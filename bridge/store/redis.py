@@ -43,7 +43,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from bridge.model import AlarmState, Alert
-from bridge.store.base import Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
+from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -138,9 +138,7 @@ class RedisStore:
         if evicted:
             log.warning("store full: evicted resolved alerts to make room", extra={"alerts": evicted})
         if result == [b"full"]:
-            caps = [f"{self.max_alerts} alerts" if self.max_alerts else "",
-                    f"{self.max_bytes} bytes" if self.max_bytes else ""]
-            raise StoreFull(f"the store holds its maximum of {' or '.join(filter(None, caps))}")
+            raise StoreFull(Caps(self.max_alerts, self.max_bytes).full_message)
         return [Outcome(value.decode()) for value in result]
 
     # --- delivery ---------------------------------------------------------------------------

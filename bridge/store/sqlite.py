@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import logging
 import os
 import sqlite3
 import threading
@@ -20,10 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bridge.model import AlarmState, Alert
-from bridge.store.base import Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
+from bridge.store import sqlite_capacity as capacity
+from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreStats, TargetStats
 from bridge.store.group_commit import GroupCommit, PendingApply
-
-log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -53,14 +51,10 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL);
 INSERT OR IGNORE INTO counters VALUES ('seq', 0), ('alerts', 0);
 INSERT OR IGNORE INTO counters SELECT 'bytes', coalesce(sum(SIZE), 0) FROM alerts;
-""".replace("SIZE", "length(CAST(labels AS BLOB)) + length(CAST(annotations AS BLOB))"
-            " + length(CAST(generator_url AS BLOB))")
+""".replace("SIZE", capacity.SIZE)
 
 WRITER_LOCK_TIMEOUT = 10.0
 """How long a write waits for another writer, as SQLite's own busy timeout did before."""
-
-_SIZE = "length(CAST(labels AS BLOB)) + length(CAST(annotations AS BLOB)) + length(CAST(generator_url AS BLOB))"
-"""The bytes an alert takes, as the store counts them against ``max_bytes`` (see :func:`stored_bytes`)."""
 
 _COLUMNS = "fingerprint, labels, annotations, generator_url, state, starts_at, ends_at, event_at, " \
            "expires_at, seq, changed_at, object_key"
@@ -69,8 +63,7 @@ _COLUMNS = "fingerprint, labels, annotations, generator_url, state, starts_at, e
 class SqliteStore:
     def __init__(self, path: Path, *, max_alerts: int = 0, max_bytes: int = 0, synchronous: str = "FULL") -> None:
         self.path = path
-        self.max_alerts = max_alerts
-        self.max_bytes = max_bytes
+        self.caps = Caps(max_alerts, max_bytes)
         self._synchronous = synchronous
         self._local = threading.local()
         self._group = GroupCommit(self._commit_all)
@@ -168,7 +161,7 @@ class SqliteStore:
     def _apply_pending(self, db: sqlite3.Connection, pending: PendingApply) -> None:
         db.execute("SAVEPOINT callback")
         try:
-            self._make_room(db, pending.alerts)
+            capacity.make_room(db, self.caps, pending.alerts)
             pending.outcomes = [self._apply_one(db, alert, pending.now) for alert in pending.alerts]
         except Exception as exc:  # handed to the caller whose change it is, not the others
             db.execute("ROLLBACK TO callback")
@@ -227,7 +220,7 @@ class SqliteStore:
     def _upsert(self, db: sqlite3.Connection, alert: Alert, fingerprint: str, existing: StoredAlert | None,
                 starts_at: float, ends_at: float | None, now: float, *, optional: bool = False) -> Outcome:
         """Write the alert; at the store's cap, StoreFull (or, for an ``optional`` row, UNCHANGED: not kept)."""
-        if not self._fits(db, alert, existing, optional):
+        if not capacity.fits(db, self.caps, alert, existing.alert if existing else None, optional):
             return Outcome.UNCHANGED
         if existing is None:
             self._reserve_row(db)
@@ -241,78 +234,14 @@ class SqliteStore:
                     alert.annotations, now)
         return Outcome.CHANGED
 
-    def _fits(self, db: sqlite3.Connection, alert: Alert, existing: StoredAlert | None, optional: bool) -> bool:
-        """Whether the write leaves the store within its caps; raise StoreFull unless ``optional``."""
-        count, size = (value for (value,) in db.execute(
-            "SELECT value FROM counters WHERE name IN ('alerts', 'bytes') ORDER BY name"))
-        grows = stored_bytes(alert) - (stored_bytes(existing.alert) if existing else 0)
-        full = ((self.max_alerts and existing is None and count >= self.max_alerts)
-                or (self.max_bytes and grows > 0 and size + grows > self.max_bytes))
-        if full and not optional:
-            raise StoreFull(self._full_message())
-        return not full
-
-    def _full_message(self) -> str:
-        caps = [f"{self.max_alerts} alerts" if self.max_alerts else "", f"{self.max_bytes} bytes" if self.max_bytes
-                else ""]
-        return f"the store holds its maximum of {' or '.join(filter(None, caps))}"
-
-    def _make_room(self, db: sqlite3.Connection, alerts: Sequence[Alert]) -> None:
-        """Evict resolved alerts if the callback's alerts might not fit, so that resolved alerts (an
-        attacker's, or recoveries of objects never seen) never lock real alarms out until they are forgotten.
-
-        Those delivered to every target go first, oldest first, then the undelivered ones: an Alertmanager
-        that never gets a resolution resolves the alert itself when its last ``endsAt`` passes. Alerts of the
-        callback's own objects stay, so its late retries remain stale.
-        """
-        count, size = (value for (value,) in db.execute(
-            "SELECT value FROM counters WHERE name IN ('alerts', 'bytes') ORDER BY name"))
-        need_rows = count + len(alerts) - self.max_alerts if self.max_alerts else 0
-        need_bytes = size + sum(map(stored_bytes, alerts)) - self.max_bytes if self.max_bytes else 0
-        if need_rows <= 0 and need_bytes <= 0:
-            return
-        keys = sorted({a.object_key for a in alerts})
-        candidates = db.execute(
-            f"SELECT fingerprint, {_SIZE} FROM alerts WHERE state = 'resolved'"
-            f" AND object_key NOT IN ({', '.join('?' * len(keys))})"
-            " ORDER BY seq > (SELECT coalesce(min(cursor), (SELECT value FROM counters WHERE name = 'seq'))"
-            " FROM targets), ends_at, fingerprint", keys)
-        evicted: list[str] = []
-        for fingerprint, taken in candidates:
-            if need_rows <= 0 and need_bytes <= 0:
-                break
-            evicted.append(fingerprint)
-            need_rows, need_bytes = need_rows - 1, need_bytes - taken
-        candidates.close()
-        self._delete(db, evicted)
-        if evicted:
-            log.warning("store full: evicted resolved alerts to make room", extra={"alerts": len(evicted)})
-
-    def _delete(self, db: sqlite3.Connection, fingerprints: Sequence[str]) -> tuple[int, int]:
-        """Delete these alerts and count them off; the number deleted and the bytes they took."""
-        deleted = taken = 0
-        for start in range(0, len(fingerprints), 500):
-            chunk = list(fingerprints[start:start + 500])
-            marks = ", ".join("?" * len(chunk))
-            rows, size = db.execute(f"SELECT count(*), coalesce(sum({_SIZE}), 0) FROM alerts"
-                                    f" WHERE fingerprint IN ({marks})", chunk).fetchone()
-            db.execute(f"DELETE FROM alerts WHERE fingerprint IN ({marks})", chunk)
-            deleted, taken = deleted + rows, taken + size
-        db.execute("UPDATE counters SET value = value - CASE name WHEN 'alerts' THEN ? ELSE ? END"
-                   " WHERE name IN ('alerts', 'bytes')", (deleted, taken))
-        return deleted, taken
-
     def _reserve_row(self, db: sqlite3.Connection) -> None:
-        (count,) = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'alerts' RETURNING value"
-                              ).fetchone()
-        if self.max_alerts and count > self.max_alerts:
-            raise StoreFull(f"the store holds its maximum of {self.max_alerts} alerts")
+        db.execute("UPDATE counters SET value = value + 1 WHERE name = 'alerts'")
 
     def _write(self, db: sqlite3.Connection, fingerprint: str, alert: Alert, state: AlarmState,
                starts_at: float, ends_at: float | None, event_at: float, annotations: dict[str, str],
                now: float) -> None:
         (seq,) = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value").fetchone()
-        before = db.execute(f"SELECT {_SIZE} FROM alerts WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        before = db.execute(f"SELECT {capacity.SIZE} FROM alerts WHERE fingerprint = ?", (fingerprint,)).fetchone()
         (after,) = db.execute(
             "INSERT INTO alerts (fingerprint, object_key, vendor, labels, annotations, generator_url, state,"
             " starts_at, ends_at, event_at, expires_at, seq, changed_at)"
@@ -320,7 +249,7 @@ class SqliteStore:
             " ON CONFLICT (fingerprint) DO UPDATE SET annotations = excluded.annotations,"
             " generator_url = excluded.generator_url, state = excluded.state, starts_at = excluded.starts_at,"
             " ends_at = excluded.ends_at, event_at = excluded.event_at, expires_at = excluded.expires_at,"
-            f" seq = excluded.seq, changed_at = excluded.changed_at RETURNING {_SIZE}",
+            f" seq = excluded.seq, changed_at = excluded.changed_at RETURNING {capacity.SIZE}",
             (fingerprint, alert.object_key, alert.vendor, _dump(alert.labels), _dump(annotations),
              alert.generator_url, state.value, starts_at, ends_at, event_at,
              alert.expires_at if state is AlarmState.FIRING else None, seq, now),
@@ -382,12 +311,12 @@ class SqliteStore:
         with self._transaction() as db:
             old = [fp for (fp,) in db.execute("SELECT fingerprint FROM alerts WHERE state = 'resolved'"
                                               " AND changed_at < ?", (now - keep_resolved_for,))]
-            deleted, _ = self._delete(db, old)
+            deleted, _ = capacity.delete(db, old)
         return deleted
 
     def delete(self, fingerprints: Sequence[str]) -> tuple[int, int]:
         with self._transaction() as db:
-            return self._delete(db, fingerprints)
+            return capacity.delete(db, fingerprints)
 
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
         with self._transaction() as db:
@@ -428,12 +357,6 @@ class SqliteStore:
         if lock is not None:
             os.close(lock)
             self._local.lock = None
-
-
-def stored_bytes(alert: Alert) -> int:
-    """The bytes an alert takes in the store: its labels and annotations as stored (JSON), and its URL."""
-    return sum(len(text.encode("utf-8", "surrogatepass"))
-               for text in (_dump(alert.labels), _dump(alert.annotations), alert.generator_url))
 
 
 def _clamp(value: float, low: float, high: float) -> float:
