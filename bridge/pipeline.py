@@ -26,7 +26,7 @@ def parse(vendor: Vendor, body: bytes, content_type: str, settings: Settings, no
 def to_alerts(alarms: list[Alarm], rules: Rules, limits: Limits, now: float,
               on_template_error: Callable[[str], None] | None = None) -> list[Alert]:
     """Map alarms through the rules, within the limits; raise InvalidPayload (LimitExceeded) beyond them."""
-    check_alarms(alarms, limits)
+    alarms = check_alarms(alarms, limits)
     return within_budget([within_limits(rules.apply(to_alert(alarm, rules.mapping, now), alarm, now,
                                                     on_template_error), limits)
                           for alarm in alarms], limits)

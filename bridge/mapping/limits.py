@@ -50,13 +50,34 @@ class Limits:
                    max_alert_bytes=settings.max_alert_bytes, max_callback_bytes=settings.max_callback_bytes)
 
 
-def check_alarms(alarms: list[Alarm], limits: Limits) -> None:
-    """Raise LimitExceeded when a callback carries more alarms, or an alarm more dimensions, than allowed."""
+def check_alarms(alarms: list[Alarm], limits: Limits) -> list[Alarm]:
+    """The alarms with texts no alert could keep whole already cut; raise LimitExceeded when a callback
+    carries more alarms, or an alarm more dimensions, than allowed."""
     if len(alarms) > limits.max_alerts_per_callback:
         raise LimitExceeded(f"body: {len(alarms)} alarms in one callback, at most {limits.max_alerts_per_callback} "
                             "accepted")
     for alarm in alarms:
         check_dimensions(alarm, limits)
+    return [_precut(alarm, limits.max_alert_bytes) for alarm in alarms]
+
+
+def _precut(alarm: Alarm, limit: int) -> Alarm:
+    """Cut every text longer than ``limit`` characters (a character takes a byte at least, so no alert
+    could keep it whole) before the mapping copies it around: a 1 MB policy name in 100 alarms must cost
+    the work of 100 x ``limit``, not of 100 MB, before the budgets cut it to its share."""
+    def cut(value: str) -> str:
+        return value if len(value) <= limit else value[: max(0, limit - len(CUT_MARK))] + CUT_MARK
+
+    def cut_all(values: dict[str, str]) -> dict[str, str]:
+        return {k: cut(v) for k, v in values.items()} if any(len(v) > limit for v in values.values()) else values
+
+    texts = (alarm.summary, alarm.description, alarm.console_url)
+    if max(map(len, texts)) <= limit and cut_all(alarm.details) is alarm.details \
+            and cut_all(alarm.dimensions) is alarm.dimensions:
+        return alarm
+    return replace(alarm, summary=cut(alarm.summary), description=cut(alarm.description),
+                   console_url=cut(alarm.console_url), details=cut_all(alarm.details),
+                   dimensions=cut_all(alarm.dimensions))
 
 
 def check_dimensions(alarm: Alarm, limits: Limits) -> None:
