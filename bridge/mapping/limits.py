@@ -102,13 +102,23 @@ def within_limits(alert: Alert, limits: Limits) -> Alert:
 
 
 def within_budget(alerts: list[Alert], limits: Limits) -> list[Alert]:
-    """The alerts of one callback cut to ``max_callback_bytes`` together: each gets a fair share (what
-    it needs, or an equal part of what the smaller ones leave), so one huge alert cannot starve the rest."""
-    sizes = [alert_bytes(alert) for alert in alerts]
-    if sum(sizes) <= limits.max_callback_bytes:
+    """The alerts of one callback cut to ``max_callback_bytes`` together: the annotation values of each get
+    a fair share of what the labels leave (what they need, or an equal part of what the smaller ones leave),
+    so one huge alert cannot starve the rest; labels over the whole budget are a 400."""
+    if sum(map(alert_bytes, alerts)) <= limits.max_callback_bytes:
         return alerts
-    shares = fair_shares(sizes, limits.max_callback_bytes)
-    return [within_bytes(alert, share, "max_callback_bytes") for alert, share in zip(alerts, shares, strict=True)]
+    fixed = [alert_bytes(alert) - _text_bytes(alert) for alert in alerts]
+    if sum(fixed) > limits.max_callback_bytes:
+        raise LimitExceeded(f"labels: the callback's alarms map to labels of {sum(fixed)} bytes, at most "
+                            f"{limits.max_callback_bytes} accepted (max_callback_bytes)")
+    shares = fair_shares([_text_bytes(alert) for alert in alerts], limits.max_callback_bytes - sum(fixed))
+    return [within_bytes(alert, size + share, "max_callback_bytes")
+            for alert, size, share in zip(alerts, fixed, shares, strict=True)]
+
+
+def _text_bytes(alert: Alert) -> int:
+    """The bytes of the annotation values: what the budgets may cut."""
+    return sum(len(value.encode()) for value in alert.annotations.values())
 
 
 MAX_URL_BYTES = 2048

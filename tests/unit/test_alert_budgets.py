@@ -130,3 +130,13 @@ def test_an_event_expiry_is_clamped_like_every_other_time() -> None:
     for expires in (float("inf"), float("nan"), 1e300):
         alert = to_alert(alarm(expires_at=expires), MappingOptions(), NOW)
         assert alert.expires_at is not None and alert.starts_at <= alert.expires_at <= alert.starts_at + 86400
+
+
+def test_the_callback_budget_cuts_text_never_refuses_labels_that_fit_it_together() -> None:
+    many_labels = alarm(dimensions={f"d{i}": "v" * 300 for i in range(10)}, description="short")
+    wordy = [alarm(dimensions={"unInstanceId": f"ins-{i}"}, description="w" * 5000) for i in range(3)]
+    alerts = mapped([many_labels, *wordy], max_callback_bytes=8192)
+    assert alerts[0].annotations["description"] == "short"  # 3 KB of labels, more than an equal share: kept
+    assert sum(map(alert_bytes, alerts)) <= 8192
+    with pytest.raises(LimitExceeded, match=r"max_callback_bytes"):
+        mapped([many_labels, many_labels], max_callback_bytes=4096)
