@@ -114,7 +114,7 @@ for i = 5, #ARGV, #ALERT do
 end
 
 -- Near the caps, evict resolved alerts of other objects: delivered to every target first, then the rest,
--- oldest first (see SqliteStore._make_room for why).
+-- oldest first (see bridge/store/sqlite_capacity.py, make_room, for why).
 local function make_room()
   local need_rows, need_bytes = 0, 0
   if max_alerts > 0 then need_rows = count + #incoming - max_alerts end
