@@ -9,7 +9,9 @@ import pytest
 
 from bridge.cli import main
 from bridge.model import AlarmState, Alert
+from bridge.settings import Settings
 from bridge.store.sqlite import SqliteStore
+from bridge.web.app import create_app
 
 NOW = 1_700_000_000.0
 
@@ -62,3 +64,11 @@ def test_a_sqlite_store_written_before_the_byte_count_gets_it_counted(tmp_path: 
     store._db().execute("DELETE FROM counters WHERE name = 'bytes'")  # as an older version left it
     store.close()
     assert counted > 0 and SqliteStore(tmp_path / "old.db").stats([], NOW).bytes == counted
+
+
+def test_metrics_show_the_bytes_stored_and_their_cap(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "bridge.db")
+    store.apply([alert("web-1")], NOW)
+    text = create_app(Settings(store_max_bytes=1 << 20), store=store).test_client().get("/metrics").text
+    assert f"cloud_alarm_bridge_store_bytes {float(store.stats([], NOW).bytes)}" in text
+    assert "cloud_alarm_bridge_store_capacity_bytes 1.048576e+06" in text
