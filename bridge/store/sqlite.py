@@ -219,42 +219,45 @@ class SqliteStore:
 
     def _upsert(self, db: sqlite3.Connection, alert: Alert, fingerprint: str, existing: StoredAlert | None,
                 starts_at: float, ends_at: float | None, now: float, *, optional: bool = False) -> Outcome:
-        """Write the alert; at the store's cap, StoreFull (or, for an ``optional`` row, UNCHANGED: not kept)."""
-        if not capacity.fits(db, self.caps, alert, existing.alert if existing else None, optional):
-            return Outcome.UNCHANGED
+        """Write the alert; at the store's caps, StoreFull (or, for an ``optional`` row, UNCHANGED: not kept)."""
         if existing is None:
-            self._reserve_row(db)
+            if not capacity.reserve_row(db, self.caps, optional):
+                return Outcome.UNCHANGED
         elif (existing.alert.state is alert.state and existing.alert.annotations == alert.annotations
               and existing.alert.starts_at == starts_at and existing.alert.ends_at == ends_at
               and existing.alert.generator_url == alert.generator_url):
             db.execute("UPDATE alerts SET event_at = ?, expires_at = ? WHERE fingerprint = ?",
                        (max(alert.event_at, existing.alert.event_at), alert.expires_at, fingerprint))
             return Outcome.UNCHANGED
-        self._write(db, fingerprint, alert, alert.state, starts_at, ends_at, alert.event_at,
-                    alert.annotations, now)
+        if not self._write(db, fingerprint, alert, alert.state, starts_at, ends_at, alert.event_at,
+                           alert.annotations, now, capped=True, optional=optional):
+            if existing is None:
+                capacity.release_row(db)
+            return Outcome.UNCHANGED
         return Outcome.CHANGED
-
-    def _reserve_row(self, db: sqlite3.Connection) -> None:
-        db.execute("UPDATE counters SET value = value + 1 WHERE name = 'alerts'")
 
     def _write(self, db: sqlite3.Connection, fingerprint: str, alert: Alert, state: AlarmState,
                starts_at: float, ends_at: float | None, event_at: float, annotations: dict[str, str],
-               now: float) -> None:
+               now: float, *, capped: bool = False, optional: bool = False) -> bool:
+        """Write a new state with a new sequence number; False if a ``capped`` write would pass the byte cap
+        and is ``optional`` (StoreFull if it is not). Resolutions are never ``capped``: they always land."""
+        labels, notes = _dump(alert.labels), _dump(annotations)
+        size = sum(len(text.encode("utf-8", "surrogatepass")) for text in (labels, notes, alert.generator_url))
+        if not capacity.take_bytes(db, self.caps if capped else Caps(), fingerprint, size, optional):
+            return False
         (seq,) = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value").fetchone()
-        before = db.execute(f"SELECT {capacity.SIZE} FROM alerts WHERE fingerprint = ?", (fingerprint,)).fetchone()
-        (after,) = db.execute(
+        db.execute(
             "INSERT INTO alerts (fingerprint, object_key, vendor, labels, annotations, generator_url, state,"
             " starts_at, ends_at, event_at, expires_at, seq, changed_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (fingerprint) DO UPDATE SET annotations = excluded.annotations,"
             " generator_url = excluded.generator_url, state = excluded.state, starts_at = excluded.starts_at,"
             " ends_at = excluded.ends_at, event_at = excluded.event_at, expires_at = excluded.expires_at,"
-            f" seq = excluded.seq, changed_at = excluded.changed_at RETURNING {capacity.SIZE}",
-            (fingerprint, alert.object_key, alert.vendor, _dump(alert.labels), _dump(annotations),
-             alert.generator_url, state.value, starts_at, ends_at, event_at,
-             alert.expires_at if state is AlarmState.FIRING else None, seq, now),
-        ).fetchone()
-        db.execute("UPDATE counters SET value = value + ? WHERE name = 'bytes'", (after - (before or (0,))[0],))
+            " seq = excluded.seq, changed_at = excluded.changed_at",
+            (fingerprint, alert.object_key, alert.vendor, labels, notes, alert.generator_url, state.value,
+             starts_at, ends_at, event_at, alert.expires_at if state is AlarmState.FIRING else None, seq, now),
+        )
+        return True
 
     def _object_rows_and(self, db: sqlite3.Connection, object_key: str,
                          fingerprint: str) -> tuple[list[StoredAlert], StoredAlert | None]:

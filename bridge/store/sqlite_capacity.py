@@ -19,12 +19,20 @@ log = logging.getLogger(__name__)
 
 SIZE = "length(CAST(labels AS BLOB)) + length(CAST(annotations AS BLOB)) + length(CAST(generator_url AS BLOB))"
 """The bytes a row takes, in SQL; :func:`stored_bytes` is the same for an Alert."""
+_ROW_SIZE = f"SELECT {SIZE} FROM alerts WHERE fingerprint = ?"
 
 
 def stored_bytes(alert: Alert) -> int:
     """The bytes an alert takes in the store: its labels and annotations as stored (JSON), and its URL."""
     return sum(len(text.encode("utf-8", "surrogatepass"))
                for text in (_dump(alert.labels), _dump(alert.annotations), alert.generator_url))
+
+
+def _at_most_bytes(alert: Alert) -> int:
+    """A cheap upper bound of :func:`stored_bytes`: a character takes at most 6 bytes in JSON (an escape
+    such as ``\\u0000``), a pair at most 8 more (quotes, colon, comma, spaces), a URL character at most 4."""
+    pairs = (*alert.labels.items(), *alert.annotations.items())
+    return sum(6 * (len(k) + len(v)) + 8 for k, v in pairs) + 4 + 4 * len(alert.generator_url)
 
 
 def _dump(values: dict[str, str]) -> str:
@@ -37,16 +45,36 @@ def _counters(db: sqlite3.Connection) -> tuple[int, int]:
     return count, size
 
 
-def fits(db: sqlite3.Connection, caps: Caps, alert: Alert, existing: Alert | None, optional: bool) -> bool:
-    """Whether writing ``alert`` over ``existing`` leaves the store within its caps; StoreFull unless
-    ``optional``."""
-    count, size = _counters(db)
-    grows = stored_bytes(alert) - (stored_bytes(existing) if existing else 0)
-    full = ((caps.max_alerts and existing is None and count >= caps.max_alerts)
-            or (caps.max_bytes and grows > 0 and size + grows > caps.max_bytes))
-    if full and not optional:
+def reserve_row(db: sqlite3.Connection, caps: Caps, optional: bool) -> bool:
+    """Count one more alert; at ``max_alerts``, StoreFull (False, nothing counted, if ``optional``)."""
+    (count,) = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'alerts' RETURNING value").fetchone()
+    if not caps.max_alerts or count <= caps.max_alerts:
+        return True
+    if not optional:
         raise StoreFull(caps.full_message)
-    return not full
+    release_row(db)
+    return False
+
+
+def release_row(db: sqlite3.Connection) -> None:
+    db.execute("UPDATE counters SET value = value - 1 WHERE name = 'alerts'")
+
+
+def take_bytes(db: sqlite3.Connection, caps: Caps, fingerprint: str, size: int, optional: bool) -> bool:
+    """Count the bytes of a write of ``size`` over the row ``fingerprint``; if it grows the store past
+    ``max_bytes``, StoreFull (False, nothing counted, if ``optional``)."""
+    (before,) = db.execute(f"SELECT coalesce(({_ROW_SIZE}), 0)", (fingerprint,)).fetchone()
+    grows = size - before
+    if not grows:
+        return True
+    (total,) = db.execute("UPDATE counters SET value = value + ? WHERE name = 'bytes' RETURNING value",
+                          (grows,)).fetchone()
+    if not caps.max_bytes or grows < 0 or total <= caps.max_bytes:
+        return True
+    if not optional:
+        raise StoreFull(caps.full_message)
+    db.execute("UPDATE counters SET value = value - ? WHERE name = 'bytes'", (grows,))
+    return False
 
 
 def make_room(db: sqlite3.Connection, caps: Caps, alerts: Sequence[Alert]) -> None:
@@ -57,9 +85,13 @@ def make_room(db: sqlite3.Connection, caps: Caps, alerts: Sequence[Alert]) -> No
     Alertmanager that never gets a resolution resolves the alert itself when its last ``endsAt`` passes.
     Alerts of the callback's own objects stay, so its late retries remain stale.
     """
+    if not (caps.max_alerts or caps.max_bytes):
+        return
     count, size = _counters(db)
     need_rows = count + len(alerts) - caps.max_alerts if caps.max_alerts else 0
-    need_bytes = size + sum(map(stored_bytes, alerts)) - caps.max_bytes if caps.max_bytes else 0
+    need_bytes = 0
+    if caps.max_bytes and size + sum(map(_at_most_bytes, alerts)) > caps.max_bytes:  # exact only when near
+        need_bytes = size + sum(map(stored_bytes, alerts)) - caps.max_bytes
     if need_rows <= 0 and need_bytes <= 0:
         return
     keys = sorted({a.object_key for a in alerts})
