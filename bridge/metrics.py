@@ -130,10 +130,12 @@ class _Registered(Collector):
 class StoreCollector(Collector):
     """Gauges computed from the store at scrape time."""
 
-    def __init__(self, store: Callable[[], Store], targets: Sequence[str], capacity: int) -> None:
+    def __init__(self, store: Callable[[], Store], targets: Sequence[str], capacity: int,
+                 capacity_bytes: int = 0) -> None:
         self._store = store
         self._targets = targets
         self._capacity = capacity
+        self._capacity_bytes = capacity_bytes
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         info = GaugeMetricFamily("cloud_alarm_bridge_build_info", "Always 1; the version is a label.",
@@ -159,6 +161,11 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("cloud_alarm_bridge_store_capacity_alerts",
                                 "Alerts the store may hold before callbacks get 503 (0: no limit).",
                                 value=self._capacity)
+        yield GaugeMetricFamily("cloud_alarm_bridge_store_bytes",
+                                "Bytes the alerts' labels, annotations and URLs take in the store.", value=stats.bytes)
+        yield GaugeMetricFamily("cloud_alarm_bridge_store_capacity_bytes",
+                                "Bytes the store may hold before callbacks get 503 (0: no limit).",
+                                value=self._capacity_bytes)
         yield from _target_families(stats.targets, now)
 
 

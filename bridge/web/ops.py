@@ -31,8 +31,8 @@ def reload() -> Any:
     if not state.settings.config_file:
         return "nothing to reload: serve was started without --config\n", 400, _TEXT
     problem = state.rules.reload()
-    if problem:
-        return f"failed to reload config: {problem}\n", 500, _TEXT
+    if problem:  # JSON like every error; the problem names no directory and quotes no secret
+        return error_response(500, f"failed to reload config: {problem}")
     if state.rules.restart_needed:  # the rules are applied; these are not until a restart
         return (f"OK: rules reloaded; restart to apply {', '.join(state.rules.restart_needed)}\n", 200, _TEXT)
     return "OK\n", 200, _TEXT

@@ -39,6 +39,18 @@ def assert_acceptable(alert: dict[str, Any]) -> None:
     json.dumps(alert, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
+UNSAFE_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""What no label or annotation may carry: controls (annotations keep tab and line feed), bidi controls."""
+
+
+def assert_safe_text(alert: dict[str, Any]) -> None:
+    """Fail if a value could rewrite a terminal or reorder text in a receiver (issue 19 item 10)."""
+    for name, value in alert["labels"].items():
+        assert not UNSAFE_TEXT.search(value) and "\t" not in value and "\n" not in value, f"label {name}: {value!r}"
+    for name, value in alert["annotations"].items():
+        assert not UNSAFE_TEXT.search(value), f"annotation {name}: {value!r}"
+
+
 def fixture_payloads() -> list[tuple[str, str, bytes]]:
     """Every stored vendor sample: (vendor, content type, body)."""
     found = []
@@ -56,8 +68,10 @@ TRICKY = ["", "null", "0", "1", "-", "-1", "1e999", "NaN", "OK", "ALERT", "ALARM
           "2017-03-09 07:00:00", "0001-01-01 00:00:00", "9999-12-31 23:59:59", "1685614196421", "99999999999999",
           "1e300", "-1e300", "{a=b, c=d}", '[{"k":"v"}]', "__name__", "1abc", "a b", "中文", "\ud800", "x" * 3000,
           "[" * 5000 + "]" * 5000, '{"a":' * 3000 + "1" + "}" * 3000,
-          "{" + ", ".join(f"k{i}=v" for i in range(60)) + "}"]
-"""Values that have broken parsers before: absent-likes, extreme times and numbers, deep JSON in a string."""
+          "{" + ", ".join(f"k{i}=v" for i in range(60)) + "}",
+          "\x00\x1b[31mred\x1b[0m\u202eevil\u2066\x9b", "\t\r\n"]
+"""Values that have broken parsers before: absent-likes, extreme times and numbers, deep JSON in a string,
+control characters, terminal escapes and bidi overrides (issue 19 item 10)."""
 texts = st.text(st.characters(codec=None, exclude_categories=()), max_size=40) | st.sampled_from(TRICKY)
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | texts)
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)

@@ -127,7 +127,7 @@ def test_a_reload_refuses_two_default_severities_in_the_file(tmp_path: Path) -> 
     write(tmp_path, "default_severity: info\nseverity: {default: warning}\n")
     response = app.test_client().post("/-/reload")
     assert response.status_code == 500
-    assert f"severity.default: conflicts with {path}: default_severity" in response.text
+    assert f"severity.default: conflicts with {Path(path).name}: default_severity" in response.json["error"]
 
 
 def test_check_config_refuses_what_serve_would(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -12,20 +12,22 @@ from collections import Counter
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bridge.deliver.alertmanager import postable
-from bridge.mapping.limits import Limits
+from bridge.mapping.limits import Limits, alert_bytes
 from bridge.model import InvalidPayload, UnsupportedMediaType
 from bridge.pipeline import to_alerts
 from bridge.rules import Rules
 from bridge.vendors import VENDORS, ParseContext
-from bridge.vendors._fields import DEFAULT_MAX_JSON_DEPTH
+from bridge.vendors._fields import DEFAULT_MAX_JSON_DEPTH, load_json
+from tests.harness.fixtures import fixture_bytes
 from tests.harness.fuzzing import (
     CONTENT_TYPES,
     SAMPLES,
     assert_acceptable,
+    assert_safe_text,
     deep,
     deep_bodies,
     every_field_with_every_tricky_value,
@@ -60,6 +62,10 @@ def outcome(vendor: str, body: bytes, content_type: str) -> str:
         assert all(len(v) <= LIMITS.max_label_value_length for v in alert.labels.values())
         assert len(alert.labels) <= LIMITS.max_labels
         assert len(alert.annotations) <= LIMITS.max_labels + 32  # vendor details + one `_full` per cut label
+        assert_safe_text(body_)
+        assert alert_bytes(alert) <= LIMITS.max_alert_bytes
+        assert alert.expires_at is None or alert.starts_at <= alert.expires_at <= alert.starts_at + 86400
+    assert sum(map(alert_bytes, alerts)) <= LIMITS.max_callback_bytes
     return "accepted"
 
 
@@ -165,3 +171,15 @@ def test_every_field_of_every_sample_survives_every_tricky_value() -> None:
             outcome(vendor, body, content_type)
         except Exception as exc:
             raise AssertionError(f"{vendor}: {body[:300]!r}") from exc
+
+
+@settings(max_examples=15)
+@given(name_length=st.integers(0, 400_000), conditions=st.integers(1, 100), filler=st.sampled_from(["P", "中", "\x1b"]))
+def test_a_huge_policy_name_in_many_conditions_stays_within_the_byte_budgets(
+        name_length: int, conditions: int, filler: str) -> None:
+    """Issue 19 item 3's shape: one long text copied into every alert of a callback."""
+    payload = load_json(fixture_bytes("kingsoft", "alarm.json"))
+    policy = payload["alarmPolicyInfo"]
+    policy["policyName"] = filler * name_length
+    policy["conditions"] = [{**policy["conditions"][0], "metricName": f"m{i}"} for i in range(conditions)]
+    assert outcome("kingsoft", json.dumps(payload).encode(), "application/json") == "accepted"
