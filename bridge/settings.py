@@ -91,6 +91,7 @@ class Settings:
     max_label_value_length: int = 1024
     max_alerts_per_callback: int = 100
     request_timeout: float = 10.0
+    max_connections: int = 1000
     log_level: str = "info"
     store_max_alerts: int = 100_000
     batch_size: int = 256
