@@ -264,6 +264,11 @@ class CallbackWorker(ThreadWorker):
         keepalive, _ = super().handle(conn)
         return keepalive and conn.whole, conn
 
+    def handle_request(self, req: Any, conn: Connection) -> bool:
+        if not conn.whole:  # its body may be unread: the answer says the connection closes, and it does
+            req.must_close = True
+        return super().handle_request(req, conn)
+
     def _answered(self, conn: Connection, future: futures.Future) -> None:
         """In the thread that answered: give the connection back to the loop."""
         try:

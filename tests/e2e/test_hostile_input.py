@@ -258,3 +258,65 @@ def test_only_allowed_sources_behind_a_trusted_proxy_reach_alertmanager(tmp_path
         assert "ks-token" not in b.log_text() and "tc-token" not in b.log_text()
     finally:
         b.stop()
+
+
+def answer_of(raw_answer: bytes) -> tuple[int, bytes, dict]:
+    """Status, head and JSON body of a raw answer."""
+    head, _, body = raw_answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), head, json.loads(body)
+
+
+def test_undecodable_bytes_get_a_counted_json_400_not_a_traceback(bridge: Bridge) -> None:
+    for request_bytes in (b"GET /callbacks/tencent?\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                          b"POST /-/reload?\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"):
+        status, _, body = answer_of(raw(bridge, request_bytes))
+        assert status == 400 and "UTF-8" in body["error"], body
+    status, _, body = answer_of(raw(bridge, b"POST /callbacks/tencent HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                            b"Authorization: Basic \xc3\xa9\r\nContent-Length: 2\r\n\r\n{}"))
+    assert status == 401, body
+    metrics = bridge.metrics()
+    assert 'cloud_alarm_bridge_callbacks_total{outcome="invalid",vendor="tencent"} 1.0' in metrics
+    assert 'cloud_alarm_bridge_callbacks_total{outcome="unauthorized",vendor="tencent"} 1.0' in metrics
+    assert "Traceback" not in bridge.log_text() and "unexpected error" not in bridge.log_text()
+
+
+def test_a_doubled_slash_is_not_redirected_and_options_gets_json(bridge: Bridge) -> None:
+    """A redirect would carry the token to whatever host the Host header names."""
+    doubled = (b"POST /callbacks//tencent?token=" + TOKEN.encode() + b" HTTP/1.1\r\nHost: evil.example\r\n"
+               b"Connection: close\r\nContent-Length: 2\r\n\r\n{}")
+    status, head, body = answer_of(raw(bridge, doubled))
+    assert status == 404 and b"location" not in head.lower() and b"evil.example" not in head, head
+    assert "/callbacks/<vendor>" in body["error"] and "tencent" in body["error"]
+    status, head, body = answer_of(raw(bridge, b"OPTIONS /callbacks/tencent HTTP/1.1\r\nHost: x\r\n"
+                                               b"Connection: close\r\n\r\n"))
+    assert status == 405 and b"application/json" in head and b"text/html" not in head, head
+    assert b"Allow: " in head and b"POST" in head.partition(b"Allow: ")[2].split(b"\r\n")[0]
+
+
+def test_a_chunked_body_over_the_limit_gets_413_like_one_with_a_length(bridge: Bridge,
+                                                                        alertmanager: Alertmanager) -> None:
+    body = tencent("ins-chunked-huge").rstrip(b"}") + b', "pad": "' + b"x" * (3 * BODY_LIMIT) + b'"}'
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 8192]), body[i:i + 8192]) for i in range(0, len(body), 8192))
+    head = (b"POST /callbacks/tencent?token=" + TOKEN.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=5) as sock:
+        sock.sendall(head)
+        with contextlib.suppress(OSError):  # the server may answer and close before it has read it all
+            sock.sendall(chunks + b"0\r\n\r\n")
+        status, head_answer, answer = answer_of(read_response(sock))
+    assert status == 413 and "--max-body-bytes" in answer["error"], answer
+    assert b"Connection: close" in head_answer
+    small = tencent("ins-chunked-small")
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(small), small)
+    status, _, _ = answer_of(raw(bridge, head.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n") + chunked))
+    assert status == 200
+    alertmanager.wait_for(active, message="the small chunked callback", unInstanceId="ins-chunked-small")
+    assert not alertmanager.alerts(unInstanceId="ins-chunked-huge")
+
+
+def test_script_name_from_a_loopback_peer_does_not_re_route(bridge: Bridge) -> None:
+    """gunicorn trusts loopback peers as proxies by default: SCRIPT_NAME would turn /callbacks/metrics
+    into /metrics behind an ingress that exposes only /callbacks/."""
+    status, _, body = answer_of(raw(bridge, b"GET /callbacks/metrics HTTP/1.1\r\nHost: x\r\nSCRIPT_NAME: /callbacks\r\n"
+                                            b"Connection: close\r\n\r\n"))
+    assert status == 404 and "metrics" in body["error"], body
