@@ -103,12 +103,14 @@ class Connection(TConn):
         self.deadline = 0.0
         self.request_started = time.monotonic()  # the connection's start, then each kept-alive request's first byte
         self.whole = True  # False while a thread answers a request handed over before its body arrived
+        self.continue_sent = False
 
     def wait_for_request(self, idle_timeout: float, now: float) -> None:
         """Back in the loop (new, or kept alive): wait for the next request's first byte, at most this long."""
         self.framing = RequestFraming(MAX_HEAD_BYTES, max_body_bytes)
         self.deadline = now + idle_timeout
         self.whole = True
+        self.continue_sent = False
 
     def request_deadline(self) -> float | None:
         return self.request_started + request_timeout if request_timeout else None
@@ -125,6 +127,7 @@ class CallbackWorker(ThreadWorker):
         """Connections a thread has answered, and whether to keep them, for the loop to take back."""
         self._wake_read, self._wake_write = os.pipe()
         self._next_sweep = 0.0
+        self._wake_pending = False
         self.paused = False
         self.acceptors: dict[socket.socket, partial[None]] = {}
 
@@ -147,7 +150,6 @@ class CallbackWorker(ThreadWorker):
             now = time.monotonic()
             for key, _ in self.poller.select(max(0.0, min(1.0, self._next_sweep - now))):
                 key.data(key.fileobj)
-            self.futures = collections.deque(f for f in self.futures if not f.done())
             if time.monotonic() >= self._next_sweep:
                 self._sweep(time.monotonic())
             if not self.is_parent_alive():
@@ -237,9 +239,10 @@ class CallbackWorker(ThreadWorker):
         if end is None:
             deadline = conn.request_deadline()
             conn.deadline = deadline if deadline is not None else float("inf")
-            if conn.framing.expects_continue and not had_head:
+            if conn.framing.expects_continue and not had_head:  # the client waits for this to send its body
                 with contextlib.suppress(OSError):
                     conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+                conn.continue_sent = True
             return
         self._release(conn)
         if end == HAND_OVER:
@@ -267,6 +270,8 @@ class CallbackWorker(ThreadWorker):
     def handle_request(self, req: Any, conn: Connection) -> bool:
         if not conn.whole:  # its body may be unread: the answer says the connection closes, and it does
             req.must_close = True
+        if conn.continue_sent:  # the loop sent 100 Continue: gunicorn must not send a second one
+            req.headers = [(name, value) for name, value in req.headers if name != "EXPECT"]
         return super().handle_request(req, conn)
 
     def _answered(self, conn: Connection, future: futures.Future) -> None:
@@ -276,15 +281,16 @@ class CallbackWorker(ThreadWorker):
         except Exception:
             keepalive = False
         self.returned.append((conn, keepalive))
-        with contextlib.suppress(BlockingIOError):  # the loop has wake-ups pending already
-            os.write(self._wake_write, b".")
+        if not self._wake_pending:  # one wake-up takes back every connection returned until then
+            self._wake_pending = True
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._wake_write, b".")
 
     def _take_back(self, _fd: int) -> None:
-        try:
+        with contextlib.suppress(BlockingIOError):
             while os.read(self._wake_read, 4096):
                 pass
-        except BlockingIOError:
-            pass
+        self._wake_pending = False  # after draining: a thread that returns from now on writes again
         now = time.monotonic()
         self._resume_accepting()
         while self.returned:
@@ -303,6 +309,7 @@ class CallbackWorker(ThreadWorker):
     def _sweep(self, now: float) -> None:
         """Close idle connections past their deadline; answer 408 to requests that did not arrive in time."""
         self._next_sweep = now + _SWEEP_INTERVAL
+        self.futures = collections.deque(f for f in self.futures if not f.done())  # kept for a graceful stop
         for conn in [c for c in self.waiting if c.deadline <= now]:
             if conn.framing.has_head:  # headers read: the app answers 408 and counts it (bridge.web.ingest)
                 self._release(conn)
