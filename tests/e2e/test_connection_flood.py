@@ -131,3 +131,23 @@ def test_slow_senders_do_not_delay_a_valid_callback(bridge: Bridge, alertmanager
         assert healthy(bridge)
     assert max(took) < ACK_WITHIN, took
     alertmanager.wait_for(active, message="the callbacks sent among slow senders", unInstanceId="ins-slow-3")
+
+
+def test_kept_alive_connections_are_served_request_after_request(bridge: Bridge) -> None:
+    """The loop takes each answered connection back from its thread and waits for the next request on it;
+    a lost hand-back stalls a vendor's kept-alive connection (a regression once: 3 requests/s)."""
+    took: list[float] = []
+
+    def client() -> None:
+        with requests.Session() as session:
+            for _ in range(25):
+                started = time.monotonic()
+                assert session.get(f"{bridge.url}/-/healthy", timeout=ACK_WITHIN).ok
+                took.append(time.monotonic() - started)
+
+    clients = [threading.Thread(target=client) for _ in range(12)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join(30)
+    assert len(took) == 12 * 25 and max(took) < ACK_WITHIN, sorted(took)[-5:]
