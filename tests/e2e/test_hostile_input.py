@@ -26,12 +26,14 @@ from tests.harness.bridge_process import Bridge
 from tests.harness.fuzzing import (
     CONTENT_TYPES,
     PROFILE,
+    authorization_values,
     deep_bodies,
     invalid_utf8,
     json_values,
     mutated_form,
     mutated_json,
     pathological_texts,
+    raw_targets,
     texts,
 )
 from tests.harness.payloads import kingsoft, tencent
@@ -320,3 +322,31 @@ def test_script_name_from_a_loopback_peer_does_not_re_route(bridge: Bridge) -> N
     status, _, body = answer_of(raw(bridge, b"GET /callbacks/metrics HTTP/1.1\r\nHost: x\r\nSCRIPT_NAME: /callbacks\r\n"
                                             b"Connection: close\r\n\r\n"))
     assert status == 404 and "metrics" in body["error"], body
+
+
+def test_raw_request_lines_and_credentials_get_json_4xx_never_a_5xx_or_a_redirect(bridge: Bridge) -> None:
+    """Bytes a client can put where requests-style clients cannot: the request target and the credentials."""
+    statuses: collections.Counter[int] = collections.Counter()
+
+    @settings(max_examples=HTTP_EXAMPLES // 4, deadline=None, database=None)
+    @given(method=st.sampled_from([b"GET", b"POST", b"OPTIONS", b"PUT", b"HEAD"]), target=raw_targets,
+           authorization=st.none() | authorization_values, token=st.booleans())
+    def one(method: bytes, target: bytes, authorization: bytes | None, token: bool) -> None:
+        if token:
+            target += (b"&" if b"?" in target else b"?") + b"token=" + TOKEN.encode()
+        head = method + b" " + target + b" HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n"
+        if authorization is not None:
+            head += b"Authorization: " + authorization + b"\r\n"
+        answer = raw(bridge, head + b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        status_line, _, rest = answer.partition(b"\r\n")
+        status = int(status_line.split()[1])
+        statuses[status] += 1
+        assert status < 500 and not 300 <= status < 400, answer[:300]
+        assert b"\r\nlocation:" not in rest.partition(b"\r\n\r\n")[0].lower()
+        if status >= 400 and method != b"HEAD":
+            assert b"application/json" in rest and b"text/html" not in rest, answer[:300]
+
+    one()
+    assert {400, 404, 405} <= set(statuses), statuses
+    log = bridge.log_text()
+    assert TOKEN not in log and "Traceback" not in log and "unexpected error" not in log
