@@ -128,12 +128,24 @@ class CallbackWorker(ThreadWorker):
         self._wake_read, self._wake_write = os.pipe()
         self._next_sweep = 0.0
         self._wake_pending = False
+        self._next_shed_warning = 0.0
+        self.closed: Any = None
+        """The app's cloud_alarm_bridge_connections_closed_total, once the app is loaded."""
         self.paused = False
         self.acceptors: dict[socket.socket, partial[None]] = {}
 
     def init_process(self) -> None:
         self.worker_connections = min(self.worker_connections, _usable_fds() - _FDS_KEPT)
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        state = getattr(self.wsgi, "extensions", {}).get("bridge")
+        self.closed = state.metrics.connections_closed if state else None
+
+    def _count_close(self, reason: str) -> None:
+        if self.closed is not None:
+            self.closed.labels(reason).inc()
 
     def run(self) -> None:
         os.set_blocking(self._wake_read, False)
@@ -215,6 +227,12 @@ class CallbackWorker(ThreadWorker):
         if not self.waiting:
             return False
         self._close(next(iter(self.waiting)))
+        self._count_close("shed")
+        now = time.monotonic()
+        if now >= self._next_shed_warning:  # an attack or a too low cap: say so, once a minute at most
+            self._next_shed_warning = now + 60
+            self.log.warning("at --max-connections (%d): closing the connections held longest",
+                             self.worker_connections)
         return True
 
     def _readable(self, conn: Connection, _sock: socket.socket) -> None:
@@ -315,10 +333,13 @@ class CallbackWorker(ThreadWorker):
                 self._release(conn)
                 request, conn.buffer = bytes(conn.buffer), bytearray()
                 self._submit(conn, request, whole=False, timed_out=True)
+                self._count_close("slow")
             elif conn.buffer:
                 self._close(conn, _answer(408, "Request Timeout", _TOO_SLOW))
+                self._count_close("slow")
             else:
                 self._close(conn)
+                self._count_close("idle")
 
 
 def _answer(status: int, reason: str, body: bytes) -> bytes:

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.harness.alertmanager import Alertmanager, active
-from tests.harness.bridge_process import Bridge
+from tests.harness.bridge_process import Bridge, metric
 from tests.harness.payloads import tencent
 
 pytestmark = pytest.mark.e2e
@@ -84,6 +84,8 @@ def test_thousands_of_idle_connections_neither_block_nor_hang_callbacks(
             sock.close()
     assert acknowledged_in_time(bridge, "ins-after-idle") < ACK_WITHIN
     assert healthy(bridge)
+    assert metric(bridge.metrics(), 'cloud_alarm_bridge_connections_closed_total{reason="shed"}') >= 100
+    assert "at --max-connections (1000)" in bridge.log_text()
     for instance in ("ins-while-idle", "ins-after-idle"):
         alertmanager.wait_for(active, message=f"the callback {instance}", unInstanceId=instance)
 
