@@ -14,7 +14,10 @@ its keep-alive, and changes who waits for bytes:
   idle kept-alive connection; a request still incomplete then gets 408, an idle one is closed;
 - at ``--max-connections`` (per worker) the loop keeps accepting and closes the connection it has
   been holding longest instead, so new callbacks always get in; a connection being answered is
-  never closed this way, and a valid callback takes milliseconds, so the oldest is an idle one.
+  never closed this way, and a valid callback takes milliseconds, so the oldest is an idle one;
+- the bytes buffered for incomplete requests have a budget per worker (:data:`BUFFER_BUDGET`): a
+  client without a token could otherwise park ``--max-body-bytes`` on every connection before the
+  app ever sees the request; above it, the connections buffering longest are closed likewise.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from bridge.run.framing import HAND_OVER, RequestFraming
 
 MAX_HEAD_BYTES = 64 * 1024
 """A request line and headers longer than this go to gunicorn's parser at once, which refuses them."""
+BUFFER_BUDGET = 64 * 1024 * 1024
+"""Bytes of incomplete requests one worker buffers at most (at least four whole bodies)."""
 _READ_SIZE = 64 * 1024
 _ACCEPT_BATCH = 64
 _SWEEP_INTERVAL = 0.25
@@ -128,6 +133,9 @@ class CallbackWorker(ThreadWorker):
         self._wake_read, self._wake_write = os.pipe()
         self._next_sweep = 0.0
         self._wake_pending = False
+        self.buffered = 0
+        """Bytes buffered for the connections in ``waiting``."""
+        self.buffer_budget = max(BUFFER_BUDGET, 4 * (max_body_bytes + MAX_HEAD_BYTES))
         self._next_shed_warning = 0.0
         self.closed: Any = None
         """The app's cloud_alarm_bridge_connections_closed_total, once the app is loaded."""
@@ -209,10 +217,12 @@ class CallbackWorker(ThreadWorker):
 
     def _hold(self, conn: Connection) -> None:
         self.waiting[conn] = None
+        self.buffered += len(conn.buffer)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._readable, conn))
 
     def _release(self, conn: Connection) -> None:
         del self.waiting[conn]
+        self.buffered -= len(conn.buffer)
         self.poller.unregister(conn.sock)
 
     def _close(self, conn: Connection, answer: bytes = b"") -> None:
@@ -248,7 +258,18 @@ class CallbackWorker(ThreadWorker):
         if not conn.buffer and not conn.framing.has_head and conn.initialized:
             conn.request_started = time.monotonic()  # a kept-alive connection's next request begins
         conn.buffer += data
+        self.buffered += len(data)
         self._advance(conn)
+        if self.buffered > self.buffer_budget:
+            self._shed_buffering()
+
+    def _shed_buffering(self) -> None:
+        """Over the buffer budget: close the connections that have been buffering longest."""
+        for conn in [c for c in self.waiting if c.buffer]:
+            if self.buffered <= self.buffer_budget:
+                break
+            self._close(conn)
+            self._count_close("shed")
 
     def _advance(self, conn: Connection) -> None:
         """Hand the request to a thread once it is whole (or must be refused now); else wait for more."""

@@ -19,6 +19,7 @@ import requests
 from tests.harness.alertmanager import Alertmanager, active
 from tests.harness.bridge_process import Bridge, metric
 from tests.harness.payloads import tencent
+from tests.harness.processes import wait_for
 
 pytestmark = pytest.mark.e2e
 TOKEN = "flood-s3cret"
@@ -153,3 +154,25 @@ def test_kept_alive_connections_are_served_request_after_request(bridge: Bridge)
     for thread in clients:
         thread.join(30)
     assert len(took) == 12 * 25 and max(took) < ACK_WITHIN, sorted(took)[-5:]
+
+
+def test_bodies_parked_without_a_token_are_shed_beyond_the_buffer_budget(bridge: Bridge,
+                                                                         alertmanager: Alertmanager) -> None:
+    """The loop buffers a request whole before the app checks its token: without a budget, a client with no
+    token could park --max-body-bytes on each of thousands of connections."""
+    body = b"x" * ((1 << 20) - 1)  # one byte short of what the head announces: never whole
+    socks = []
+    try:
+        for _ in range(160):  # 160 MiB against 2 workers x 64 MiB
+            sock = socket.create_connection(("127.0.0.1", bridge.port), timeout=5)
+            socks.append(sock)
+            with contextlib.suppress(OSError):  # shed while sending
+                sock.sendall(b"POST /callbacks/tencent HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 1048576\r\n\r\n" + body)
+        assert acknowledged_in_time(bridge, "ins-parked") < ACK_WITHIN
+        wait_for(lambda: metric(bridge.metrics(), 'cloud_alarm_bridge_connections_closed_total{reason="shed"}') >= 5,
+                 timeout=10, message="connections shed over the buffer budget")
+    finally:
+        for sock in socks:
+            sock.close()
+    alertmanager.wait_for(active, message="the callback among parked bodies", unInstanceId="ins-parked")
