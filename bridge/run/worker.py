@@ -130,7 +130,6 @@ class CallbackWorker(ThreadWorker):
         """Connections the loop holds (not being answered), oldest first."""
         self.returned: collections.deque[tuple[Connection, bool]] = collections.deque()
         """Connections a thread has answered, and whether to keep them, for the loop to take back."""
-        self._wake_read, self._wake_write = os.pipe()
         self._next_sweep = 0.0
         self._wake_pending = False
         self.buffered = 0
@@ -139,11 +138,11 @@ class CallbackWorker(ThreadWorker):
         self._next_shed_warning = 0.0
         self.closed: Any = None
         """The app's cloud_alarm_bridge_connections_closed_total, once the app is loaded."""
-        self.paused = False
-        self.acceptors: dict[socket.socket, partial[None]] = {}
 
     def init_process(self) -> None:
+        """In the forked worker (the master keeps the worker object: nothing here must be opened in it)."""
         self.worker_connections = min(self.worker_connections, _usable_fds() - _FDS_KEPT)
+        self._wake_read, self._wake_write = os.pipe()
         super().init_process()
 
     def load_wsgi(self) -> None:
@@ -162,9 +161,7 @@ class CallbackWorker(ThreadWorker):
         for listener in self.sockets:
             listener.setblocking(False)
             # named once: during a graceful shutdown the name may no longer be available (as gthread does)
-            self.acceptors[listener] = partial(self.accept, listener.getsockname())
-        self.paused = True
-        self._resume_accepting()
+            self.poller.register(listener, selectors.EVENT_READ, partial(self.accept, listener.getsockname()))
         while self.alive:
             self.notify()
             now = time.monotonic()
@@ -181,14 +178,11 @@ class CallbackWorker(ThreadWorker):
         futures.wait(self.futures, timeout=self.cfg.graceful_timeout)
 
     def accept(self, server: Any, listener: socket.socket) -> None:
-        """Take every waiting connection; at the cap, make room by closing the one held longest."""
+        """Take every waiting connection; over the cap, make room by closing the one held longest."""
         for _ in range(_ACCEPT_BATCH):
-            if self.nr_conns >= self.worker_connections and not self._shed_oldest():
-                self._pause_accepting()  # every connection is being answered: the backlog waits
-                return
             try:
                 sock, client = listener.accept()
-            except BlockingIOError:
+            except BlockingIOError:  # none left, or another worker took it
                 return
             except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
@@ -199,21 +193,13 @@ class CallbackWorker(ThreadWorker):
                 raise
             conn = Connection(self.cfg, sock, client, server)
             self.nr_conns += 1
+            if self.nr_conns > self.worker_connections and not self._shed_oldest():
+                self.nr_conns -= 1  # every other connection is being answered: this one cannot be held
+                conn.close()
+                self._count_close("shed")
+                continue
             conn.wait_for_request(request_timeout or self.cfg.keepalive or 5, time.monotonic())
             self._hold(conn)
-
-    def _pause_accepting(self) -> None:
-        """Stop polling the listeners until a thread gives a connection back (they would stay readable)."""
-        if not self.paused:
-            self.paused = True
-            for listener in self.sockets:
-                self.poller.unregister(listener)
-
-    def _resume_accepting(self) -> None:
-        if self.paused:
-            self.paused = False
-            for listener in self.sockets:
-                self.poller.register(listener, selectors.EVENT_READ, self.acceptors[listener])
 
     def _hold(self, conn: Connection) -> None:
         self.waiting[conn] = None
@@ -331,7 +317,6 @@ class CallbackWorker(ThreadWorker):
                 pass
         self._wake_pending = False  # after draining: a thread that returns from now on writes again
         now = time.monotonic()
-        self._resume_accepting()
         while self.returned:
             conn, keepalive = self.returned.popleft()
             if not keepalive:
