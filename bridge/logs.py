@@ -105,7 +105,7 @@ class JsonGunicornLogger(GunicornLogger):
             return
         self.access_log.info("request", extra={
             "method": environ.get("REQUEST_METHOD"),
-            "path": environ.get("PATH_INFO"),
+            "path": redact_text(environ.get("PATH_INFO", "")),  # ;token=... in a path is a near miss too
             "query": redact_query(environ.get("QUERY_STRING", "")),
             "status": resp.status_code if hasattr(resp, "status_code") else str(resp.status).split()[0],
             "bytes": getattr(resp, "sent", None),

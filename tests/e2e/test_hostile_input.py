@@ -179,8 +179,13 @@ def test_no_spelling_of_the_token_reaches_the_access_log(bridge: Bridge) -> None
 
     assert post(b"%74oken=" + TOKEN.encode() + b"&sessionId=1") == 200  # accepted: Werkzeug decodes the name
     assert post(b'token=old"' + TOKEN.encode()) == 401  # perhaps a real token, mistyped or rotated out
-    lines = ('"query": "%74oken=***&sessionId=1"', '"query": "token=***"')
-    wait_for(lambda: all(line in bridge.log_text() for line in lines), message="both access log lines")
+    assert post(b"x=1;token=" + TOKEN.encode()) == 401  # near misses (issue 19 item 11)
+    assert post(b"token[]=" + TOKEN.encode()) == 401
+    assert int(raw(bridge, b"GET /callbacks/tencent;token=" + TOKEN.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                           b"Connection: close\r\n\r\n").split()[1]) == 404
+    lines = ('"query": "%74oken=***&sessionId=1"', '"query": "token=***"', '"query": "x=1;token=***"',
+             '"query": "token[]=***"', '"path": "/callbacks/tencent;token=***"')
+    wait_for(lambda: all(line in bridge.log_text() for line in lines), message="every access log line")
     assert TOKEN not in bridge.log_text()
 
 
