@@ -350,7 +350,8 @@ class CallbackWorker(ThreadWorker):
 
 def _answer(status: int, reason: str, body: bytes) -> bytes:
     return (f"HTTP/1.1 {status} {reason}\r\nServer: {SERVER_HEADER}\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "X-Content-Type-Options: nosniff\r\n\r\n").encode() + body
 
 
 def _usable_fds() -> int:
