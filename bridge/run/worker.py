@@ -280,8 +280,7 @@ class CallbackWorker(ThreadWorker):
     def _submit(self, conn: Connection, request: bytes, whole: bool, timed_out: bool = False) -> None:
         conn.whole = whole
         conn.initialized = True
-        conn.sock.setblocking(True)
-        conn.sock.settimeout(request_timeout or None)  # bounds the writes of the answer too
+        conn.sock.settimeout(request_timeout or None)  # blocking for the thread; bounds the answer's writes too
         rest = None if whole else DeadlineSocket(conn.sock, time.monotonic() if timed_out else conn.request_deadline())
         conn.parser = http.RequestParser(self.cfg, BufferedSource(request, rest), conn.client)
         future = self.tpool.submit(self.handle, conn)
