@@ -200,7 +200,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_alerts_per_callback", "most alerts one callback may carry (400 above)", _positive_int, "N"),
     Option("request_timeout", "time allowed for a whole request (line, headers, body) to arrive; 408 mid-body",
            duration, "DURATION"),
-    Option("max_connections", "open connections per worker; above, the one idle longest is closed",
+    Option("max_connections", "open connections per worker; above it, the one held longest (idle or slow) is closed",
            _positive_int, "N"),
     Option("log_level", "debug, info, warning or error", _choice("debug", "info", "warning", "error"), "LEVEL"),
     Option("store_max_alerts", "answer 503 when the store holds this many alerts (0: no limit)", _count, "N"),
