@@ -232,6 +232,8 @@ class CallbackWorker(ThreadWorker):
         return True
 
     def _readable(self, conn: Connection, _sock: socket.socket) -> None:
+        if conn not in self.waiting:  # closed (shed) earlier in the same batch of events
+            return
         try:
             data = conn.sock.recv(_READ_SIZE)
         except (BlockingIOError, InterruptedError):
