@@ -6,6 +6,7 @@ whatever else is connected (issue 19, findings 1 and 2).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import resource
 import socket
@@ -176,3 +177,18 @@ def test_bodies_parked_without_a_token_are_shed_beyond_the_buffer_budget(bridge:
         for sock in socks:
             sock.close()
     alertmanager.wait_for(active, message="the callback among parked bodies", unInstanceId="ins-parked")
+
+
+def test_connections_churning_at_the_cap_never_crash_a_worker(alertmanager: Alertmanager,
+                                                              start_bridge: Callable[..., Bridge]) -> None:
+    """At the cap, the loop closes the oldest connection while the clients close theirs: an event of a connection
+    already closed in the same round must not kill the worker (every connection it held would drop)."""
+    bridge = start_bridge([alertmanager.url], f"--token={TOKEN}", "--max-connections=16")
+    held = collections.deque(connect_idle(bridge, 40))
+    for _ in range(600):
+        held.popleft().close()
+        held.extend(connect_idle(bridge, 1))
+    for sock in held:
+        sock.close()
+    assert acknowledged_in_time(bridge, "ins-churn") < ACK_WITHIN
+    assert bridge.log_text().count("Booting worker") == 2, "a worker died and was replaced"
