@@ -24,6 +24,8 @@ from bridge.store import Outcome, Store, StoreError, TargetStats
 CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "forbidden", "timeout", "too_large",
                      "unsupported_media_type", "store_full", "store_unavailable")
 SEND_OUTCOMES = ("success", "rejected", "error")
+CONNECTION_CLOSE_REASONS = ("idle", "slow", "shed")
+"""Why the server closed a client connection before a request arrived whole (bridge.run.worker)."""
 SEND_FAILURE_REASONS = ("timeout", "connection", "server_error", "client_error", "rejected")
 
 
@@ -74,6 +76,12 @@ class Metrics:
         self.template_errors = Counter("cloud_alarm_bridge_template_errors_total",
                                        "Annotation templates that failed to render; the default text was kept.",
                                        ["annotation"], registry=r)
+        self.connections_closed = Counter(
+            "cloud_alarm_bridge_connections_closed_total",
+            "Client connections closed before a request arrived whole: idle past the deadline, slow (408), "
+            "or shed at --max-connections.", ["reason"], registry=r)
+        for reason in CONNECTION_CLOSE_REASONS:
+            self.connections_closed.labels(reason)
         # Written by whichever process (gunicorn master or worker) last tried a reload: the newest value wins.
         self.reload_success = Gauge("cloud_alarm_bridge_config_last_reload_successful",
                                     "Whether the last configuration reload attempt was successful.",

@@ -206,6 +206,8 @@ OPTIONS: tuple[Option, ...] = (
            "for --max-alert-bytes", _positive_int, "BYTES"),
     Option("request_timeout", "time allowed for a whole request (line, headers, body) to arrive; 408 mid-body",
            duration, "DURATION"),
+    Option("max_connections", "open connections per worker; above it, the one held longest (idle or slow) is closed",
+           _positive_int, "N"),
     Option("log_level", "debug, info, warning or error", _choice("debug", "info", "warning", "error"), "LEVEL"),
     Option("store_max_alerts", "answer 503 when the store holds this many alerts (0: no limit)", _count, "N"),
     Option("store_max_bytes", "answer 503 when the alerts in the store take this many bytes (0: no limit); "

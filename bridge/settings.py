@@ -93,6 +93,7 @@ class Settings:
     max_alert_bytes: int = 16 << 10
     max_callback_bytes: int = 256 << 10
     request_timeout: float = 10.0
+    max_connections: int = 1000
     log_level: str = "info"
     store_max_alerts: int = 100_000
     store_max_bytes: int = 256 << 20

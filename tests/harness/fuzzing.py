@@ -196,3 +196,39 @@ def pathological(shape: str, size: int) -> str:
 
 pathological_texts = st.builds(pathological, st.sampled_from(sorted(SLOW_SHAPES)), st.integers(1, 20_000))
 invalid_utf8 = st.binary(max_size=200).map(lambda b: b'{"alarmStatus": "1", "x": "' + b + b'\xff\xfe"}')
+
+
+# --- the web tier's shapes (issue 19: request lines, credentials, framing, secret parameter names) --------
+
+SECRET_NAME_SPELLINGS = ("token", "TOKEN", "%74oken", "t%6Fken", "%2574oken", "token[]", "token%5B%5D", "token%00",
+                         "token%20", "tokens", "access_token", "signature", "Token+")
+"""How a secret parameter may be named in a query, as a client mangles or mistypes it."""
+secret_parameters = st.builds(lambda before, name, sep: f"{before}{sep}{name}=" if before else f"{name}=",
+                              st.sampled_from(["", "x=1", "sessionId=a", "a"]), st.sampled_from(SECRET_NAME_SPELLINGS),
+                              st.sampled_from(["&", ";"]))
+"""The query up to a secret's value: ``x=1;token[]=``."""
+raw_targets = st.builds(lambda path, query: path + (b"?" + query if query is not None else b""),
+                        st.sampled_from([b"/callbacks/tencent", b"/callbacks//tencent", b"//callbacks/aliyun",
+                                         b"/callbacks/kingsoft/", b"/callbacks/%74encent", b"/-/reload", b"/metrics",
+                                         b"/callbacks/tencent\xff", b"/callbacks/\xc3\xa9", b"/"]),
+                        st.none() | st.binary(max_size=30) | st.sampled_from([b"\xff", b"token=\xc3", b"%ff%fe"]))
+"""Request targets with raw bytes a client may put in the request line."""
+authorization_values = st.one_of(
+    st.binary(max_size=30).map(lambda raw: b"Basic " + raw),
+    st.binary(max_size=30).map(lambda raw: b"Bearer " + raw),
+    st.sampled_from([b"Basic \xc3\xa9", b"Basic ====", b"Basic dXNlcg==", b"Basic Og==", b"basic", b"Bearer"]),
+).filter(lambda value: b"\r" not in value and b"\n" not in value)
+"""Authorization header values as bytes on the wire (gunicorn hands them over latin-1 decoded)."""
+
+
+def chunked(body: bytes, sizes: list[int]) -> bytes:
+    """``body`` in chunked transfer coding, cut into chunks of the given sizes (then the rest)."""
+    chunks, at = [], 0
+    for size in sizes:
+        if at >= len(body):
+            break
+        chunks.append(body[at:at + size])
+        at += size
+    if at < len(body):
+        chunks.append(body[at:])
+    return b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks if chunk) + b"0\r\n\r\n"

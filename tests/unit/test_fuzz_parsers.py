@@ -16,18 +16,23 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bridge.deliver.alertmanager import postable
+from bridge.logs import redact_query, redact_text
 from bridge.mapping.limits import Limits, alert_bytes
 from bridge.model import InvalidPayload, UnsupportedMediaType
 from bridge.pipeline import to_alerts
 from bridge.rules import Rules
+from bridge.run.framing import HAND_OVER, RequestFraming
 from bridge.vendors import VENDORS, ParseContext
 from bridge.vendors._fields import DEFAULT_MAX_JSON_DEPTH, load_json
+from bridge.web.auth import presented_token
 from tests.harness.fixtures import fixture_bytes
 from tests.harness.fuzzing import (
     CONTENT_TYPES,
     SAMPLES,
     assert_acceptable,
     assert_safe_text,
+    authorization_values,
+    chunked,
     deep,
     deep_bodies,
     every_field_with_every_tricky_value,
@@ -36,6 +41,7 @@ from tests.harness.fuzzing import (
     mutated_form,
     mutated_json,
     pathological_texts,
+    secret_parameters,
 )
 from tests.harness.hostile import hostile_bytes, hostile_callbacks, sample_kinds
 
@@ -183,3 +189,46 @@ def test_a_huge_policy_name_in_many_conditions_stays_within_the_byte_budgets(
     policy["policyName"] = filler * name_length
     policy["conditions"] = [{**policy["conditions"][0], "metricName": f"m{i}"} for i in range(conditions)]
     assert outcome("kingsoft", json.dumps(payload).encode(), "application/json") == "accepted"
+
+
+# --- the web tier (issue 19): request framing, credentials, log redaction -----------------------------------
+
+HEAD = b"POST /callbacks/tencent HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@given(body=st.binary(max_size=3000), sizes=st.lists(st.integers(1, 700), max_size=8),
+       cuts=st.lists(st.integers(1, 400), max_size=12))
+def test_a_chunked_request_arriving_in_any_pieces_is_whole_exactly_at_its_end(body: bytes, sizes: list[int],
+                                                                              cuts: list[int]) -> None:
+    request = HEAD + chunked(body, sizes)
+    framing = RequestFraming(max_head=4096, max_body=len(body))
+    at = 0
+    for cut in [*cuts, len(request)]:
+        at = min(len(request), at + cut)
+        end = framing.scan(request[:at] + (b"GET / HTTP/1.1\r\n" if at == len(request) else b""))
+        assert end == (len(request) if at == len(request) else None)
+        if at == len(request):
+            break
+
+
+@given(data=st.binary(max_size=600))
+def test_any_bytes_after_a_head_are_framed_or_handed_over_never_a_crash(data: bytes) -> None:
+    for head in (HEAD, HEAD.replace(b"Transfer-Encoding: chunked", b"Content-Length: 300"), b""):
+        end = RequestFraming(max_head=512, max_body=500).scan(head + data)
+        assert end is None or end == HAND_OVER or 0 < end <= len(head + data)
+
+
+@given(value=authorization_values)
+def test_any_authorization_header_yields_a_token_or_none(value: bytes) -> None:
+    token = presented_token({}, {"Authorization": value.decode("latin-1")})
+    assert token is None or isinstance(token, str)
+
+
+@given(prefix=secret_parameters, secret=st.text(st.characters(exclude_characters="&", codec="utf-8"), min_size=6),
+       after=st.sampled_from(["", "&kept=1", "&x=2;y=3"]))
+def test_no_spelling_of_a_secret_parameter_leaves_its_value_in_a_log(prefix: str, secret: str, after: str) -> None:
+    secret = "S3" + secret.replace(" ", "_")
+    query = f"{prefix}{secret}{after}"
+    assert secret not in redact_query(query)
+    assert secret not in redact_text(f"Invalid request line: 'GET /callbacks/tencent?{query} HTTP/1.1'")
+    assert redact_query(query).endswith(after)
