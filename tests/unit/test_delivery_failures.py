@@ -33,10 +33,10 @@ class FailingClient(RecordingClient):
         self.down = False
         self.rejected: set[str] = set()
 
-    def send(self, alerts: list[dict[str, Any]]) -> list[int]:
+    def send(self, alerts: list[dict[str, Any]], offset: int = 0, timeout: float | None = None) -> list[int]:
         if self.down:
             raise SendError("ConnectionError: connection refused", permanent=False)
-        super().send(alerts)
+        super().send(alerts, offset, timeout)
         return [i for i, a in enumerate(alerts) if a["labels"]["host"] in self.rejected]
 
 
