@@ -19,7 +19,7 @@ import threading
 import time
 
 from bridge.deliver.lease import Lease
-from bridge.deliver.target import TargetLoop
+from bridge.deliver.target import TargetLoop, capped_doubling
 from bridge.logs import Outage
 from bridge.metrics import Metrics
 from bridge.settings import Settings
@@ -68,7 +68,7 @@ class Deliverer:
                 self.store_down.failed(str(exc), logging.ERROR)
             except Exception:
                 failures += 1
-                next_housekeeping = now + min(HOUSEKEEPING_BACKOFF_CAP, HOUSEKEEPING_EVERY * 2 ** (failures - 1))
+                next_housekeeping = now + capped_doubling(HOUSEKEEPING_EVERY, HOUSEKEEPING_BACKOFF_CAP, failures)
                 log.exception("unexpected error in housekeeping; will retry",
                               extra={"retry_in_seconds": round(next_housekeeping - now, 3)})
             else:

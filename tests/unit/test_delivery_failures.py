@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from bridge.deliver import HOUSEKEEPING_BACKOFF_CAP, HOUSEKEEPING_EVERY
 from bridge.deliver.alertmanager import SendError
 from bridge.deliver.lease import Lease
-from bridge.deliver.target import TargetLoop
+from bridge.deliver.target import BACKOFF_CAP, TargetLoop, capped_doubling
 from bridge.model import AlarmState, Alert
 from bridge.settings import Settings
 from bridge.store import StoredAlert, StoreError
@@ -128,3 +129,42 @@ def test_a_store_outage_while_delivering_is_logged_as_such_and_delivery_resumes(
     assert record.__dict__["error"] == "redis: Connection refused"
     assert recovered in messages
     assert "unexpected error while delivering" not in messages
+
+
+def test_a_store_outage_is_not_called_over_while_the_loop_only_waits(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """During a Redis outage the lease lapses and the loop waits without reading the store: that is no
+    recovery, and the real one must still get its line (issue 20 review, item 1)."""
+    store = DownStore(tmp_path / "bridge.db")
+    target_loop, _, _ = make_loop(tmp_path, store)
+    target_loop.lease = lease = Lease(store, "127.0.0.1:8080", ttl=0.3)  # lapses unless renewed
+    assert lease.renew(time.time())
+    store.down = True
+    recovered = "store reachable again"
+    with caplog.at_level(logging.INFO, logger="bridge.deliver"):
+        target_loop.start()
+        try:
+            wait_for(lambda: target_loop.store_down.failures > 0, timeout=5, message="the store error")
+            time.sleep(0.8)  # the lease has lapsed: the loop polls without a lease, the store still down
+            assert recovered not in [r.getMessage() for r in caplog.records]
+            store.down = False
+            assert lease.renew(time.time())
+            wait_for(lambda: recovered in [r.getMessage() for r in caplog.records], timeout=5,
+                     message="the real recovery logged")
+        finally:
+            target_loop.stop.set()
+            target_loop.join(5)
+    assert [r.getMessage() for r in caplog.records].count(recovered) == 1
+
+
+def test_an_outage_of_hours_keeps_backing_off_instead_of_overflowing(tmp_path: Path) -> None:
+    """2 ** 1024 as a float raises OverflowError: after ~1 h of failures the thread died (review item 2)."""
+    target_loop, store, client = make_loop(tmp_path)
+    now = time.time()
+    store.apply([alert("h1", now)], now)
+    client.down = True
+    target_loop.failures = 2000
+    target_loop.step(now)
+    assert target_loop.failures == 2001
+    assert now < target_loop.retry_at <= time.time() + BACKOFF_CAP
+    assert capped_doubling(HOUSEKEEPING_EVERY, HOUSEKEEPING_BACKOFF_CAP, 2000) == HOUSEKEEPING_BACKOFF_CAP
