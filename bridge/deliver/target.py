@@ -54,6 +54,9 @@ class TargetLoop(threading.Thread):
         """Read right before each POST, to fence it by the lease (tests set it to their own clock)."""
         self.sweep_sent = False
         """Whether the sweep under way has posted anything; one that posts nothing probes instead."""
+        self.undelivered = False
+        """Whether the last look found changes past the cursor. While there are, their POSTs tell whether
+        the Alertmanager takes alerts; a probe answered meanwhile would hide POSTs that keep failing."""
         self.rejected: dict[str, int] = {}
         """Fingerprint -> sequence number of alerts Alertmanager rejected: not re-sent until they change."""
         self.unreachable = Outage(log, "cannot reach alertmanager; will retry", "still cannot reach alertmanager",
@@ -96,6 +99,7 @@ class TargetLoop(threading.Thread):
             return True
         self.sweep_turn = True
         changes = self.store.changes(self.name_label, self.settings.batch_size)
+        self.undelivered = bool(changes)
         if changes:
             batch = within_post_bytes(changes)
             if self._deliver(batch, now):
@@ -114,7 +118,7 @@ class TargetLoop(threading.Thread):
         page = within_post_bytes(self.store.active(self.sweep_after, self.settings.batch_size, now,
                                                    RESOLVED_RESEND_FOR))
         if not page:
-            if not self.sweep_sent and not self._probe():
+            if not self.sweep_sent and not self.undelivered and not self._probe():
                 return False  # retried after the backoff, not a whole interval later
             self.sweep_after, self.next_sweep = "", self.sweep_started + self.settings.resend_interval
             return False
@@ -127,7 +131,7 @@ class TargetLoop(threading.Thread):
         return True
 
     def _probe(self) -> bool:
-        """With nothing to re-send, ask whether the Alertmanager answers, so that ``alertmanager_up``
+        """With nothing to send at all, ask whether the Alertmanager answers, so that ``alertmanager_up``
         and the alert rules on it tell the truth on a quiet bridge too; True if it does."""
         try:
             self.client.probe()

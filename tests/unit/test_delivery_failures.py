@@ -27,18 +27,25 @@ from tests.harness.processes import wait_for
 
 
 class FailingClient(RecordingClient):
-    """Raises a retryable SendError while ``down``; answers ``rejected`` hosts as Alertmanager's 400 would."""
+    """Raises a retryable SendError on POSTs while ``down``; answers ``rejected`` hosts as Alertmanager's 400 would."""
 
     def __init__(self) -> None:
         super().__init__()
         self.down = False
         self.rejected: set[str] = set()
+        self.probe_down = False
+        """Fails the probe (GET /api/v2/status); ``down`` fails only the POSTs, as a server may."""
 
     def send(self, alerts: list[dict[str, Any]], offset: int = 0, timeout: float | None = None) -> list[int]:
         if self.down:
             raise SendError("ConnectionError: connection refused", permanent=False)
         super().send(alerts, offset, timeout)
         return [i for i, a in enumerate(alerts) if a["labels"]["host"] in self.rejected]
+
+    def probe(self) -> None:
+        if self.probe_down:
+            raise SendError("Connection refused", permanent=False)
+        super().probe()
 
 
 def make_loop(tmp_path: Path, store: SqliteStore | None = None) -> tuple[TargetLoop, SqliteStore, FailingClient]:
@@ -168,3 +175,35 @@ def test_an_outage_of_hours_keeps_backing_off_instead_of_overflowing(tmp_path: P
     assert target_loop.failures == 2001
     assert now < target_loop.retry_at <= time.time() + BACKOFF_CAP
     assert capped_doubling(HOUSEKEEPING_EVERY, HOUSEKEEPING_BACKOFF_CAP, 2000) == HOUSEKEEPING_BACKOFF_CAP
+
+
+def test_a_probe_never_hides_changes_that_keep_failing(tmp_path: Path) -> None:
+    """A change the re-send sweep no longer carries (resolved long ago) fails at every POST: the sweep has
+    nothing to send, and its probe of /api/v2/status must not call the Alertmanager up meanwhile, resetting
+    the backoff and ``alertmanager_up`` (issue 20 review item 4)."""
+    target_loop, store, client = make_loop(tmp_path)
+    now = time.time()
+    past = now - 2 * 3600
+    store.apply([alert("old", past)], past)
+    store.apply([Alert(labels={"alertname": "a", "host": "old"}, annotations={}, state=AlarmState.RESOLVED,
+                       starts_at=past, event_at=past + 1, ends_at=past + 1)], past + 1)
+    client.down = True
+    for index in range(6):  # each past the previous backoff (at most BACKOFF_CAP)
+        target_loop.step(now + index * (BACKOFF_CAP + 1))
+    assert client.probes == 0
+    assert target_loop.failures >= 3 and backlog(store) == 1  # still failing, still backing off
+    client.down = False
+    target_loop.step(now + 6 * (BACKOFF_CAP + 1))
+    assert backlog(store) == 0 and target_loop.failures == 0
+
+
+def test_an_idle_loop_probes_and_a_failed_probe_is_retried_with_backoff(tmp_path: Path) -> None:
+    """Nothing to send at all: the probe is what tells whether the Alertmanager is up (issue 20 item 1)."""
+    target_loop, _, client = make_loop(tmp_path)
+    now = time.time()
+    client.probe_down = True
+    target_loop.step(now)
+    assert target_loop.failures == 1 and client.probes == 0
+    client.probe_down = False
+    target_loop.step(now + BACKOFF_CAP + 1)  # retried after the backoff, not a whole re-send interval later
+    assert client.probes == 1 and target_loop.failures == 0
