@@ -42,9 +42,9 @@ def test_delivery_survives_a_store_down_at_start_and_a_bug_in_housekeeping(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(deliver, "HOUSEKEEPING_EVERY", 0.05)
     store = FlakyStore(tmp_path / "bridge.db")
-    deliverer = Deliverer(store, Settings(alertmanagers=(TARGET,), lease_ttl=0.3))
     client = RecordingClient()
-    deliverer.loops[0].client = client  # type: ignore[assignment]
+    deliverer = Deliverer(store, Settings(alertmanagers=(TARGET,), lease_ttl=0.3),
+                          client=lambda target, metrics: client)  # type: ignore[arg-type,return-value]
     thread = threading.Thread(target=deliverer.run)
     thread.start()
     try:
