@@ -136,3 +136,68 @@ def test_the_sqlite_volume_is_kept_by_helm_unless_told_otherwise(render):
     dropped = render({"store": {"sqlite": {"persistence": {"resourcePolicy": "", "annotations": {"a": "b"}}}}})
     assert dropped.one("PersistentVolumeClaim")["metadata"]["annotations"] == {"a": "b"}
     assert fullname() == pvc["metadata"]["name"]
+
+
+def _readme_block(marker: str) -> dict:
+    """The YAML block of the chart README that starts with the comment ``# <marker>``."""
+    readme = (CHART_DIR / "README.md").read_text()
+    block = readme.split(f"# {marker}\n", 1)[1].split("```", 1)[0]
+    return yaml.safe_load(block)
+
+
+KPS_DEFAULT_ALERTMANAGER = {  # kube-prometheus-stack's alertmanager.config, as its values ship it
+    "global": {"resolve_timeout": "5m"},
+    "inhibit_rules": [
+        {"source_matchers": ["severity = critical"], "target_matchers": ["severity =~ warning|info"],
+         "equal": ["namespace", "alertname"]},
+        {"source_matchers": ["severity = warning"], "target_matchers": ["severity = info"],
+         "equal": ["namespace", "alertname"]},
+    ],
+    "route": {"group_by": ["namespace"], "group_wait": "30s", "group_interval": "5m", "repeat_interval": "12h",
+              "receiver": "null", "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]},
+    "receivers": [{"name": "null"}],
+    "templates": ["/etc/alertmanager/config/*.tmpl"],
+}
+
+
+def test_the_readme_kube_prometheus_stack_route_sends_cloud_alarms_to_a_receiver(tmp_path):
+    # Helm merges maps and replaces lists: the README's values over kube-prometheus-stack's defaults.
+    snippet = _readme_block("kps-cloud-alarms.yaml")["alertmanager"]["config"]
+    config = {**KPS_DEFAULT_ALERTMANAGER, "route": {**KPS_DEFAULT_ALERTMANAGER["route"], **snippet["route"]},
+              "receivers": snippet["receivers"]}
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config))
+    check = subprocess.run(["amtool", "check-config", path], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    def receiver(*labels: str) -> str:
+        done = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={path}", *labels],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()[0]
+
+    assert receiver("vendor=aliyun", "cloud_namespace=acs_ecs_dashboard", "alertname=cpu") == "cloud-alarms"
+    assert receiver("alertname=Watchdog") == "null"
+    assert receiver("alertname=KubePodCrashLooping", "namespace=default") == "null"
+
+
+def test_the_readme_kube_prometheus_stack_values_render(render):
+    rendered = render(_readme_block("bridge-values.yaml"))
+    assert rendered.one("ServiceMonitor")["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert rendered.one("PrometheusRule")["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    dashboard = rendered.one("ConfigMap", f"{fullname()}-dashboard")
+    assert dashboard["metadata"]["annotations"] == {"grafana_folder": "Cloud alarms"}
+    assert "https://alarms.example.com/callbacks/tencent?token=$TOKEN" in rendered.notes
+
+
+def test_the_release_workflow_publishes_the_charts_default_image(chart):
+    workflow = yaml.safe_load((CHART_DIR.parents[1] / ".github" / "workflows" / "release.yml").read_text())
+    assert workflow[True]["push"]["tags"] == ["v*"]  # YAML 1.1 reads the key `on` as True
+    assert workflow["env"]["IMAGE"] == chart.values["image"]["repository"]
+    steps = workflow["jobs"]["image"]["steps"]
+    check = next(s for s in steps if s.get("id") == "version")["run"]
+    assert "pyproject.toml" in check and "Chart.yaml" in check  # the tag must be the appVersion
+    pushes = [s for s in steps if s.get("with", {}).get("push")]
+    assert [s["with"]["file"] for s in pushes] == ["deploy/Dockerfile"]
+    names = [s.get("name", s.get("uses", "")) for s in steps]
+    assert names.index("Scan") < names.index("Push")
