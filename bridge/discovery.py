@@ -171,7 +171,11 @@ class TargetSet:
                             extra={"alertmanager": target.name, "error": str(exc)})
                 continue
             with self._lock:
+                had = self._answers.get(index)
                 self._answers[index] = answer
+            if not answer and had != []:  # once per empty spell, at start too: nothing is delivered there
+                log.warning("no alertmanager found at this address; check the name, namespace and port name",
+                            extra={"alertmanager": target.name})
         after = {t.name for t in self.targets()}
         if before != after:
             log.info("alertmanagers discovered", extra={

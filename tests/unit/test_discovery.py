@@ -110,3 +110,15 @@ def test_split_host_port() -> None:
     assert discovery.split_host_port("10.0.0.1:8600", 53) == ("10.0.0.1", 8600)
     assert discovery.split_host_port("fd00::1", 53) == ("fd00::1", 53)
     assert discovery.split_host_port("[fd00::1]:5353", 53) == ("fd00::1", 5353)
+
+
+def test_an_address_that_names_no_replica_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    resolver = FakeResolver()
+    targets = TargetSet([AlertmanagerTarget("dnssrv+http://_web._tcp.alertmanager-operated.monitorin.svc")],
+                        refresh=30, resolver=resolver, clock=lambda: now[0])
+    for now[0] in (0, 30, 60):
+        assert targets.current() == []
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert [r.getMessage() for r in warnings] == [
+        "no alertmanager found at this address; check the name, namespace and port name"]
