@@ -75,7 +75,7 @@ class Resolver:
                 if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
                     return []
                 raise DiscoveryError(f"lookup of {host}: {exc.strerror}") from None
-            found = [str(info[4][0]) for info in infos]
+            found = [str(info[4][0]) for info in infos if "%" not in str(info[4][0])]  # no link-local scopes
         return sorted(set(found), key=lambda a: (ipaddress.ip_address(a).version, ipaddress.ip_address(a)))
 
     def services(self, name: str) -> list[tuple[str, int]]:

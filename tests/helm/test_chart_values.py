@@ -27,6 +27,9 @@ def test_the_default_sends_to_every_alertmanager_operated_replica_found_by_srv(r
         "dnssrv+http://_web._tcp.alertmanager-operated.monitoring.svc"]
     assert rendered.bridge_config()["alertmanager_refresh_interval"] == "30s"
     assert "dnssrv+http://_web._tcp.alertmanager-operated.monitoring.svc (every replica DNS names" in rendered.notes
+    problems: list[str] = []
+    check_file_options(parse_text(yaml.safe_dump(rendered.bridge_config()), "config.yaml"), "config.yaml", problems)
+    assert [p for p in problems if "cannot read /etc/" not in p] == []  # the bridge takes the address
 
 
 def test_targets_alone_replace_the_default_alertmanager(render):
