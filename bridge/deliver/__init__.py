@@ -61,21 +61,23 @@ class Deliverer:
 
     @property
     def targets(self) -> list[str]:
-        return list(self.loops)
+        with self._sync_lock:  # the discovery thread changes the loops
+            return list(self.loops)
 
-    def threads(self) -> list[threading.Thread]:
+    def threads(self) -> list[TargetLoop]:
         """The threads that must stay alive: the current targets' (a retired one ends on purpose)."""
-        return [loop for loop in list(self.loops.values()) if not loop.stop.is_set()]
+        with self._sync_lock:
+            return [loop for loop in self.loops.values() if not loop.stop.is_set()]
 
     def dead_threads(self) -> list[str]:
         """The names of the threads that must stay alive but have died."""
         return [t.name for t in self.threads() if t.ident is not None and not t.is_alive()
-                and not getattr(t, "stop", threading.Event()).is_set()]
+                and not t.stop.is_set()]  # checked after is_alive: a loop retired meanwhile is not dead
 
     def sync_targets(self) -> None:
         """Start a thread for each target the answers name and stop those of targets they no longer name."""
+        wanted = {t.name: t for t in self.target_set.current()}  # outside the lock: it may wait for DNS
         with self._sync_lock:
-            wanted = {t.name: t for t in self.target_set.current()}
             added = [t for name, t in wanted.items() if name not in self.loops]
             if added:
                 self.store.register_targets([t.name for t in added])
@@ -111,12 +113,13 @@ class Deliverer:
         Nothing else ends it: a store outage is retried at the next renewal, an unexpected error
         (a bug) is logged and retried with backoff, so delivery outlives both.
         """
-        try:
-            self.sync_targets()
-        except StoreError as exc:  # registered again at the next housekeeping
-            log.error("store error while adding alertmanagers", extra={"error": str(exc)})
-        if self.target_set.dynamic:
+        if self.target_set.dynamic:  # looked up in a thread of its own: DNS must not delay the lease
             threading.Thread(target=self._discover, name="discover alertmanagers", daemon=True).start()
+        else:
+            try:
+                self.sync_targets()
+            except StoreError as exc:  # started at the next housekeeping
+                log.error("store error while adding alertmanagers", extra={"error": str(exc)})
         next_housekeeping, failures = 0.0, 0
         while not self.stop_event.is_set():
             now = time.time()
