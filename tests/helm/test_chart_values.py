@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+import requests
 import yaml
 
 from bridge.settings import check_file_options, parse_text
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.processes import wait_for
 from tests.helm.helmkit import CHART_DIR, NAMESPACE, fullname, load_values
 
 EXTRAS = CHART_DIR / "ci" / "extras-values.yaml"
@@ -182,6 +186,41 @@ def test_the_readme_kube_prometheus_stack_route_sends_cloud_alarms_to_a_receiver
     assert receiver("vendor=aliyun", "cloud_namespace=acs_ecs_dashboard", "alertname=cpu") == "cloud-alarms"
     assert receiver("alertname=Watchdog") == "null"
     assert receiver("alertname=KubePodCrashLooping", "namespace=default") == "null"
+
+
+@pytest.mark.e2e
+def test_the_readme_inhibit_rules_mute_a_cloud_warning_only_for_the_same_object(tmp_path):
+    snippet = _readme_block("kps-cloud-alarms.yaml")["alertmanager"]["config"]
+    config = {**KPS_DEFAULT_ALERTMANAGER, "route": {**KPS_DEFAULT_ALERTMANAGER["route"], **snippet["route"]},
+              "receivers": snippet["receivers"], "inhibit_rules": snippet["inhibit_rules"]}
+    config.pop("templates")
+    am = Alertmanager(tmp_path)
+    am.config.write_text(yaml.safe_dump(config))
+    am.start()
+    try:
+        cloud = {"vendor": "tencent", "cloud_namespace": "qce/cvm", "alertname": "cpu_usage"}
+        kube = {"alertname": "KubePodCrashLooping", "namespace": "default"}
+        alerts = [
+            {**cloud, "unInstanceId": "ins-a", "severity": "critical"},
+            {**cloud, "unInstanceId": "ins-a", "severity": "warning"},  # the same object: muted
+            {**cloud, "unInstanceId": "ins-b", "severity": "warning"},  # another object: notified
+            {**kube, "severity": "critical"},
+            {**kube, "severity": "warning"},  # kube-prometheus-stack's own rule still works
+        ]
+        response = requests.post(f"{am.url}/api/v2/alerts", json=[{"labels": labels} for labels in alerts],
+                                 timeout=5)
+        response.raise_for_status()
+
+        def states() -> dict[tuple[str, str], str]:
+            return {(a["labels"].get("unInstanceId", a["labels"]["alertname"]), a["labels"]["severity"]):
+                    a["status"]["state"] for a in am.alerts()}
+
+        expected = {("ins-a", "critical"): "active", ("ins-a", "warning"): "suppressed",
+                    ("ins-b", "warning"): "active", ("KubePodCrashLooping", "critical"): "active",
+                    ("KubePodCrashLooping", "warning"): "suppressed"}
+        wait_for(lambda: states() == expected, 10, message="inhibitions as documented")
+    finally:
+        am.stop()
 
 
 def test_the_readme_kube_prometheus_stack_values_render(render):
