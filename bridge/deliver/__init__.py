@@ -27,6 +27,7 @@ from bridge.deliver.alertmanager import AlertmanagerClient
 from bridge.deliver.lease import Lease
 from bridge.deliver.target import TargetLoop
 from bridge.discovery import Resolver, TargetSet
+from bridge.logs import Outage
 from bridge.metrics import Metrics
 from bridge.settings import AlertmanagerTarget, Settings
 from bridge.store import Store, StoreError
@@ -54,6 +55,11 @@ class Deliverer:
         self.metrics = metrics or Metrics()
         self.stop_event = threading.Event()
         self.lease = Lease(store, settings.listen, settings.lease_ttl)
+        self.store_down = Outage(log, "store error in housekeeping; will retry", "store still failing in housekeeping",
+                                 "store reachable again for housekeeping")
+        self.discovery_store_down = Outage(log, "store error while adding alertmanagers; will retry",
+                                           "store still failing while adding alertmanagers",
+                                           "store reachable again for adding alertmanagers")
         self.loops: dict[str, TargetLoop] = {}
         """The current targets' threads, by target name."""
         self.retired: list[TargetLoop] = []
@@ -101,8 +107,9 @@ class Deliverer:
         while not self.stop_event.is_set():
             try:
                 self.sync_targets()
+                self.discovery_store_down.ended()
             except StoreError as exc:
-                log.error("store error while adding alertmanagers", extra={"error": str(exc)})
+                self.discovery_store_down.failed(str(exc), logging.ERROR)
             except Exception:
                 log.exception("unexpected error while looking alertmanagers up; will retry")
             self.stop_event.wait(min(DISCOVERY_POLL, self.settings.alertmanager_refresh_interval))
@@ -126,8 +133,9 @@ class Deliverer:
             due = now >= next_housekeeping
             try:
                 self._tick(now, due)
+                self.store_down.ended()
             except StoreError as exc:
-                log.error("store error in housekeeping", extra={"error": str(exc)})
+                self.store_down.failed(str(exc), logging.ERROR)
             except Exception:
                 failures += 1
                 next_housekeeping = now + min(HOUSEKEEPING_BACKOFF_CAP, HOUSEKEEPING_EVERY * 2 ** (failures - 1))
