@@ -16,12 +16,20 @@ from functools import lru_cache
 from bridge.model import Alarm, AlarmState, Alert, object_key_of
 
 _INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_]")
+_ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+"""Terminal escape sequences (CSI colours and cursor moves, OSC titles and links, two-byte escapes)."""
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""C0 and C1 controls but tab and line feed, DEL, and the bidi marks, embeddings, overrides and isolates."""
+_LINE_BREAKS = re.compile(r"[\t\n]+")
 
 CORE_LABELS = ("alertname", "vendor", "namespace", "region", "policy_id", "severity", "alarm_state")
 COLLISION_PREFIX = "dim_"
 """Put before a dimension whose name is taken by a core label, so it never overwrites one."""
 MAX_NAME_LENGTH = 128
 """Label and annotation names are cut to this: vendors' own names are under 40 characters."""
+MAX_EVENT_LIFETIME = 24 * 3600.0
+"""A stateless event (one the vendor never recovers) expires at most this long after its start, whatever
+times the payload claims: no vendor's event lasts longer (Tencent's last an hour)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
     if alarm.state is AlarmState.RESOLVED:
         ends_at = max(starts_at, _clamp(alarm.resolved_at or now, now))
     labels = labels_for(alarm, options)
+    key, former = object_key_of(identity_labels(alarm, labels)), object_key_of(labels)
     return Alert(
         labels=labels,
         annotations=annotations_for(alarm),
@@ -51,9 +60,10 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
         event_at=_clamp(alarm.event_at, now),
         ends_at=ends_at,
         generator_url=alarm.console_url,
-        expires_at=alarm.expires_at,
+        expires_at=_expiry(alarm.expires_at, starts_at),
         source_vendor=alarm.vendor,
-        source_key=object_key_of(labels),
+        source_key=key,
+        former_key=former if former != key else "",
     )
 
 
@@ -61,6 +71,14 @@ def _clamp(ts: float | None, now: float) -> float:
     if ts is None or not math.isfinite(ts) or ts > now:
         return now
     return max(ts, 0.0)
+
+
+def _expiry(expires_at: float | None, starts_at: float) -> float | None:
+    """Clamp an event's expiry like every other time: never before its start, never unbounded."""
+    if expires_at is None:
+        return None
+    latest = starts_at + MAX_EVENT_LIFETIME
+    return latest if not math.isfinite(expires_at) else min(max(expires_at, starts_at), latest)
 
 
 def labels_for(alarm: Alarm, options: MappingOptions) -> dict[str, str]:
@@ -78,25 +96,49 @@ def labels_for(alarm: Alarm, options: MappingOptions) -> dict[str, str]:
     return {**labels, **dimension_labels(alarm.dimensions)}
 
 
+def identity_labels(alarm: Alarm, labels: Mapping[str, str]) -> Mapping[str, str]:
+    """The labels that identify the monitored object: all but its display dimensions.
+
+    A vendor names its identity dimensions (:attr:`Alarm.identity`); the labels of the other dimensions
+    (a renamable instance name, an IP) are left out, so a rename while the alarm fires keeps its object
+    key: the store then resolves the old label set and fires the new one, and the recovery resolves
+    whichever fires. When none of the named dimensions is present, every dimension identifies the
+    object: leaving them all out could merge two objects into one alert.
+    """
+    if alarm.identity is None:
+        return labels
+    names = dimension_label_names(alarm.dimensions)
+    if not any(name in alarm.identity for name in names):
+        return labels
+    display = {label for name, label in names.items() if name not in alarm.identity}
+    return {k: v for k, v in labels.items() if k not in display}
+
+
 def dimension_labels(dimensions: Mapping[str, str]) -> dict[str, str]:
-    """Every non-empty dimension under a label of its own: dropping one would merge two objects.
+    """Every non-empty dimension under a label of its own: dropping one would merge two objects."""
+    return {label: clean_value(dimensions[name]) for name, label in dimension_label_names(dimensions).items()}
+
+
+def dimension_label_names(dimensions: Mapping[str, str]) -> dict[str, str]:
+    """The label name of each non-empty dimension, by dimension name.
 
     Names that clean to the same label (``a.b`` and ``a-b``; ``中文`` and ``名称``, both ``unnamed``) are
     told apart the same way in every callback: a name that needs no cleaning keeps it, then the others
     take the cleaned name in the order of their original names, suffixed ``_2``, ``_3``… when taken.
     """
-    values = {name: clean_value(value) for name, value in dimensions.items()}
-    names = sorted(name for name, value in values.items() if value)
-    labels = {name: values[name] for name in names if _dimension_label(name) == name}
+    names = sorted(name for name, value in dimensions.items() if clean_value(value))
+    labels = {name: name for name in names if _dimension_label(name) == name}
+    taken = set(labels.values())
     for name in names:
         base = _dimension_label(name)
         if base == name:
             continue
         key, count = base, 1
-        while key in labels:
+        while key in taken:
             count += 1
             key = f"{base}_{count}"
-        labels[key] = values[name]
+        labels[name] = key
+        taken.add(key)
     return labels
 
 
@@ -110,7 +152,7 @@ def annotations_for(alarm: Alarm) -> dict[str, str]:
     annotations = {"summary": alarm.summary, "description": alarm.description}
     for name, value in alarm.details.items():
         annotations.setdefault(label_name(name), value)
-    return {k: cleaned for k, v in annotations.items() if (cleaned := clean_value(v))}
+    return {k: cleaned for k, v in annotations.items() if (cleaned := clean_value(v, multiline=True))}
 
 
 @lru_cache(maxsize=4096)
@@ -125,8 +167,17 @@ def label_name(name: str) -> str:
     return f"_{cleaned}" if cleaned[0].isdigit() else cleaned
 
 
-def clean_value(value: str) -> str:
-    """Label values must be valid UTF-8: replace lone surrogates a JSON body may carry."""
+def clean_value(value: str, *, multiline: bool = False) -> str:
+    """A value Alertmanager and every receiver can show safely: valid UTF-8 (lone surrogates a JSON body
+    may carry are replaced), without terminal escapes, NUL and other control characters, or the bidi
+    controls that make a value read differently than it is (Trojan Source). ``multiline`` keeps line
+    breaks and tabs (annotations); in a label value they become spaces.
+    """
     if not value.isascii():
         value = value.encode("utf-8", "replace").decode("utf-8")
+    if not value.isprintable():
+        value = _CONTROL.sub("", _ANSI_ESCAPE.sub("", value))
+        if not multiline:
+            value = _LINE_BREAKS.sub(" ", value)
     return value.strip()
+

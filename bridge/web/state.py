@@ -29,13 +29,15 @@ class AppState:
         targets = TargetSet(settings.alertmanagers, settings.alertmanager_refresh_interval,
                             Resolver(settings.dns_server))
         self.collector = StoreCollector(self.store, lambda: [t.name for t in targets.current()],
-                                        settings.store_max_alerts, targets.discovered_counts)
+                                        settings.store_max_alerts, settings.store_max_bytes,
+                                        targets.discovered_counts)
 
     def store(self) -> Store:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    self._store = open_store(self.settings.store, max_alerts=self.settings.store_max_alerts)
+                    self._store = open_store(self.settings.store, max_alerts=self.settings.store_max_alerts,
+                                             max_bytes=self.settings.store_max_bytes)
         return self._store
 
 

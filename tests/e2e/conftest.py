@@ -39,3 +39,15 @@ def start_bridge(tmp_path: Path) -> Iterator[Callable[..., Bridge]]:
     yield start
     for bridge in started:
         bridge.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Alertmanager, Bridge]]:
+    """One real Alertmanager and one ``serve`` for a whole module, whose tests each use objects of their own."""
+    workdir = tmp_path_factory.mktemp("shared-stack")
+    (workdir / "am").mkdir()
+    am = Alertmanager(workdir / "am").start()
+    bridge = Bridge(workdir, [am.url]).start()
+    yield am, bridge
+    bridge.stop()
+    am.stop()

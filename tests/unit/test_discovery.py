@@ -101,7 +101,7 @@ def test_discovery_options_are_checked() -> None:
         load_settings(args("--alertmanager-url", "dnssrv+http://_web._tcp.am:9093", "--alertmanager-url",
                            "dns+ftp://am:21", "--dns-server", "kube-dns"), {})
     text = str(error.value)
-    assert "dnssrv+ takes the ports from the SRV records" in text
+    assert "must leave the port out: dnssrv+ takes the ports from the SRV records" in text
     assert "must start with dns+http:// or dns+https://" in text
     assert "give the DNS server's IP address" in text
 
