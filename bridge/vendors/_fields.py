@@ -237,15 +237,6 @@ def flat_strings(values: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in result.items() if v}
 
 
-def region_or_dimension(region: str, dimensions: dict[str, str]) -> str:
-    """The top-level region, or else the object's ``regionId`` or ``region`` dimension.
-
-    Some senders leave the top-level field empty and put the region among the dimensions (Alibaba API
-    Gateway sends ``regionId=null`` and ``region=cn-shenzhen``); routes and silences match ``region``.
-    """
-    return region or dimensions.get("regionId", "") or dimensions.get("region", "")
-
-
 def type_name(value: Any) -> str:
     names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
     return names.get(type(value), "number")

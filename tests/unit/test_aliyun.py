@@ -40,7 +40,7 @@ def test_it_reads_millisecond_timestamps_and_null_strings() -> None:
     [alarm] = parse(fixture_bytes("aliyun", "apigateway-alert-ms.form")).alarms
     assert alarm.started_at == 1685614196.421
     assert alarm.severity == "info"
-    assert alarm.region == "cn-shenzhen"  # regionId=null: the region dimension stands in
+    assert alarm.region == ""  # regionId=null; the mapping takes the region dimension instead
     assert "instance_name" not in alarm.details
     assert alarm.dimensions["region"] == "cn-shenzhen"
     assert alarm.details["last_time"] == "2分钟"

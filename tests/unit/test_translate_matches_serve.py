@@ -13,7 +13,7 @@ from bridge.deliver.alertmanager import postable
 from bridge.rules.loading import load_settings
 from bridge.store.sqlite import SqliteStore
 from bridge.web.app import create_app
-from tests.harness.fixtures import FIXTURES
+from tests.harness.fixtures import FIXTURES, content_type, sample_paths
 
 CONFIG = """\
 vendor_timezone: UTC
@@ -23,11 +23,7 @@ annotation_templates:
   runbook: "https://runbooks.example.com/{{ labels.alertname }}"
 """
 """Settings and rules that change what every sample becomes, so a translate that skipped any would show."""
-SAMPLES = sorted(path.relative_to(FIXTURES).as_posix() for path in FIXTURES.glob("*/*") if path.is_file())
-
-
-def content_type(name: str) -> str:
-    return "application/x-www-form-urlencoded" if name.endswith(".form") else "application/json"
+SAMPLES = [path.relative_to(FIXTURES).as_posix() for path in sample_paths()]
 
 
 @pytest.mark.parametrize("sample", SAMPLES)

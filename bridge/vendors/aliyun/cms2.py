@@ -21,7 +21,6 @@ from bridge.vendors._fields import (
     given_details,
     local_time,
     obj,
-    region_or_dimension,
     required_text,
     text,
 )
@@ -88,7 +87,7 @@ def parse(fields: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
         event_at=at,
         resolved_at=at if state is AlarmState.RESOLVED else None,
         namespace=text(entity.get("domain")),
-        region=region_or_dimension(region, dimensions),
+        region=region,
         policy_id=text(fields.get("ruleId")),
         severity=severity(fields.get("severity")),
         dimensions=dimensions,

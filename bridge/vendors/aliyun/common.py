@@ -102,7 +102,7 @@ def arn_parts(arn: str) -> tuple[str, str]:
 
 
 def event_name_and_state(name: str, status: str) -> tuple[str, str]:
-    """The event's name without a lifecycle suffix, and its lifecycle state (lower case).
+    """The event's name without a lifecycle suffix, and its state as sent (``Executing``, ``Normal``…).
 
     ECS names events ``<resource>:<event>:<state>`` (``Instance:SystemFailure.Reboot:Executing``), older
     rules send the state in ``status``. Both become alertname ``Instance:SystemFailure.Reboot`` so that the
@@ -110,15 +110,15 @@ def event_name_and_state(name: str, status: str) -> tuple[str, str]:
     """
     base, sep, last = name.rpartition(":")
     if sep and base and last.lower() in _LIFECYCLE:
-        return base, last.lower()
-    return name, status.lower()
+        return base, last
+    return name, status
 
 
 def event_state(state: str, at: float) -> tuple[AlarmState, float | None]:
     """Firing or resolved, and when a firing event resolves itself."""
-    if state in EVENT_ENDED:
+    if state.lower() in EVENT_ENDED:
         return AlarmState.RESOLVED, None
-    return AlarmState.FIRING, at + (EVENT_IN_PROGRESS_TTL if state in EVENT_IN_PROGRESS else EVENT_TTL)
+    return AlarmState.FIRING, at + (EVENT_IN_PROGRESS_TTL if state.lower() in EVENT_IN_PROGRESS else EVENT_TTL)
 
 
 def prefixed(prefix: str, values: dict[str, Any]) -> dict[str, str]:

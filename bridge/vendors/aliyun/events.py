@@ -55,7 +55,7 @@ def parse(fields: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
         "user_id": text(fields.get("userId")),
         **prefixed("content", content),
     }
-    shown = text(content.get("state")) or lifecycle
+    shown = text(content.get("state")) or ("" if lifecycle.lower() == "normal" else lifecycle)
     where = f" on {instance_name or resource}" if instance_name or resource else ""
     return [Alarm(
         vendor="aliyun",

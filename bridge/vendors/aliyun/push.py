@@ -18,7 +18,7 @@ from typing import Any
 
 from bridge.model import Alarm, AlarmState, InvalidPayload
 from bridge.vendors import ParseContext
-from bridge.vendors._fields import epoch, given_details, local_time, region_or_dimension, required_text, text
+from bridge.vendors._fields import epoch, given_details, local_time, required_text, text
 from bridge.vendors.aliyun.common import (
     CONSOLE_URL,
     Shape,
@@ -158,7 +158,7 @@ def _metric(alert: dict[str, Any], status: str, started: float, at: float, level
         event_at=at,
         resolved_at=at if state is AlarmState.RESOLVED else None,
         namespace=text(alert.get("namespace")) or text(alert.get("product")),
-        region=region_or_dimension(text(alert.get("regionId")) or arn_region, dimensions),
+        region=text(alert.get("regionId")) or arn_region or dimensions.get("regionId", ""),
         policy_id=policy,
         severity=level,
         dimensions=dimensions,

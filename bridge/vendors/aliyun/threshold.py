@@ -20,7 +20,6 @@ from bridge.vendors._fields import (
     flat_strings,
     given_details,
     loads_bounded,
-    region_or_dimension,
     required_text,
     text,
 )
@@ -67,7 +66,7 @@ def parse(fields: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
         state=state,
         **dated_once(at, state),
         namespace=text(fields.get("namespace")) or text(fields.get("metricProject")),
-        region=region_or_dimension(text(fields.get("regionId")), dimensions),
+        region=text(fields.get("regionId")) or dimensions.get("regionId", ""),
         policy_id=text(fields.get("ruleId")),
         severity=SEVERITIES.get(level, ""),
         alarm_state="insufficient_data" if raw_state == "INSUFFICIENT_DATA" else "",
