@@ -1,0 +1,139 @@
+"""Every Alibaba sample becomes the expected alert in a real Alertmanager, and what ends it resolves it.
+
+One bridge and one Alertmanager serve the module; each test uses alerts of its own objects. Samples are
+posted as published, with their times moved to now where the time decides whether the alert still fires
+(an event resolves itself an hour after it happened).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bridge.vendors.aliyun.common import EVENT_TTL
+from tests.harness.alertmanager import Alertmanager, active
+from tests.harness.bridge_process import Bridge
+from tests.harness.fixtures import fixture_bytes
+
+pytestmark = pytest.mark.e2e
+FORM = "application/x-www-form-urlencoded"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def sample(name: str) -> dict[str, Any]:
+    return json.loads(fixture_bytes("aliyun", name))
+
+
+def event_time(at: float) -> str:
+    """Alibaba's event time format, ``20230401T180958.118+0800``."""
+    return datetime.fromtimestamp(at, SHANGHAI).strftime("%Y%m%dT%H%M%S.000%z")
+
+
+def post(bridge: Bridge, body: dict[str, Any] | bytes, content_type: str = "application/json") -> None:
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    response = bridge.post("aliyun", data, content_type)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "ok"}
+
+
+def firing(am: Alertmanager, **labels: str) -> dict[str, Any]:
+    [alert] = am.wait_for(lambda alerts: len(active(alerts)) == 1 and active(alerts), message=f"{labels} firing",
+                          **labels)
+    return alert
+
+
+def gone(am: Alertmanager, timeout: float = 10.0, **labels: str) -> None:
+    am.wait_for(lambda alerts: not alerts, timeout=timeout, message=f"{labels} resolved", **labels)
+
+
+def test_event_rule_callbacks_fire_on_their_instance_and_resolve_themselves(
+        module_bridge: Bridge, module_alertmanager: Alertmanager) -> None:
+    expires_in = 5.0  # room for a loaded machine to deliver it before it expires
+    happened = event_time(time.time() - EVENT_TTL + expires_in)
+    post(module_bridge, {**sample("event-rule-preemptible.json"), "eventTime": happened})
+    post(module_bridge, {**sample("event-rule-statechange.json"), "eventTime": happened})
+
+    preempted = firing(module_alertmanager, alertname="Instance:PreemptibleInstanceInterruption")
+    assert preempted["labels"] == {
+        "alertname": "Instance:PreemptibleInstanceInterruption", "vendor": "aliyun", "namespace": "ECS",
+        "region": "eu-west-1", "policy_id": "抢占式实例中断事件报警", "severity": "warning",
+        "instanceId": "i-d7o6oaa1z4lpi4ekuf6k", "arn": "acs:ecs:cn-shanghai:153774292245****:instance/<resource-id>"}
+    assert preempted["annotations"]["content_action"] == "de***"
+    changed = firing(module_alertmanager, alertname="Instance:StateChange")
+    assert changed["labels"]["instanceId"] == "i-bp1ecr********5go2go"
+    assert changed["labels"]["severity"] == "info"
+    assert changed["annotations"]["content_state"] == "Stopping"
+
+    # Neither ever gets a recovery from CloudMonitor: each resolves itself an hour after it happened.
+    gone(module_alertmanager, timeout=expires_in + 10, alertname="Instance:PreemptibleInstanceInterruption")
+    gone(module_alertmanager, alertname="Instance:StateChange")
+
+
+def test_an_event_that_ends_is_resolved_by_its_end(module_bridge: Bridge, module_alertmanager: Alertmanager) -> None:
+    now = time.time()
+    reboot = {**sample("event-rule-statechange.json"), "name": "Instance:SystemFailure.Reboot:Executing",
+              "level": "CRITICAL", "content": {"resourceId": "i-reboot-e2e"}}
+    post(module_bridge, {**reboot, "eventTime": event_time(now - 60)})
+    alert = firing(module_alertmanager, alertname="Instance:SystemFailure.Reboot")
+    assert (alert["labels"]["instanceId"], alert["labels"]["severity"]) == ("i-reboot-e2e", "critical")
+    post(module_bridge, {**reboot, "name": "Instance:SystemFailure.Reboot:Executed", "eventTime": event_time(now)})
+    gone(module_alertmanager, alertname="Instance:SystemFailure.Reboot")
+
+
+def test_a_subscription_push_fires_as_form_and_its_resolved_push_as_json_resolves_it(
+        module_bridge: Bridge, module_alertmanager: Alertmanager) -> None:
+    now_ms = int(time.time() * 1000)
+    fields = dict(parse_qsl(fixture_bytes("aliyun", "event-subscription.form").decode(), keep_blank_values=True))
+    pushed = {**json.loads(fields["alert"]), "timestamp": now_ms - 60_000}
+    post(module_bridge, urlencode({**fields, "alert": json.dumps(pushed), "time": now_ms - 60_000}).encode(), FORM)
+
+    alert = firing(module_alertmanager, alertname="CloudAssistant:FirstHeartbeat")
+    assert alert["labels"] == {
+        "alertname": "CloudAssistant:FirstHeartbeat", "vendor": "aliyun", "namespace": "ECS", "region": "cn-hangzhou",
+        "policy_id": "testid", "severity": "info", "instanceId": "i-testhost",
+        "arn": "acs:ecs:cn-hangzhou:testuser:instance/i-testhost"}
+    assert alert["annotations"]["strategy_name"] == "eventwebhook"
+
+    body = sample("event-subscription.json")
+    post(module_bridge, {**body, "alert": {**body["alert"], "alertStatus": "RESOLVED", "timestamp": now_ms},
+                         "time": now_ms})
+    gone(module_alertmanager, alertname="CloudAssistant:FirstHeartbeat")
+
+
+def test_a_cloudmonitor_2_alert_fires_and_its_recovery_resolves_it(
+        module_bridge: Bridge, module_alertmanager: Alertmanager) -> None:
+    now_ms = int(time.time() * 1000)
+    body = sample("cms2-occurred.json")
+    post(module_bridge, {**body, "timestamp": now_ms - 60_000})
+    alert = firing(module_alertmanager, alertname="ECS CPU usage is high")
+    assert alert["labels"] == {
+        "alertname": "ECS CPU usage is high", "vendor": "aliyun", "namespace": "ecs", "region": "cn-hangzhou",
+        "policy_id": "rule-1", "severity": "warning", "entity_type": "instance", "entity_id": "i-123",
+        "cms_region": "cn-hangzhou", "customNumber": "7", "regionId": "cn-hangzhou", "environment": "production"}
+    assert alert["annotations"]["current_value"] == "92.5"
+    assert alert["generatorURL"] == "https://cmsnext.console.aliyun.com/"
+    post(module_bridge, {**body, "status": "RECOVERED", "subtype": "NORMAL_RESOLVE", "timestamp": now_ms})
+    gone(module_alertmanager, alertname="ECS CPU usage is high")
+
+
+def test_an_api_gateway_alarm_without_region_id_gets_its_region_and_its_ok_resolves_it(
+        module_bridge: Bridge, module_alertmanager: Alertmanager) -> None:
+    post(module_bridge, fixture_bytes("aliyun", "apigateway-alert-ms.form"), FORM)
+    alert = firing(module_alertmanager, alertname="Code5XX")
+    assert (alert["labels"]["region"], alert["labels"]["dim_region"]) == ("cn-shenzhen", "cn-shenzhen")
+    post(module_bridge, fixture_bytes("aliyun", "apigateway-ok-ms.form"), FORM)
+    gone(module_alertmanager, alertname="Code5XX")
+
+
+def test_a_body_of_no_known_shape_is_refused_with_what_each_shape_lacked(module_bridge: Bridge) -> None:
+    response = module_bridge.post("aliyun", json.dumps({"name": "Instance:StateChange"}))
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("body: no Alibaba CloudMonitor callback shape matches; tried "
+                                                "threshold alarm callback (alertState: missing or empty)")
+    assert "event-rule callback (product: missing or empty)" in response.json()["error"]
