@@ -13,7 +13,7 @@ from bridge.mapping.default import MappingOptions, to_alert
 from bridge.model import AlarmState, InvalidPayload, object_key_of
 from bridge.vendors import ParseContext
 from bridge.vendors.aliyun import VENDOR as aliyun
-from bridge.vendors.aliyun.common import EVENT_IN_PROGRESS_TTL, EVENT_TTL
+from bridge.vendors.aliyun.common import EVENT_IN_PROGRESS_TTL, EVENT_TTL, MAX_CONTENT_DETAILS, MAX_DETAIL_LENGTH
 from tests.harness.alarms import assert_alarm
 from tests.harness.fixtures import fixture_bytes
 
@@ -182,3 +182,27 @@ def test_a_region_given_only_as_a_dimension_becomes_the_region_label_without_cha
     assert alert.labels["dim_region"] == "cn-shenzhen"  # the dimension keeps its own label
     before = {k: v for k, v in alert.labels.items() if k not in ("region", "severity")}  # the labels it had
     assert alert.object_key == object_key_of(before)  # alerts raised before the label existed: same object
+
+
+@pytest.mark.parametrize(("resource_id", "content", "labels", "region"), [
+    ("acs:ecs:cn-hangzhou:1234:instance/i-bp1", {},
+     {"instanceId": "i-bp1", "arn": "acs:ecs:cn-hangzhou:1234:instance/i-bp1"}, "cn-hangzhou"),
+    ("acs:ecs:cn-shanghai:1234:instance/<resource-id>", {"instanceId": "i-d7o"},
+     {"instanceId": "i-d7o", "arn": "acs:ecs:cn-shanghai:1234:instance/<resource-id>"}, "cn-shanghai"),
+    ("acs:ecs:cn-shanghai:1234:instance/<resource-id>", {}, {"arn": "acs:ecs:cn-shanghai:1234:instance/<resource-id>"},
+     "cn-shanghai"),
+    ("d-bp1disk", {}, {"instanceId": "d-bp1disk"}, ""),  # a bare id is no ARN
+])
+def test_an_event_is_labelled_with_its_resource_id_and_arn(resource_id: str, content: dict[str, str],
+                                                            labels: dict[str, str], region: str) -> None:
+    body = {**sample("event-rule-statechange.json"), "resourceId": resource_id, "content": content, "regionId": ""}
+    [alarm] = parse(body)
+    assert (alarm.dimensions, alarm.region) == (labels, region)
+
+
+def test_free_form_event_content_fills_a_bounded_number_of_annotations() -> None:
+    content = {f"k{i:03}": "v" * 10_000 for i in range(200)}
+    [alarm] = parse({**sample("event-rule-statechange.json"), "content": content})
+    taken = [k for k in alarm.details if k.startswith("content_")]
+    assert len(taken) == MAX_CONTENT_DETAILS
+    assert all(len(alarm.details[k]) == MAX_DETAIL_LENGTH for k in taken)

@@ -33,6 +33,8 @@ _LIFECYCLE = EVENT_ENDED | EVENT_IN_PROGRESS | {"failed"}
 
 MAX_DETAIL_LENGTH = 4096
 """Characters of one annotation taken from free-form vendor content (event content, raw JSON)."""
+MAX_CONTENT_DETAILS = 32
+"""Annotations taken from one free-form object; the rest of it stays in the payload for templates."""
 
 
 @dataclass(frozen=True)
@@ -89,16 +91,21 @@ def lenient_nested(value: Any, where: str, max_depth: int) -> dict[str, Any]:
         return {}
 
 
-def arn_parts(arn: str) -> tuple[str, str]:
-    """The region and resource id of an ARN: ``acs:ecs:cn-hangzhou:1234:instance/i-bp1`` → ``cn-hangzhou``, ``i-bp1``.
+def resource_labels(arn: str, *ids: str) -> tuple[dict[str, str], str]:
+    """The object labels of an event, and the region its ARN names.
 
-    A placeholder such as ``<resource-id>`` (seen in published captures) is no id.
+    ``instanceId`` is the first id the event's content gives, else the ARN's resource
+    (``acs:ecs:cn-hangzhou:1234:instance/i-bp1`` → ``i-bp1``; a placeholder such as ``<resource-id>``, seen
+    in published captures, is no id); threshold alarms label the same object ``instanceId``, so one
+    inhibition or silence can cover both. ``arn`` is the ARN itself; a resource id that is no ARN is
+    only the ``instanceId``.
     """
     parts = arn.split(":", 4)
-    if len(parts) < 5 or parts[0] != "acs":
-        return "", ""
-    resource = parts[4].rpartition("/")[2]
-    return parts[2], "" if resource.startswith("<") else resource
+    is_arn = len(parts) == 5 and parts[0] == "acs"
+    region, resource = (parts[2], parts[4].rpartition("/")[2]) if is_arn else ("", arn)
+    instance = next((i for i in ids if i), "") or ("" if resource.startswith("<") else resource)
+    labels = {"instanceId": instance, "arn": arn if is_arn else ""}
+    return {k: v for k, v in labels.items() if v}, region
 
 
 def event_name_and_state(name: str, status: str) -> tuple[str, str]:
@@ -122,8 +129,10 @@ def event_state(state: str, at: float) -> tuple[AlarmState, float | None]:
 
 
 def prefixed(prefix: str, values: dict[str, Any]) -> dict[str, str]:
-    """Free-form vendor content as annotations ``<prefix>_<key>``, one level flattened, long values cut."""
-    return {f"{prefix}_{key}": value[:MAX_DETAIL_LENGTH] for key, value in flat_strings(values).items()}
+    """Free-form vendor content as annotations ``<prefix>_<key>``, one level flattened, long values cut,
+    at most :data:`MAX_CONTENT_DETAILS` of them."""
+    flat = list(flat_strings(values).items())[:MAX_CONTENT_DETAILS]
+    return {f"{prefix}_{key}": value[:MAX_DETAIL_LENGTH] for key, value in flat}
 
 
 def json_text(value: Any) -> str:

@@ -19,11 +19,11 @@ from bridge.vendors._fields import given_details, local_time, required_text, tex
 from bridge.vendors.aliyun.common import (
     CONSOLE_URL,
     Shape,
-    arn_parts,
     event_name_and_state,
     event_state,
     nested,
     prefixed,
+    resource_labels,
     severity,
 )
 
@@ -33,10 +33,9 @@ def parse(fields: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
     product = required_text(fields.get("product"), "product")
     name, lifecycle = event_name_and_state(raw_name, text(fields.get("status")))
     content = nested(fields.get("content"), "content", ctx.max_json_depth)
-    arn = text(fields.get("resourceId"))
-    arn_region, arn_resource = arn_parts(arn)
-    resource = (text(content.get("instanceId")) or text(content.get("resourceId")) or arn_resource
-                or (arn if not arn_region else ""))
+    dimensions, arn_region = resource_labels(text(fields.get("resourceId")), text(content.get("instanceId")),
+                                             text(content.get("resourceId")))
+    resource = dimensions.get("instanceId", "")
     unparsed: dict[str, str] = {}
     at = local_time(fields.get("eventTime"), "eventTime", ctx.timezone, unparsed) or ctx.now
     state, expires_at = event_state(lifecycle, at)
@@ -68,7 +67,7 @@ def parse(fields: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
         region=text(fields.get("regionId")) or arn_region,
         policy_id=text(fields.get("ruleName")),
         severity=severity(fields.get("level"), fields.get("curLevel")),
-        dimensions={k: v for k, v in {"instanceId": resource, "arn": arn}.items() if v},
+        dimensions=dimensions,
         details=given_details(details, unparsed),
         summary=f"{name}{where}" + (f": {shown}" if shown else ""),
         description=f"Alibaba Cloud {product} event {name}{where}"

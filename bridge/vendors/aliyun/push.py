@@ -22,7 +22,6 @@ from bridge.vendors._fields import epoch, given_details, local_time, required_te
 from bridge.vendors.aliyun.common import (
     CONSOLE_URL,
     Shape,
-    arn_parts,
     event_name_and_state,
     event_state,
     json_text,
@@ -30,6 +29,7 @@ from bridge.vendors.aliyun.common import (
     nested,
     prefixed,
     present,
+    resource_labels,
     severity,
 )
 from bridge.vendors.aliyun.threshold import parse_dimensions
@@ -84,9 +84,9 @@ def _event(alert: dict[str, Any], meta: dict[str, Any], status: str, started: fl
     raw_name = required_text(raw_name, "alert.eventName")
     name, lifecycle = event_name_and_state(raw_name, text(meta.get("status")))
     content = lenient_nested(alert.get("eventRawContent"), "alert.eventRawContent", ctx.max_json_depth)
-    arn = text(alert.get("arn")) or text(meta.get("resourceId"))
-    arn_region, arn_resource = arn_parts(arn)
-    resource = text(content.get("instanceId")) or text(content.get("resourceId")) or arn_resource
+    dimensions, arn_region = resource_labels(text(alert.get("arn")) or text(meta.get("resourceId")),
+                                             text(content.get("instanceId")), text(content.get("resourceId")))
+    resource = dimensions.get("instanceId", "")
     if _STATES[status] is AlarmState.RESOLVED:
         state, expires_at = AlarmState.RESOLVED, None
     else:
@@ -119,7 +119,7 @@ def _event(alert: dict[str, Any], meta: dict[str, Any], status: str, started: fl
         region=text(meta.get("regionId")) or text(content.get("regionId")) or arn_region,
         policy_id=policy,
         severity=level,
-        dimensions={k: v for k, v in {"instanceId": resource, "arn": arn}.items() if v},
+        dimensions=dimensions,
         details=given_details(details, unparsed),
         summary=f"{name}{where}",
         description=f"Alibaba Cloud {product or 'CloudMonitor'} event {name}{where}"
@@ -133,10 +133,9 @@ def _metric(alert: dict[str, Any], status: str, started: float, at: float, level
             common: dict[str, str], unparsed: dict[str, str], ctx: ParseContext) -> Alarm:
     metric = required_text(alert.get("metricName"), "alert.metricName")
     dimensions = parse_dimensions(alert.get("dimensions"), ctx.max_json_depth)
-    arn = text(alert.get("arn"))
-    arn_region, arn_resource = arn_parts(arn)
-    if arn_resource and "instanceId" not in dimensions:
-        dimensions["instanceId"] = arn_resource
+    from_arn, arn_region = resource_labels(text(alert.get("arn")))
+    if "instanceId" in from_arn and "instanceId" not in dimensions:
+        dimensions["instanceId"] = from_arn["instanceId"]
     state = _STATES[status]
     instance = text(alert.get("instanceName")) or dimensions.get("instanceId", "")
     current = text(alert.get("curValue")) or text(alert.get("value"))
