@@ -91,7 +91,7 @@ def test_the_subscription_push_reads_the_same_as_json_and_as_form() -> None:
                  expires_at=when + EVENT_TTL,
                  dimensions={"instanceId": "i-testhost", "arn": "acs:ecs:cn-hangzhou:testuser:instance/i-testhost"})
     assert from_json.details["strategy_name"] == "eventwebhook"
-    assert from_json.details["event_opsCode"] == "InstanceStatusChange"
+    assert from_json.details["event_content_opsCode"] == "InstanceStatusChange"
     assert {k: v for k, v in from_json.details.items() if k != "batch_id"} == from_form.details
     assert (from_form.name, from_form.dimensions, from_form.expires_at) == (
         from_json.name, from_json.dimensions, from_json.expires_at)

@@ -105,7 +105,7 @@ def _event(alert: dict[str, Any], meta: dict[str, Any], status: str, started: fl
         "instance_name": instance_name,
         "region_name": text(meta.get("regionNameEn")),
         **prefixed("content", content),
-        **prefixed("event", extra if isinstance(extra, dict) else {}),
+        **prefixed("event_content", extra if isinstance(extra, dict) else {}),
     }
     where = f" on {instance_name or resource}" if instance_name or resource else ""
     return Alarm(
