@@ -206,3 +206,9 @@ def test_free_form_event_content_fills_a_bounded_number_of_annotations() -> None
     taken = [k for k in alarm.details if k.startswith("content_")]
     assert len(taken) == MAX_CONTENT_DETAILS
     assert all(len(alarm.details[k]) == MAX_DETAIL_LENGTH for k in taken)
+
+
+def test_a_cloudmonitor_2_rules_own_annotations_are_kept() -> None:
+    body = {**sample("cms2-occurred.json"), "data": {}, "annotations": {"current_value": "92.5 %", "runbook": "r"}}
+    [alarm] = parse(body)
+    assert (alarm.details["current_value"], alarm.details["runbook"]) == ("92.5 %", "r")

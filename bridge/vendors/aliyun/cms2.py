@@ -56,7 +56,6 @@ def parse(fields: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
     threshold = " ".join(filter(None, (text(data.get("comparisonOperator")), text(data.get("threshold")))))
     prop = obj(entity.get("prop"), "resource.entity.prop", required=False)
     details = {
-        **annotations,
         "alert_message": text(fields.get("alertMessage")),
         "current_value": text(data.get("value")),
         "threshold": threshold,
@@ -75,6 +74,7 @@ def parse(fields: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
         **prefixed("entity", prop),
         **prefixed("field", obj(fields.get("alertEntityFields"), "alertEntityFields", required=False)),
         "data": json_text({k: v for k, v in data.items() if k not in ("value", "threshold", "comparisonOperator")}),
+        **annotations,  # the rule's own annotations: its author's words win over the bridge's
     }
     shown = text(prop.get("instanceName")) or entity_ids["entity_id"]
     where = f" on {shown}" if shown else ""
