@@ -9,8 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from bridge.mapping.default import MappingOptions, to_alert
-from bridge.model import AlarmState, InvalidPayload, object_key_of
+from bridge.model import AlarmState, InvalidPayload
 from bridge.vendors import ParseContext
 from bridge.vendors.aliyun import VENDOR as aliyun
 from bridge.vendors.aliyun.common import EVENT_IN_PROGRESS_TTL, EVENT_TTL, MAX_CONTENT_DETAILS, MAX_DETAIL_LENGTH
@@ -173,15 +172,6 @@ def test_a_form_body_of_no_known_shape_is_refused_too() -> None:
     fields = dict(parse_qsl(fixture_bytes("aliyun", "threshold-alert.form").decode()))
     with pytest.raises(InvalidPayload, match=r"threshold alarm callback \(alertState: missing or empty\)"):
         parse(urlencode({k: v for k, v in fields.items() if k != "alertState"}).encode(), FORM)
-
-
-def test_a_region_given_only_as_a_dimension_becomes_the_region_label_without_changing_the_object() -> None:
-    [alarm] = aliyun.parse(fixture_bytes("aliyun", "apigateway-alert-ms.form"), FORM, CTX).alarms
-    alert = to_alert(alarm, MappingOptions(), CTX.now)
-    assert alert.labels["region"] == "cn-shenzhen"
-    assert alert.labels["dim_region"] == "cn-shenzhen"  # the dimension keeps its own label
-    before = {k: v for k, v in alert.labels.items() if k not in ("region", "severity")}  # the labels it had
-    assert alert.object_key == object_key_of(before)  # alerts raised before the label existed: same object
 
 
 @pytest.mark.parametrize(("resource_id", "content", "labels", "region"), [
