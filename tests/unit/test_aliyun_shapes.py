@@ -95,6 +95,8 @@ def test_the_subscription_push_reads_the_same_as_json_and_as_form() -> None:
     assert (from_form.name, from_form.dimensions, from_form.expires_at) == (
         from_json.name, from_json.dimensions, from_json.expires_at)
     assert "aliyunId" not in json.dumps(from_json.details) and "userInfo" not in from_json.raw
+    assert from_form.raw["alert"]["eventName"] == "CloudAssistant:FirstHeartbeat"  # decoded for templates
+    assert "userInfo" not in from_form.raw
 
 
 def test_a_resolved_push_resolves_and_the_notification_policy_fields_are_kept() -> None:
