@@ -116,7 +116,8 @@ def test_a_resolved_push_resolves_and_the_notification_policy_fields_are_kept() 
 
 
 def test_a_push_of_a_threshold_alarm_reads_the_metric_and_its_dimensions() -> None:
-    alert = {"alertStatus": "TRIGGERED", "source": "METRIC", "metricName": "cpu_total", "product": "ECS",
+    alert = {"alertStatus": "TRIGGERED", "source": "METRIC", "metricName": "cpu_total", "eventName": "Alert",
+             "product": "ECS",
              "namespace": "acs_ecs_dashboard", "ruleId": "rule-9", "severity": "CRITICAL", "curValue": "97",
              "dimensions": {"instanceId": "i-bp67", "userId": "1270"}, "timestamp": 1704780333000}
     [fired] = parse({"alert": json.dumps(alert), "strategyName": "ops"})

@@ -74,8 +74,10 @@ def parse(fields: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
 
 
 def _is_metric(alert: dict[str, Any]) -> bool:
-    """A threshold alarm: it names a metric, and no event (system and custom events name one)."""
-    return present(alert.get("metricName")) and not present(alert.get("eventName"))
+    """A threshold alarm: it names a metric and does not come from an event source (``SYS_EVENT``,
+    ``CUSTOM_EVENT``). Its ``eventName`` is no event: CloudMonitor's alert history gives metric alarms
+    event names such as ``AlertOk``."""
+    return present(alert.get("metricName")) and "EVENT" not in text(alert.get("source")).upper()
 
 
 def _event(alert: dict[str, Any], meta: dict[str, Any], status: str, started: float, at: float, level: str,
