@@ -48,6 +48,10 @@ class Alarm:
     alarm_state: str = ""
     """A vendor state beyond firing/resolved (Alibaba ``insufficient_data``); becomes a label."""
     dimensions: dict[str, str] = field(default_factory=dict)
+    identity: frozenset[str] | None = None
+    """The dimensions that identify the monitored object (ids); the others are display text (names, IPs)
+    that may change while the alarm fires. ``None``: every dimension identifies it. Either way every
+    dimension is a label; only the object key (:attr:`Alert.object_key`) is computed from these."""
     details: dict[str, str] = field(default_factory=dict)
     """Values that change while the alarm lasts; they become annotations."""
     summary: str = ""

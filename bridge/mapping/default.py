@@ -54,7 +54,7 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
         generator_url=alarm.console_url,
         expires_at=alarm.expires_at,
         source_vendor=alarm.vendor,
-        source_key=object_key_of(key_labels),
+        source_key=object_key_of(identity_labels(alarm, key_labels)),
     )
 
 
@@ -89,25 +89,49 @@ def region_dimension(dimensions: Mapping[str, str]) -> str:
     return dimensions.get("regionId", "") or dimensions.get("region", "")
 
 
+def identity_labels(alarm: Alarm, labels: Mapping[str, str]) -> dict[str, str]:
+    """The labels that identify the monitored object: all but its display dimensions.
+
+    A vendor names its identity dimensions (:attr:`Alarm.identity`); the labels of the other dimensions
+    (a renamable instance name, an IP) are left out, so a rename while the alarm fires keeps its object
+    key: the store then resolves the old label set and fires the new one, and the recovery resolves
+    whichever fires. When none of the named dimensions is present, every dimension identifies the
+    object: leaving them all out could merge two objects into one alert.
+    """
+    if alarm.identity is None:
+        return dict(labels)
+    names = dimension_label_names(alarm.dimensions)
+    if not any(name in alarm.identity for name in names):
+        return dict(labels)
+    display = {label for name, label in names.items() if name not in alarm.identity}
+    return {k: v for k, v in labels.items() if k not in display}
+
+
 def dimension_labels(dimensions: Mapping[str, str]) -> dict[str, str]:
-    """Every non-empty dimension under a label of its own: dropping one would merge two objects.
+    """Every non-empty dimension under a label of its own: dropping one would merge two objects."""
+    return {label: clean_value(dimensions[name]) for name, label in dimension_label_names(dimensions).items()}
+
+
+def dimension_label_names(dimensions: Mapping[str, str]) -> dict[str, str]:
+    """The label name of each non-empty dimension, by dimension name.
 
     Names that clean to the same label (``a.b`` and ``a-b``; ``中文`` and ``名称``, both ``unnamed``) are
     told apart the same way in every callback: a name that needs no cleaning keeps it, then the others
     take the cleaned name in the order of their original names, suffixed ``_2``, ``_3``… when taken.
     """
-    values = {name: clean_value(value) for name, value in dimensions.items()}
-    names = sorted(name for name, value in values.items() if value)
-    labels = {name: values[name] for name in names if _dimension_label(name) == name}
+    names = sorted(name for name, value in dimensions.items() if clean_value(value))
+    labels = {name: name for name in names if _dimension_label(name) == name}
+    taken = set(labels.values())
     for name in names:
         base = _dimension_label(name)
         if base == name:
             continue
         key, count = base, 1
-        while key in labels:
+        while key in taken:
             count += 1
             key = f"{base}_{count}"
-        labels[key] = values[name]
+        labels[name] = key
+        taken.add(key)
     return labels
 
 

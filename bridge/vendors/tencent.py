@@ -1,7 +1,9 @@
 """Tencent Cloud Monitor callbacks: the 2018 format and the current metric and event formats.
 
 Times carry no zone (the vendor's zone, Asia/Shanghai by default); ``alarmStatus`` arrives as 1/0 or
-"1"/"0"; "-" marks a stateless EventBridge event that never recovers. The reply must echo the
+"1"/"0"; "-" marks a stateless EventBridge event that never recovers. Events routed through EventBridge
+may carry no ``policyId``. A multi-level policy names the level in ``alertId`` (``<sessionId>_Serious``).
+``objName``, ``deviceName`` and ``objDetail`` are display text, not identity. The reply must echo the
 ``sessionId`` with ``retCode`` 0, or older Tencent senders retry.
 """
 
@@ -28,6 +30,16 @@ from bridge.vendors._fields import (
 CONSOLE_URL = "https://console.cloud.tencent.com/monitor/alarm/policy"
 STATELESS_EVENT_TTL = 3600.0
 """How long a stateless event ("-") stays firing; Tencent never sends its recovery."""
+
+DISPLAY_DIMENSIONS = frozenset({"objName", "deviceName", "objDetail"})
+"""Dimensions that describe the object rather than identify it: ``objName`` is what the alarm SMS shows
+(``172.21.30.15#588789``, ``cdb-59ds6dfv(instance name:…,IP:…)``), ``deviceName`` the editable instance
+name, and ``objDetail`` (flattened) the event object's IPs, VPC and names. They stay labels, but are left
+out of the object's identity, so a rename or a new IP while the alarm fires does not make a second alert."""
+
+LEVELS = {"remind": "info", "warn": "warning", "serious": "critical"}
+"""A multi-level policy's levels (Remind, Warn, Serious), read from the ``alertId`` suffix
+(``<sessionId>_<level>``). Other alarms take the configured default severity."""
 
 _STATES = {"1": AlarmState.FIRING, "0": AlarmState.RESOLVED, "-": AlarmState.FIRING}
 
@@ -75,7 +87,8 @@ class Tencent:
             recovered = recovered or ctx.now
             event_at = max(event_at, recovered)
         show_name = text(cond.get("metricShowName")) or text(cond.get("eventShowName")) or name
-        dimensions = flat_strings(obj(target.get("dimensions"), "alarmObjInfo.dimensions", required=False))
+        raw_dimensions = obj(target.get("dimensions"), "alarmObjInfo.dimensions", required=False)
+        dimensions = flat_strings(raw_dimensions)
         details = {**_details(policy, cond, duration, payload), **unparsed_details(unparsed)}
         obj_name = dimensions.get("objName") or dimensions.get("unInstanceId") or dimensions.get("objId", "")
         return Alarm(
@@ -88,7 +101,9 @@ class Tencent:
             namespace=text(target.get("namespace")) or text(cond.get("productName")),
             region=text(target.get("region")),
             policy_id=text(policy.get("policyId")),
+            severity=level_severity(payload),
             dimensions=dimensions,
+            identity=identity_dimensions(raw_dimensions),
             details=details,
             summary=_summary(show_name, obj_name, cond),
             description=f"Tencent Cloud policy {text(policy.get('policyName')) or '?'}: {show_name}"
@@ -97,6 +112,21 @@ class Tencent:
             expires_at=first + STATELESS_EVENT_TTL if status == "-" else None,
             raw=payload,
         )
+
+
+def level_severity(payload: dict[str, Any]) -> str:
+    """The severity of a multi-level policy's alarm: ``alertId`` is ``<sessionId>_<level>`` there, and
+    equals ``sessionId`` otherwise (then the configured default applies)."""
+    _, sep, level = text(payload.get("alertId")).rpartition("_")
+    return LEVELS.get(level.lower(), "") if sep else ""
+
+
+def identity_dimensions(raw: dict[str, Any]) -> frozenset[str]:
+    """The (flattened) dimensions that identify the object: all but :data:`DISPLAY_DIMENSIONS`.
+
+    Unknown dimensions identify, so that two objects of a product not listed here never merge.
+    """
+    return frozenset(flat_strings({k: v for k, v in raw.items() if k not in DISPLAY_DIMENSIONS}))
 
 
 def _timing(payload: dict[str, Any], policy: dict[str, Any], ctx: ParseContext, unparsed: dict[str, str]
@@ -135,6 +165,7 @@ def _details(policy: dict[str, Any], cond: dict[str, Any], duration: float | Non
         "duration_seconds": text(duration),
         "notify_type": text(cond.get("alarmNotifyType")),
         "notify_period_seconds": text(cond.get("alarmNotifyPeriod")),
+        "alert_id": text(payload.get("alertId")),
     }
     extra = payload.get("additionalMsg")
     if isinstance(extra, list) and extra:

@@ -42,16 +42,12 @@ def start_bridge(tmp_path: Path) -> Iterator[Callable[..., Bridge]]:
 
 
 @pytest.fixture(scope="module")
-def module_alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmanager]:
-    """One real Alertmanager for a whole module, for tests that each use alerts of their own."""
-    am = Alertmanager(tmp_path_factory.mktemp("alertmanager")).start()
-    yield am
-    am.stop()
-
-
-@pytest.fixture(scope="module")
-def module_bridge(module_alertmanager: Alertmanager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
-    """One started ``serve`` for a whole module, delivering to :func:`module_alertmanager`."""
-    bridge = Bridge(tmp_path_factory.mktemp("bridge"), [module_alertmanager.url]).start()
-    yield bridge
+def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Alertmanager, Bridge]]:
+    """One real Alertmanager and one ``serve`` for a whole module, whose tests each use objects of their own."""
+    workdir = tmp_path_factory.mktemp("shared-stack")
+    (workdir / "am").mkdir()
+    am = Alertmanager(workdir / "am").start()
+    bridge = Bridge(workdir, [am.url]).start()
+    yield am, bridge
     bridge.stop()
+    am.stop()

@@ -53,47 +53,50 @@ def gone(am: Alertmanager, timeout: float = 10.0, **labels: str) -> None:
 
 
 def test_event_rule_callbacks_fire_on_their_instance_and_resolve_themselves(
-        module_bridge: Bridge, module_alertmanager: Alertmanager) -> None:
+        shared_stack: tuple[Alertmanager, Bridge]) -> None:
+    am, bridge = shared_stack
     expires_in = 5.0  # room for a loaded machine to deliver it before it expires
     happened = event_time(time.time() - EVENT_TTL + expires_in)
-    post(module_bridge, {**sample("event-rule-preemptible.json"), "eventTime": happened})
-    post(module_bridge, {**sample("event-rule-statechange.json"), "eventTime": happened})
+    post(bridge, {**sample("event-rule-preemptible.json"), "eventTime": happened})
+    post(bridge, {**sample("event-rule-statechange.json"), "eventTime": happened})
 
-    preempted = firing(module_alertmanager, alertname="Instance:PreemptibleInstanceInterruption")
+    preempted = firing(am, alertname="Instance:PreemptibleInstanceInterruption")
     assert preempted["labels"] == {
         "alertname": "Instance:PreemptibleInstanceInterruption", "vendor": "aliyun", "namespace": "ECS",
         "region": "eu-west-1", "policy_id": "抢占式实例中断事件报警", "severity": "warning",
         "instanceId": "i-d7o6oaa1z4lpi4ekuf6k", "arn": "acs:ecs:cn-shanghai:153774292245****:instance/<resource-id>"}
     assert preempted["annotations"]["content_action"] == "de***"
-    changed = firing(module_alertmanager, alertname="Instance:StateChange")
+    changed = firing(am, alertname="Instance:StateChange")
     assert changed["labels"]["instanceId"] == "i-bp1ecr********5go2go"
     assert changed["labels"]["severity"] == "info"
     assert changed["annotations"]["content_state"] == "Stopping"
 
     # Neither ever gets a recovery from CloudMonitor: each resolves itself an hour after it happened.
-    gone(module_alertmanager, timeout=expires_in + 10, alertname="Instance:PreemptibleInstanceInterruption")
-    gone(module_alertmanager, alertname="Instance:StateChange")
+    gone(am, timeout=expires_in + 10, alertname="Instance:PreemptibleInstanceInterruption")
+    gone(am, alertname="Instance:StateChange")
 
 
-def test_an_event_that_ends_is_resolved_by_its_end(module_bridge: Bridge, module_alertmanager: Alertmanager) -> None:
+def test_an_event_that_ends_is_resolved_by_its_end(shared_stack: tuple[Alertmanager, Bridge]) -> None:
+    am, bridge = shared_stack
     now = time.time()
     reboot = {**sample("event-rule-statechange.json"), "name": "Instance:SystemFailure.Reboot:Executing",
               "level": "CRITICAL", "content": {"resourceId": "i-reboot-e2e"}}
-    post(module_bridge, {**reboot, "eventTime": event_time(now - 60)})
-    alert = firing(module_alertmanager, alertname="Instance:SystemFailure.Reboot")
+    post(bridge, {**reboot, "eventTime": event_time(now - 60)})
+    alert = firing(am, alertname="Instance:SystemFailure.Reboot")
     assert (alert["labels"]["instanceId"], alert["labels"]["severity"]) == ("i-reboot-e2e", "critical")
-    post(module_bridge, {**reboot, "name": "Instance:SystemFailure.Reboot:Executed", "eventTime": event_time(now)})
-    gone(module_alertmanager, alertname="Instance:SystemFailure.Reboot")
+    post(bridge, {**reboot, "name": "Instance:SystemFailure.Reboot:Executed", "eventTime": event_time(now)})
+    gone(am, alertname="Instance:SystemFailure.Reboot")
 
 
 def test_a_subscription_push_fires_as_form_and_its_resolved_push_as_json_resolves_it(
-        module_bridge: Bridge, module_alertmanager: Alertmanager) -> None:
+        shared_stack: tuple[Alertmanager, Bridge]) -> None:
+    am, bridge = shared_stack
     now_ms = int(time.time() * 1000)
     fields = dict(parse_qsl(fixture_bytes("aliyun", "event-subscription.form").decode(), keep_blank_values=True))
     pushed = {**json.loads(fields["alert"]), "timestamp": now_ms - 60_000}
-    post(module_bridge, urlencode({**fields, "alert": json.dumps(pushed), "time": now_ms - 60_000}).encode(), FORM)
+    post(bridge, urlencode({**fields, "alert": json.dumps(pushed), "time": now_ms - 60_000}).encode(), FORM)
 
-    alert = firing(module_alertmanager, alertname="CloudAssistant:FirstHeartbeat")
+    alert = firing(am, alertname="CloudAssistant:FirstHeartbeat")
     assert alert["labels"] == {
         "alertname": "CloudAssistant:FirstHeartbeat", "vendor": "aliyun", "namespace": "ECS", "region": "cn-hangzhou",
         "policy_id": "testid", "severity": "info", "instanceId": "i-testhost",
@@ -101,38 +104,47 @@ def test_a_subscription_push_fires_as_form_and_its_resolved_push_as_json_resolve
     assert alert["annotations"]["strategy_name"] == "eventwebhook"
 
     body = sample("event-subscription.json")
-    post(module_bridge, {**body, "alert": {**body["alert"], "alertStatus": "RESOLVED", "timestamp": now_ms},
+    post(bridge, {**body, "alert": {**body["alert"], "alertStatus": "RESOLVED", "timestamp": now_ms},
                          "time": now_ms})
-    gone(module_alertmanager, alertname="CloudAssistant:FirstHeartbeat")
+    gone(am, alertname="CloudAssistant:FirstHeartbeat")
 
 
-def test_a_cloudmonitor_2_alert_fires_and_its_recovery_resolves_it(
-        module_bridge: Bridge, module_alertmanager: Alertmanager) -> None:
+def test_a_cloudmonitor_2_alert_fires_survives_a_retag_and_its_recovery_resolves_it(
+        shared_stack: tuple[Alertmanager, Bridge]) -> None:
+    am, bridge = shared_stack
     now_ms = int(time.time() * 1000)
     body = sample("cms2-occurred.json")
-    post(module_bridge, {**body, "timestamp": now_ms - 60_000})
-    alert = firing(module_alertmanager, alertname="ECS CPU usage is high")
+    post(bridge, {**body, "timestamp": now_ms - 60_000})
+    alert = firing(am, alertname="ECS CPU usage is high")
     assert alert["labels"] == {
         "alertname": "ECS CPU usage is high", "vendor": "aliyun", "namespace": "ecs", "region": "cn-hangzhou",
         "policy_id": "rule-1", "severity": "warning", "entity_type": "instance", "entity_id": "i-123",
         "cms_region": "cn-hangzhou", "customNumber": "7", "regionId": "cn-hangzhou", "environment": "production"}
     assert alert["annotations"]["current_value"] == "92.5"
     assert alert["generatorURL"] == "https://cmsnext.console.aliyun.com/"
-    post(module_bridge, {**body, "status": "RECOVERED", "subtype": "NORMAL_RESOLVE", "timestamp": now_ms})
-    gone(module_alertmanager, alertname="ECS CPU usage is high")
+    # A user edits a tag while it fires: the same object, now under its new labels, and still one alert.
+    retagged = {**body, "resource": {**body["resource"], "tags": {"regionId": "cn-hangzhou", "environment": "prod"}}}
+    post(bridge, {**retagged, "status": "PERSISTENT", "timestamp": now_ms - 30_000})
+    am.wait_for(lambda alerts: [a["labels"]["environment"] for a in active(alerts)] == ["prod"],
+                message="only the retagged alert firing", alertname="ECS CPU usage is high")
+    post(bridge, {**retagged, "status": "RECOVERED", "subtype": "NORMAL_RESOLVE", "timestamp": now_ms})
+    gone(am, alertname="ECS CPU usage is high")
 
 
 def test_an_api_gateway_alarm_without_region_id_gets_its_region_and_its_ok_resolves_it(
-        module_bridge: Bridge, module_alertmanager: Alertmanager) -> None:
-    post(module_bridge, fixture_bytes("aliyun", "apigateway-alert-ms.form"), FORM)
-    alert = firing(module_alertmanager, alertname="Code5XX")
+        shared_stack: tuple[Alertmanager, Bridge]) -> None:
+    am, bridge = shared_stack
+    post(bridge, fixture_bytes("aliyun", "apigateway-alert-ms.form"), FORM)
+    alert = firing(am, alertname="Code5XX")
     assert (alert["labels"]["region"], alert["labels"]["dim_region"]) == ("cn-shenzhen", "cn-shenzhen")
-    post(module_bridge, fixture_bytes("aliyun", "apigateway-ok-ms.form"), FORM)
-    gone(module_alertmanager, alertname="Code5XX")
+    post(bridge, fixture_bytes("aliyun", "apigateway-ok-ms.form"), FORM)
+    gone(am, alertname="Code5XX")
 
 
-def test_a_body_of_no_known_shape_is_refused_with_what_each_shape_lacked(module_bridge: Bridge) -> None:
-    response = module_bridge.post("aliyun", json.dumps({"name": "Instance:StateChange"}))
+def test_a_body_of_no_known_shape_is_refused_with_what_each_shape_lacked(
+        shared_stack: tuple[Alertmanager, Bridge]) -> None:
+    _, bridge = shared_stack
+    response = bridge.post("aliyun", json.dumps({"name": "Instance:StateChange"}))
     assert response.status_code == 400
     assert response.json()["error"].startswith("body: no Alibaba CloudMonitor callback shape matches; tried "
                                                 "threshold alarm callback (alertState: missing or empty)")

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
+from bridge.mapping.default import MappingOptions, to_alert
 from bridge.model import AlarmState, InvalidPayload
 from bridge.vendors import ParseContext
 from bridge.vendors.aliyun import VENDOR as aliyun
@@ -205,3 +206,24 @@ def test_a_cloudmonitor_2_rules_own_annotations_are_kept() -> None:
     body = {**sample("cms2-occurred.json"), "data": {}, "annotations": {"current_value": "92.5 %", "runbook": "r"}}
     [alarm] = parse(body)
     assert (alarm.details["current_value"], alarm.details["runbook"]) == ("92.5 %", "r")
+
+
+def test_a_retagged_cloudmonitor_2_entity_is_the_same_object_under_new_labels() -> None:
+    body = sample("cms2-occurred.json")
+    [before] = parse(body)
+    retagged = {**body, "resource": {**body["resource"], "tags": {"regionId": "cn-hangzhou", "environment": "prod"}}}
+    [after] = parse(retagged)
+    old, new = (to_alert(a, MappingOptions(), CTX.now) for a in (before, after))
+    assert (old.labels["environment"], new.labels["environment"]) == ("production", "prod")
+    assert old.object_key == new.object_key
+    other = {**body, "resource": {**body["resource"], "entity": {**body["resource"]["entity"], "entity_id": "i-9"}}}
+    assert to_alert(parse(other)[0], MappingOptions(), CTX.now).object_key != old.object_key
+
+
+def test_an_event_whose_instance_is_renamed_is_the_same_alert() -> None:
+    body = sample("event-rule-preemptible.json")
+    [before] = parse(body)
+    [after] = parse({**body, "instanceName": "renamed", "content": {**body["content"], "instanceName": "renamed"}})
+    old, new = (to_alert(a, MappingOptions(), CTX.now) for a in (before, after))
+    assert old.labels == new.labels and old.object_key == new.object_key
+    assert new.annotations["instance_name"] == "renamed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bridge.mapping.default import MappingOptions, label_name, to_alert
-from bridge.model import Alarm, AlarmState
+from bridge.model import Alarm, AlarmState, Alert, object_key_of
 
 NOW = 1_700_000_000.0
 VALID_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -88,3 +88,43 @@ def test_severity_and_data_state_do_not_change_the_object_key() -> None:
 def test_label_name_never_returns_an_empty_name() -> None:
     assert label_name("___") == "unnamed"
     assert label_name("-") == "unnamed"
+
+
+# --- identity: which dimensions name the object, which are display text ----------------------------
+def test_display_dimensions_stay_labels_but_not_the_object_key() -> None:
+    """A renamed instance keeps its object key, so the store resolves the old label set when the new one fires."""
+    def mapped(instance: str, name: str) -> Alert:
+        dims = {"unInstanceId": instance, "objName": name}
+        return to_alert(alarm(dimensions=dims, identity=frozenset({"unInstanceId"})), MappingOptions(), NOW)
+
+    before, renamed, other = mapped("ins-1", "web-1"), mapped("ins-1", "web-2"), mapped("ins-2", "web-1")
+    assert before.labels["objName"] == "web-1" and renamed.labels["objName"] == "web-2"
+    assert before.fingerprint != renamed.fingerprint
+    assert before.object_key == renamed.object_key != other.object_key
+
+
+def test_without_a_declared_identity_every_dimension_identifies_and_keys_are_unchanged() -> None:
+    """Payloads that worked before keep their object keys: the store finds what they fired."""
+    dims = {"unInstanceId": "ins-1", "objName": "web-1"}
+    alert = to_alert(alarm(dimensions=dims), MappingOptions(), NOW)
+    assert alert.object_key == object_key_of(alert.labels)
+    all_named = to_alert(alarm(dimensions=dims, identity=frozenset(dims)), MappingOptions(), NOW)
+    assert all_named.object_key == alert.object_key
+
+
+def test_when_no_identity_dimension_is_present_every_dimension_identifies() -> None:
+    """Leaving all dimensions out would merge two objects that only display text tells apart."""
+    ids = frozenset({"unInstanceId"})
+    one = to_alert(alarm(dimensions={"objName": "web-1"}, identity=ids), MappingOptions(), NOW)
+    two = to_alert(alarm(dimensions={"objName": "web-2"}, identity=ids), MappingOptions(), NOW)
+    assert one.object_key != two.object_key
+
+
+def test_a_display_dimension_whose_name_collides_is_left_out_under_its_label() -> None:
+    """``a.b`` is display text, ``a-b`` an id; both clean to ``a_b``, so only the name tells them apart."""
+
+    def key(display: str, ident: str) -> str:
+        dims = {"id": "1", "a.b": display, "a-b": ident}
+        return to_alert(alarm(dimensions=dims, identity=frozenset({"id", "a-b"})), MappingOptions(), NOW).object_key
+
+    assert key("x", "y") == key("z", "y") != key("x", "w")

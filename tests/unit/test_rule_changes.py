@@ -140,3 +140,17 @@ def test_store_metrics_keep_the_vendor_when_rules_drop_its_label(store: SqliteSt
     apply(store, rules({"alert_relabel_configs": [{"regex": "vendor", "action": "labeldrop"}]}),
           "metric-firing.json", now)
     assert store.stats([], now).alerts_by_vendor_state == {("tencent", "firing"): 1}
+
+
+def test_a_rule_that_copies_display_text_into_a_label_keeps_one_alert_per_object(store: SqliteStore) -> None:
+    """The identity is the vendor's, computed before the rules: ``instance`` (from objName) may change freely."""
+    now = time.time()
+    renamed = fixture_bytes("tencent", "metric-firing.json").replace(b"172.21.30.15#", b"172.21.30.99#")
+    renamed = renamed.replace(b'"durationTime": 500', b'"durationTime": 560')
+    apply(store, rules(RENAME), "metric-firing.json", now)
+    parsed = VENDORS["tencent"].parse(renamed, "application/json", ParseContext(now=now + 1))
+    store.apply(to_alerts(parsed.alarms, rules(RENAME), Limits(), now + 1), now + 1)
+    assert {k: v[0] for k, v in alerts(store, now + 1).items()} == {
+        "172.21.30.15#588789": AlarmState.RESOLVED, "172.21.30.99#588789": AlarmState.FIRING}
+    apply(store, rules(RENAME), "metric-resolved.json", now + 2)  # the recovery names the old address
+    assert {v[0] for v in alerts(store, now + 2).values()} == {AlarmState.RESOLVED}

@@ -154,3 +154,50 @@ def test_it_refuses_form_bodies() -> None:
 
 def test_the_url_check_echoes_a_session_id() -> None:
     assert tencent.empty_reply({"sessionId": "abc"}) == {"sessionId": "abc", "retCode": 0}
+
+
+def test_names_and_addresses_are_display_text_not_identity() -> None:
+    """objName, deviceName and objDetail change with a rename or a new IP; the ids do not."""
+    from bridge.mapping.default import MappingOptions, to_alert
+
+    def key(dimensions: dict) -> str:
+        body = json.loads(fixture_bytes("tencent", "event-mysql-firing.json"))
+        body["alarmObjInfo"]["dimensions"] = dimensions
+        [alarm] = parse(body).alarms
+        return to_alert(alarm, MappingOptions(), NOW).object_key
+
+    base = {"unInstanceId": "cdb-1", "deviceName": "db-a", "objName": "cdb-1(instance name:db-a,IP:10.0.0.1:3306)",
+            "objDetail": {"IP": "10.0.0.1", "VpcName": "prod"}}
+    renamed = {"unInstanceId": "cdb-1", "deviceName": "db-b", "objName": "cdb-1(instance name:db-b,IP:10.0.0.2:3306)",
+               "objDetail": {"IP": "10.0.0.2", "VpcName": "prod-2"}}
+    assert key(base) == key(renamed)
+    assert key(base) != key({**base, "unInstanceId": "cdb-2"})
+    assert key({"objName": "a"}) != key({"objName": "b"})  # no id at all: the display text must tell them apart
+
+
+@pytest.mark.parametrize(("alert_id", "severity"), [
+    ("xxxxxxxx_Remind", "info"), ("xxxxxxxx_Warn", "warning"), ("xxxxxxxx_Serious", "critical"),
+    ("xxxxxxxx_serious", "critical"),  # read leniently, as every Tencent field
+    ("xxxxxxxx", ""),  # a policy without levels: alertId is the sessionId, the configured default applies
+    ("xxxxxxxx_Unknown", ""), (None, ""),
+])
+def test_a_multi_level_policy_gives_the_level_of_its_alert_id_as_severity(alert_id, severity: str) -> None:
+    body = json.loads(fixture_bytes("tencent", "doc-2025-metric-multilevel-firing.json"))
+    body["alertId"] = alert_id
+    [alarm] = parse(body).alarms
+    assert alarm.severity == severity
+    assert alarm.details.get("alert_id", "") == (alert_id or "")
+
+
+def test_a_level_change_is_one_object_in_another_variant() -> None:
+    """Like Alibaba's escalation: the store resolves the Remind alert when the Serious one fires."""
+    from bridge.mapping.default import MappingOptions, to_alert
+
+    def alert(alert_id: str):
+        body = json.loads(fixture_bytes("tencent", "doc-2025-metric-multilevel-firing.json"))
+        [alarm] = parse({**body, "alertId": alert_id}).alarms
+        return to_alert(alarm, MappingOptions(), NOW)
+
+    remind, serious = alert("s_Remind"), alert("s_Serious")
+    assert (remind.labels["severity"], serious.labels["severity"]) == ("info", "critical")
+    assert remind.object_key == serious.object_key and remind.fingerprint != serious.fingerprint

@@ -7,6 +7,10 @@ title), ``severity``, ``status`` (``OCCURRED`` or ``PERSISTENT`` while firing, `
 ``entity_type``, ``entity_id``, ``prop``), ``resource.tags``, ``labels``, ``annotations`` and ``data``
 (``value``, ``threshold``, ``comparisonOperator``). Recoveries arrive only when the rule's recovery
 notification is enabled.
+
+The object is named by the ``labels`` (the rule's series) and the entity. ``resource.tags`` are labels
+too, since routes are written against them, but users edit them: a tag changed while the alert fires
+gives the same object a new label set, not a second alert.
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ def parse(fields: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
         policy_id=text(fields.get("ruleId")),
         severity=severity(fields.get("severity")),
         dimensions=dimensions,
+        identity=frozenset(k for k in dimensions if k not in tags or k in labels or k in entity_ids),
         details=given_details(details, unparsed),
         summary=f"{name}{where}" + (f": {text(data.get('value'))}" if text(data.get("value")) else ""),
         description=text(fields.get("alertMessage")) or f"Alibaba Cloud CloudMonitor 2.0 alert {name}{where}",

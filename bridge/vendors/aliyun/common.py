@@ -91,6 +91,10 @@ def lenient_nested(value: Any, where: str, max_depth: int) -> dict[str, Any]:
         return {}
 
 
+EVENT_IDENTITY = frozenset({"instanceId", "arn"})
+"""An event alarm's object is its resource; names, IPs and the event's content are annotations."""
+
+
 def resource_labels(arn: str, *ids: str) -> tuple[dict[str, str], str]:
     """The object labels of an event, and the region its ARN names.
 

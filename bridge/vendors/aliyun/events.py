@@ -18,6 +18,7 @@ from bridge.vendors import ParseContext
 from bridge.vendors._fields import given_details, local_time, required_text, text
 from bridge.vendors.aliyun.common import (
     CONSOLE_URL,
+    EVENT_IDENTITY,
     Shape,
     event_name_and_state,
     event_state,
@@ -68,6 +69,7 @@ def parse(fields: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
         policy_id=text(fields.get("ruleName")),
         severity=severity(fields.get("level"), fields.get("curLevel")),
         dimensions=dimensions,
+        identity=EVENT_IDENTITY,
         details=given_details(details, unparsed),
         summary=f"{name}{where}" + (f": {shown}" if shown else ""),
         description=f"Alibaba Cloud {product} event {name}{where}"

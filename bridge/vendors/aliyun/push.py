@@ -21,6 +21,7 @@ from bridge.vendors import ParseContext
 from bridge.vendors._fields import epoch, given_details, local_time, required_text, text
 from bridge.vendors.aliyun.common import (
     CONSOLE_URL,
+    EVENT_IDENTITY,
     Shape,
     event_name_and_state,
     event_state,
@@ -122,6 +123,7 @@ def _event(alert: dict[str, Any], meta: dict[str, Any], status: str, started: fl
         policy_id=policy,
         severity=level,
         dimensions=dimensions,
+        identity=EVENT_IDENTITY,
         details=given_details(details, unparsed),
         summary=f"{name}{where}",
         description=f"Alibaba Cloud {product or 'CloudMonitor'} event {name}{where}"
