@@ -89,7 +89,7 @@ def region_dimension(dimensions: Mapping[str, str]) -> str:
     return dimensions.get("regionId", "") or dimensions.get("region", "")
 
 
-def identity_labels(alarm: Alarm, labels: Mapping[str, str]) -> dict[str, str]:
+def identity_labels(alarm: Alarm, labels: Mapping[str, str]) -> Mapping[str, str]:
     """The labels that identify the monitored object: all but its display dimensions.
 
     A vendor names its identity dimensions (:attr:`Alarm.identity`); the labels of the other dimensions
@@ -99,10 +99,10 @@ def identity_labels(alarm: Alarm, labels: Mapping[str, str]) -> dict[str, str]:
     object: leaving them all out could merge two objects into one alert.
     """
     if alarm.identity is None:
-        return dict(labels)
+        return labels
     names = dimension_label_names(alarm.dimensions)
     if not any(name in alarm.identity for name in names):
-        return dict(labels)
+        return labels
     display = {label for name, label in names.items() if name not in alarm.identity}
     return {k: v for k, v in labels.items() if k not in display}
 
