@@ -79,6 +79,10 @@ class Alert:
     """The vendor that sent it, whatever rules did to the ``vendor`` label (empty: from the labels)."""
     source_key: str = ""
     """The vendor-side identity, computed by the mapping before any relabeling (empty: from the labels)."""
+    former_key: str = ""
+    """The object key an older version gave this object (a hash of every label, display text included),
+    when it differs from ``source_key``: alerts stored before an upgrade are found under it too, so the
+    cloud's recovery still resolves them. Never stored."""
     resolve_only: bool = False
     """Relabeling dropped this alarm: it may end what fires for its object, never fire or add an alert."""
 
@@ -101,6 +105,11 @@ class Alert:
         alert from the recovery that belongs to it.
         """
         return self.source_key or object_key_of(self.labels)
+
+    @property
+    def object_keys(self) -> tuple[str, ...]:
+        """The keys under which the store finds this alert's object: its own, then its former one."""
+        return (self.object_key, self.former_key) if self.former_key else (self.object_key,)
 
 
 VARIANT_LABELS = frozenset({"severity", "alarm_state"})

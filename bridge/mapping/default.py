@@ -44,6 +44,8 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
         ends_at = max(starts_at, _clamp(alarm.resolved_at or now, now))
     labels = labels_for(alarm, options)
     key_labels = labels if alarm.region else {k: v for k, v in labels.items() if k != "region"}
+    # what an older version keyed the object on: every label it had (a region from a dimension is new)
+    key, former = object_key_of(identity_labels(alarm, key_labels)), object_key_of(key_labels)
     return Alert(
         labels=labels,
         annotations=annotations_for(alarm),
@@ -54,7 +56,8 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
         generator_url=alarm.console_url,
         expires_at=alarm.expires_at,
         source_vendor=alarm.vendor,
-        source_key=object_key_of(identity_labels(alarm, key_labels)),
+        source_key=key,
+        former_key=former if former != key else "",
     )
 
 

@@ -230,7 +230,8 @@ def _dump(values: dict[str, str]) -> str:
 def _alert_args(alert: Alert) -> list[str]:
     return [alert.fingerprint, alert.object_key, alert.vendor, _dump(alert.labels), _dump(alert.annotations),
             alert.generator_url, alert.state.value, _time(alert.starts_at), _optional_time(alert.ends_at),
-            _time(alert.event_at), _optional_time(alert.expires_at), "1" if alert.resolve_only else ""]
+            _time(alert.event_at), _optional_time(alert.expires_at), "1" if alert.resolve_only else "",
+            alert.former_key]
 
 
 def _text(value: bytes) -> str:

@@ -168,7 +168,7 @@ class SqliteStore:
     def _apply_one(self, db: sqlite3.Connection, alert: Alert, now: float) -> Outcome:
         fingerprint = alert.fingerprint
         # Relabeling may give two objects one label set: then they share one alert, as in Alertmanager.
-        rows, existing = self._object_rows_and(db, alert.object_key, fingerprint)
+        rows, existing = self._object_rows_and(db, alert.object_keys, fingerprint)
         if alert.state is AlarmState.FIRING and not alert.resolve_only:
             return self._fire(db, alert, fingerprint, existing, rows, now)
         return self._resolve(db, alert, fingerprint, existing, rows, now)
@@ -206,8 +206,9 @@ class SqliteStore:
         if alert.resolve_only:
             return Outcome.UNCHANGED  # dropped by the rules: nothing of it may reach Alertmanager
         if rows:
-            db.execute("UPDATE alerts SET event_at = max(event_at, ?) WHERE object_key = ?",
-                       (alert.event_at, alert.object_key))
+            for key in alert.object_keys:
+                db.execute("UPDATE alerts SET event_at = max(event_at, ?) WHERE object_key = ?",
+                           (alert.event_at, key))
             return Outcome.UNCHANGED
         # A recovery for an alert never seen: record it, so that a late firing retry cannot fire it.
         ends_at = _clamp(alert.ends_at or now, alert.starts_at, now)
@@ -250,12 +251,14 @@ class SqliteStore:
              alert.expires_at if state is AlarmState.FIRING else None, seq, now),
         )
 
-    def _object_rows_and(self, db: sqlite3.Connection, object_key: str,
+    def _object_rows_and(self, db: sqlite3.Connection, object_keys: tuple[str, ...],
                          fingerprint: str) -> tuple[list[StoredAlert], StoredAlert | None]:
-        """The object's alerts, and the alert with this fingerprint (whichever object it belongs to)."""
-        found = [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM alerts WHERE object_key = ? OR fingerprint = ?",
-                                             (object_key, fingerprint))]
-        rows = [r for r in found if r.alert.source_key == object_key]
+        """The object's alerts (under any of its keys), and the alert with this fingerprint (whichever
+        object it belongs to)."""
+        keys = ", ".join("?" * len(object_keys))
+        found = [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM alerts WHERE object_key IN ({keys})"
+                                             " OR fingerprint = ?", (*object_keys, fingerprint))]
+        rows = [r for r in found if r.alert.source_key in object_keys]
         return rows, next((r for r in found if r.fingerprint == fingerprint), None)
 
     # --- delivery ---------------------------------------------------------------------------

@@ -143,6 +143,21 @@ def test_a_recovery_finds_its_alert_by_the_vendor_side_key_whatever_the_labels(s
     assert relabeled.fingerprint not in everything(store)
 
 
+def test_an_alert_stored_under_its_former_key_is_still_its_objects(store: Store) -> None:
+    """An older version keyed this object on every label; the alert now also names that key (former_key),
+    so what a recovery or a new variant finds includes what was stored before the upgrade."""
+    old = replace(alert(), source_key="key-of-every-label")
+    store.apply([old], NOW)
+    renamed = replace(alert(event=T0 + 30, host="renamed"), source_key="key-of-ids", former_key="key-of-every-label")
+    assert store.apply([renamed], NOW + 30) == [CHANGED]
+    assert (get(store, old).state, get(store, renamed).state) == (AlarmState.RESOLVED, AlarmState.FIRING)
+    recovery = replace(alert("resolved", event=T0 + 60, host="other"), source_key="key-of-ids",
+                       former_key="key-of-every-label")
+    assert store.apply([recovery], NOW + 60) == [CHANGED]
+    assert {s.alert.state for s in everything(store).values()} == {AlarmState.RESOLVED}
+    assert recovery.fingerprint not in everything(store)
+
+
 def test_a_dropped_alarm_ends_what_fires_but_never_adds_an_alert(store: Store) -> None:
     store.register_targets(["am"])
     dropped = replace(alert(event=T0 + 60, severity="critical"), resolve_only=True)

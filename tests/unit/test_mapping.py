@@ -128,3 +128,13 @@ def test_a_display_dimension_whose_name_collides_is_left_out_under_its_label() -
         return to_alert(alarm(dimensions=dims, identity=frozenset({"id", "a-b"})), MappingOptions(), NOW).object_key
 
     assert key("x", "y") == key("z", "y") != key("x", "w")
+
+
+def test_an_alert_names_its_former_key_when_display_text_left_its_identity() -> None:
+    """Alerts fired by a version that keyed on every label are found under that key too (the store looks)."""
+    dims = {"unInstanceId": "ins-1", "objName": "web-1"}
+    renamed = to_alert(alarm(dimensions=dims, identity=frozenset({"unInstanceId"})), MappingOptions(), NOW)
+    assert renamed.former_key == object_key_of(renamed.labels) != renamed.object_key
+    assert renamed.object_keys == (renamed.object_key, renamed.former_key)
+    plain = to_alert(alarm(dimensions=dims), MappingOptions(), NOW)
+    assert plain.former_key == "" and plain.object_keys == (plain.object_key,)

@@ -1,4 +1,4 @@
--- ARGV: prefix, now, max_alerts, then 12 values per alert (see RedisStore._alert_args).
+-- ARGV: prefix, now, max_alerts, then 13 values per alert (see RedisStore._alert_args).
 -- Appended to prelude.lua, whose locals and helpers it uses.
 local max_alerts = num(ARGV[3])
 local count = num(redis.call('GET', P .. 'count') or '0')
@@ -98,12 +98,15 @@ local function resolve(a, rs)
 end
 
 local ALERT = {'fingerprint', 'object_key', 'vendor', 'labels', 'annotations', 'generator_url', 'state',
-               'starts_at', 'ends_at', 'event_at', 'expires_at', 'resolve_only'}
+               'starts_at', 'ends_at', 'event_at', 'expires_at', 'resolve_only', 'former_key'}
 local outcomes = {}
 for i = 4, #ARGV, #ALERT do
   local a = {}
   for j, name in ipairs(ALERT) do a[name] = ARGV[i + j - 1] end
   local rs = rows(a.object_key)
+  if a.former_key ~= '' then  -- stored by an older version under every label: still this object's
+    for _, r in ipairs(rows(a.former_key)) do rs[#rs + 1] = r end
+  end
   local outcome
   if a.state == 'firing' and a.resolve_only ~= '1' then
     outcome = fire(a, load(a.fingerprint), rs)
