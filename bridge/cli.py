@@ -14,11 +14,14 @@ from bridge.deliver.alertmanager import ENDS_AT_RESENDS, postable
 from bridge.mapping.limits import Limits
 from bridge.model import InvalidPayload, UnsupportedMediaType
 from bridge.options import add_arguments
-from bridge.rules.loading import load_settings, rules_for
+from bridge.rules.loading import load_settings, load_with_rules
 from bridge.run import supervisor
-from bridge.settings import ConfigError
-from bridge.store import StoreError
-from bridge.vendors import VENDORS
+from bridge.settings import MAPPING_OPTIONS, ConfigError, Settings, shown_defaults
+from bridge.vendors import VENDORS, Callback, Vendor
+
+FORM = "application/x-www-form-urlencoded"
+USAGE_ERROR = 2
+"""The exit status of a usage or configuration error (argparse's own), whichever command finds it."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,17 +30,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"cloud-alarm-bridge {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="receive callbacks and deliver them to Alertmanager",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_arguments(serve)
-    translate = commands.add_parser("translate", help="print the alerts a saved callback payload becomes")
-    translate.add_argument("vendor", help="tencent, aliyun or kingsoft")
+                                description="Receive cloud alarm callbacks on POST /callbacks/<vendor> and "
+                                "deliver them to Alertmanager. Precedence: flag > environment > --config file "
+                                "> default.")
+    add_arguments(serve, shown_defaults())
+    translate = commands.add_parser(
+        "translate", help="print the alerts a saved callback payload becomes",
+        description="Print, as Alertmanager would receive them, the alerts a saved callback payload becomes: "
+        "the same parsing, mapping, rules and limits as serve. Reads no environment variable.")
+    translate.add_argument("vendor", help=", ".join(VENDORS))
     translate.add_argument("file", type=Path, help="the payload, as the vendor posts it ('-' for stdin)")
-    translate.add_argument("--content-type", help="default: guessed from the payload")
-    translate.add_argument("--vendor-timezone", help="zone of times that carry none (default: the --config "
-                           "file's vendor_timezone, else Asia/Shanghai)")
-    translate.add_argument("--config", metavar="FILE", help="apply this configuration file's mapping rules")
-    check = commands.add_parser("check-config", help="check a configuration file, as serve and reloads would "
-                                "(with BRIDGE_DEFAULT_SEVERITY from the environment, as serve reads it)")
+    translate.add_argument("--content-type", help="default: guessed from the payload (JSON or a form)")
+    translate.add_argument("--vendor-timezone", metavar="TZ", help="zone of times that carry none (default: "
+                           f"the --config file's vendor_timezone, else {shown_defaults()['vendor_timezone']})")
+    translate.add_argument("--config", metavar="FILE", help="apply this configuration file's mapping rules "
+                           "and limits (its other settings, secret files and Alertmanagers are not read)")
+    check = commands.add_parser(
+        "check-config", help="check a configuration file, as serve and reloads would",
+        description="Check a configuration file as serve and a reload would: every option, Alertmanager entry "
+        "(secret files must be readable) and mapping rule, each problem named with its place. Reads "
+        "BRIDGE_DEFAULT_SEVERITY from the environment, as serve does. Exit status 0: valid, 1: invalid.")
     check.add_argument("file", help="the YAML configuration file")
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -47,39 +59,46 @@ def main(argv: list[str] | None = None) -> int:
     return _translate(args)
 
 
+def _fail(message: str, status: int = USAGE_ERROR) -> int:
+    """One short line on stderr, no traceback: what is wrong and what to change."""
+    print(f"cloud-alarm-bridge: {message}", file=sys.stderr)
+    return status
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args)
     except ConfigError as exc:
-        print(f"cloud-alarm-bridge: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     logs.setup(settings.log_level)
-    supervisor.prepare_metrics_dir()
+    metrics_dir = None
     try:
+        metrics_dir = supervisor.prepare_metrics_dir()
         return supervisor.serve(settings)
-    except (StoreError, ValueError) as exc:
-        supervisor.log.error("cannot start", extra={"error": str(exc)})
-        return 1
+    except supervisor.StartError as exc:
+        return _fail(str(exc), exc.exit_code)
+    finally:
+        supervisor.remove_metrics_dir(metrics_dir)
 
 
 def _translate(args: argparse.Namespace) -> int:
     """Print what ``serve`` would store for a payload: the same pipeline, limits and rules."""
     vendor = VENDORS.get(args.vendor)
     if vendor is None:
-        print(f"unknown vendor {args.vendor!r}; known: {', '.join(VENDORS)}", file=sys.stderr)
-        return 2
+        return _fail(f"unknown vendor {args.vendor!r}; known: {', '.join(VENDORS)}")
     try:
-        settings = load_settings(argparse.Namespace(config=args.config, vendor_timezone=args.vendor_timezone),
-                                 env={})
-        rules = rules_for(settings, check_options=False)
+        settings, rules = load_with_rules(
+            argparse.Namespace(config=args.config, vendor_timezone=args.vendor_timezone), env={},
+            only=MAPPING_OPTIONS)
     except ConfigError as exc:
-        print(f"cloud-alarm-bridge: {exc}", file=sys.stderr)
-        return 2
-    body = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
-    content_type = args.content_type or _guess_content_type(body)
+        return _fail(str(exc))
+    try:
+        body = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+    except OSError as exc:
+        return _fail(f"cannot read the payload {args.file}: {_reason(exc)}")
     now = time.time()
     try:
-        parsed = pipeline.parse(vendor, body, content_type, settings, now)
+        parsed = _parse(vendor, body, args.content_type, settings, now)
         alerts = pipeline.to_alerts(parsed.alarms, rules, Limits.from_settings(settings), now)
     except (InvalidPayload, UnsupportedMediaType) as exc:
         print(f"invalid {args.vendor} payload: {exc}", file=sys.stderr)
@@ -101,8 +120,7 @@ def _translate(args: argparse.Namespace) -> int:
 def _check_config(args: argparse.Namespace) -> int:
     env = {"BRIDGE_DEFAULT_SEVERITY": os.environ.get("BRIDGE_DEFAULT_SEVERITY", "")}
     try:
-        settings = load_settings(argparse.Namespace(config=args.file), env)
-        rules = rules_for(settings, check_options=False)
+        _settings, rules = load_with_rules(argparse.Namespace(config=args.file), env)
     except ConfigError as exc:
         print(f"cloud-alarm-bridge: {exc}", file=sys.stderr)
         return 1
@@ -112,8 +130,26 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guess_content_type(body: bytes) -> str:
-    return "application/json" if body.lstrip()[:1] in (b"{", b"[") else "application/x-www-form-urlencoded"
+def _parse(vendor: Vendor, body: bytes, content_type: str | None, settings: Settings, now: float) -> Callback:
+    """Parse as ``serve`` would; without ``--content-type``, a body that is not JSON is tried as a form and,
+    if the vendor takes no forms, as JSON, so the error is about the payload, not a type nobody gave."""
+    if content_type:
+        return pipeline.parse(vendor, body, content_type, settings, now)
+    looks_like_json = body.lstrip()[:1] in (b"{", b"[")
+    try:
+        return pipeline.parse(vendor, body, "application/json" if looks_like_json else FORM, settings, now)
+    except UnsupportedMediaType:
+        return pipeline.parse(vendor, body, "application/json", settings, now)
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, IsADirectoryError):
+        return "it is a directory; give the payload file (or - for stdin)"
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or str(exc)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,12 @@ _PARAMETER_IN_TEXT = re.compile(r"(?:^|(?<=[\s?&;\"']))([^\s=&?;\"']+)=([^\s&]*)
 """A ``name=value`` anywhere in a message: a malformed request line that gunicorn quotes may hold
 spaces inside its query string, so a parameter is looked for wherever one can start."""
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+ACCESS_FIELDS = "bridge.access_log"
+"""The WSGI environ key where the app leaves what the access log line should add (vendor, alerts...)."""
+CLIENT_ADDRESS = "bridge.client"
+"""The WSGI environ key of the client address the app checked (from X-Forwarded-For behind a trusted proxy)."""
+QUIET_PATHS = frozenset({"/metrics", "/-/healthy", "/-/ready"})
+"""Scrapes and probes: logged at debug when they succeed, so they do not drown the callbacks."""
 
 
 def redact_query(query: str) -> str:
@@ -80,15 +86,66 @@ class JsonGunicornLogger(GunicornLogger):
         super().exception(msg, *args, **kwargs)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        """One line a request; a callback's line says what it did (the app's ``ACCESS_FIELDS``), and
+        ``remote`` is the client the app checked (the proxy, if one forwarded it, is ``peer``)."""
         if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict or self.cfg.syslog):
             return
-        self.access_log.info("request", extra={
+        status = resp.status_code if hasattr(resp, "status_code") else str(resp.status).split()[0]
+        path = environ.get("PATH_INFO")
+        peer = environ.get("REMOTE_ADDR")
+        client = environ.get(CLIENT_ADDRESS) or peer
+        quiet = path in QUIET_PATHS and str(status).startswith("2")
+        self.access_log.log(logging.DEBUG if quiet else logging.INFO, "request", extra={
             "method": environ.get("REQUEST_METHOD"),
-            "path": environ.get("PATH_INFO"),
+            "path": path,
             "query": redact_query(environ.get("QUERY_STRING", "")),
-            "status": resp.status_code if hasattr(resp, "status_code") else str(resp.status).split()[0],
+            "status": status,
             "bytes": getattr(resp, "sent", None),
             "duration_seconds": round(request_time.total_seconds(), 6),
-            "remote": environ.get("REMOTE_ADDR"),
+            "remote": client,
+            **({"peer": peer} if client != peer else {}),
             "user_agent": environ.get("HTTP_USER_AGENT"),
+            **environ.get(ACCESS_FIELDS, {}),
         })
+
+
+class Outage:
+    """Log a failure that repeats while it lasts (a store or an Alertmanager down) without flooding.
+
+    The first failure is logged at once; while it goes on, a reminder at most every ``remind_every``
+    seconds says how many attempts failed since; when an attempt succeeds again, one line says so.
+    """
+
+    def __init__(self, logger: logging.Logger, first: str, reminder: str, recovered: str,
+                 remind_every: float = 60.0, **fields: Any) -> None:
+        self.logger, self.fields, self.remind_every = logger, fields, remind_every
+        self.messages = (first, reminder, recovered)
+        self.failures = 0
+        self._started = self._reminded = 0.0
+        self._since_reminder = 0
+
+    @property
+    def ongoing(self) -> bool:
+        return self.failures > 0
+
+    def failed(self, error: str, level: int = logging.WARNING, **extra: Any) -> None:
+        now = time.monotonic()
+        self.failures += 1
+        self._since_reminder += 1
+        if self.failures == 1:
+            self._started = self._reminded = now
+            self._since_reminder = 0
+            self.logger.log(level, self.messages[0], extra={**self.fields, "error": error, **extra})
+        elif now - self._reminded >= self.remind_every:
+            self.logger.log(level, self.messages[1], extra={
+                **self.fields, "error": error, "failures": self.failures,
+                "failures_since_last_log": self._since_reminder, "outage_seconds": round(now - self._started, 1),
+                **extra})
+            self._reminded, self._since_reminder = now, 0
+
+    def ended(self) -> None:
+        """An attempt succeeded: one line if there was an outage, then forget it."""
+        if self.failures:
+            self.logger.info(self.messages[2], extra={**self.fields, "failures": self.failures,
+                                                      "outage_seconds": round(time.monotonic() - self._started, 1)})
+        self.failures = self._since_reminder = 0

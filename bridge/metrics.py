@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bridge import __version__
-from bridge.store import Store, StoreError, TargetStats
+from bridge.store import Outcome, Store, StoreError, TargetStats
 
 CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "forbidden", "timeout", "too_large",
                      "unsupported_media_type", "store_full", "store_unavailable")
@@ -84,6 +84,8 @@ class Metrics:
         for vendor in vendors:
             for outcome in CALLBACK_OUTCOMES:
                 self.callbacks.labels(vendor, outcome)
+            for change in Outcome:
+                self.alarm_changes.labels(vendor, change.value)
             self.alerts_dropped.labels(vendor)
             self.callback_duration.labels(vendor)
         for target in targets:
@@ -162,9 +164,11 @@ def _target_families(targets: dict[str, TargetStats], now: float) -> Iterator[Ga
                             "Age of the oldest change not yet accepted by the Alertmanager (0: none).",
                             labels=["alertmanager"])
     up = GaugeMetricFamily("cloud_alarm_bridge_alertmanager_up",
-                           "1 if the last POST to the Alertmanager succeeded.", labels=["alertmanager"])
+                           "1 if the last POST or probe (GET /api/v2/status, when there was nothing to "
+                           "re-send) to the Alertmanager succeeded.", labels=["alertmanager"])
     last = GaugeMetricFamily("cloud_alarm_bridge_last_success_timestamp_seconds",
-                             "Unix time of the last successful POST to the Alertmanager.", labels=["alertmanager"])
+                             "Unix time of the last successful POST or probe to the Alertmanager.",
+                             labels=["alertmanager"])
     for name, stat in sorted(targets.items()):
         backlog.add_metric([name], stat.backlog)
         age.add_metric([name], max(0.0, now - stat.oldest_change_at) if stat.oldest_change_at else 0.0)

@@ -171,16 +171,18 @@ def read_secret(path: Any) -> str:
 
 OPTIONS: tuple[Option, ...] = (
     Option("listen", "address to serve callbacks, /metrics and health on", _listen, "HOST:PORT"),
-    Option("alertmanager_url", "Alertmanager to send to; repeat for every member of an HA set "
-           "(environment: comma-separated BRIDGE_ALERTMANAGER_URLS)", _strings, "URL", repeatable=True),
-    Option("store", "store URL; the default is an SQLite file under ./data", str, "URL"),
+    Option("alertmanager_url", "Alertmanager to send to (its base URL); repeat for every member of an HA set",
+           _strings, "URL", repeatable=True),
+    Option("store", "sqlite:///relative/path (to the working directory), sqlite:////absolute/path, or "
+           "redis://host:port/db for several replicas", str, "URL"),
     Option("resend_interval", "re-send every firing alert this often (seconds or e.g. 1m)", duration, "DURATION"),
     Option("workers", "gunicorn worker processes for callbacks", _positive_int, "N"),
     Option("threads", "threads per gunicorn worker", _positive_int, "N"),
     Option("config", "YAML file with any of these options (and per-Alertmanager auth and TLS)", str, "FILE"),
     Option("token", "shared secret callbacks must present; repeat to accept several while rotating",
            _strings, "SECRET", repeatable=True),
-    Option("token_file", "file of tokens, one per line (a mounted Kubernetes Secret); repeatable",
+    Option("token_file", "file of tokens, one per line, # comments allowed (a mounted Kubernetes Secret); "
+           "rotate by adding a line; repeatable",
            _token_files, "FILE", repeatable=True),
     Option("vendor_token", "token accepted for one vendor only, e.g. tencent=SECRET; repeatable",
            _per_vendor(_strings), "VENDOR=SECRET", repeatable=True),
@@ -233,11 +235,16 @@ def file_key(name: str) -> str:
     return _FILE_KEYS.get(name, name)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, defaults: dict[str, str] | None = None) -> None:
+    """One flag per option; its help ends with the real default (``defaults``, by option name, as
+    :func:`bridge.settings.shown_defaults` gives them) and its environment variable, each said once."""
     for option in OPTIONS:
+        env = env_name(option) + (", comma-separated" if option.repeatable else "")
+        default = (defaults or {}).get(option.name)
+        given = f"default: {default}; env {env}" if default else f"env {env}"
         parser.add_argument(option.flag, dest=option.name, metavar=option.metavar, default=None,
                             action="append" if option.repeatable else "store",
-                            help=f"{option.help} [env {env_name(option)}]")
+                            help=f"{option.help} ({given})".replace("%", "%%"))
 
 
 def parse_value(option: Option, raw: Any) -> Any:

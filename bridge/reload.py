@@ -23,15 +23,30 @@ import struct
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from bridge.metrics import Metrics
 from bridge.rules import Rules
 from bridge.rules.loading import rules_for
-from bridge.settings import ConfigError, Settings, read_text
+from bridge.settings import RULE_KEYS, ConfigError, Settings, parse_text, read_text
 
 log = logging.getLogger(__name__)
+
+
+def restart_options(text: str, path: str) -> dict[str, Any]:
+    """What a configuration text sets besides mapping rules: only a restart applies it."""
+    try:
+        data = parse_text(text, path) if text.strip() else {}
+    except ConfigError:
+        return {}
+    return {key: value for key, value in data.items() if key not in RULE_KEYS}
+
+
+def needing_restart(started: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """The file keys whose value differs from the one the server started with."""
+    return sorted(key for key in set(started) | set(now) if started.get(key) != now.get(key))
 
 
 class ReloadCoordinator(Protocol):
@@ -67,6 +82,8 @@ class SharedReload:
         self._memory = mmap.mmap(-1, struct.calcsize(self._FORMAT))  # MAP_SHARED: survives fork
         self._master = os.getpid()  # not getppid() in a worker: an orphan's parent is init
         self.directory = Path(tempfile.mkdtemp(prefix="cloud-alarm-bridge-config-"))  # mode 0700
+        self.started_with: dict[str, Any] = {}
+        """The file's settings other than rules at start (set by the master before it forks workers)."""
 
     def _read(self) -> tuple[int, int]:
         return struct.unpack_from(self._FORMAT, self._memory)
@@ -114,6 +131,10 @@ class SharedReload:
 
     def check_and_publish(self, settings: Settings, metrics: Metrics) -> Rules | None:
         """In the master: check the file and hand its text to the workers; None (old rules kept) if invalid."""
+        if not settings.config_file:
+            self.refuse()
+            log.info("nothing to reload: serve was started without --config")
+            return None
         try:
             text = read_text(settings.config_file) if settings.config_file else ""
             rules = rules_for(settings, text)
@@ -124,7 +145,10 @@ class SharedReload:
             log.error("configuration reload refused; the current rules stay in force", extra={"error": str(exc)})
             return None
         metrics.record_reload(True)
-        log.info("configuration reloaded", extra={"config_file": settings.config_file})
+        restart = needing_restart(self.started_with, restart_options(text, settings.config_file))
+        log.log(logging.WARNING if restart else logging.INFO, "configuration reloaded", extra={
+            "config_file": settings.config_file,
+            **({"changed_but_applied_only_on_restart": restart} if restart else {})})
         return rules
 
 
@@ -141,6 +165,16 @@ class RulesInForce:
         self._generation = 0 if coordinator is None else (
             coordinator.generation() if generation is None else generation)
         self._lock = threading.Lock()
+        started = getattr(coordinator, "started_with", None)
+        self._started_with = started if started is not None else restart_options(self._file_text(), "")
+        self.restart_needed: list[str] = []
+        """After a reload: the file keys it changed that only a restart applies (listen, alertmanager_urls...)."""
+
+    def _file_text(self) -> str:
+        try:
+            return read_text(self.settings.config_file) if self.settings.config_file else ""
+        except ConfigError:
+            return ""
 
     def current(self) -> Rules:
         """The rules in force, after picking up a reload accepted since the last call."""
@@ -169,7 +203,8 @@ class RulesInForce:
     def reload(self) -> str | None:
         """Check the configuration file and apply its rules; the problem if it cannot be applied."""
         try:
-            rules = rules_for(self.settings)
+            text = read_text(self.settings.config_file)
+            rules = rules_for(self.settings, text)
         except ConfigError as exc:
             self.metrics.record_reload(False)
             log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
@@ -178,9 +213,11 @@ class RulesInForce:
             self._rules = rules
             self.metrics.record_reload(True)
             log.info("configuration reloaded", extra={"config_file": self.settings.config_file})
-            return None
-        if not self.coordinator.request():
-            return "the server refused the reload or did not answer in time; see its log"
-        if not self._refresh():
-            return "the reload was accepted, but this worker could not apply it; see its log"
+        else:
+            if not self.coordinator.request():
+                return "the server refused the reload or did not answer in time; see its log"
+            if not self._refresh():
+                return "the reload was accepted, but this worker could not apply it; see its log"
+            text = self.coordinator.config_text(self._generation)
+        self.restart_needed = needing_restart(self._started_with, restart_options(text, self.settings.config_file))
         return None

@@ -110,6 +110,28 @@ class Settings:
         return ZoneInfo(self.vendor_timezone)
 
 
+MAPPING_OPTIONS = frozenset({"vendor_timezone", "default_severity", "resend_interval", "max_json_depth",
+                             "max_dimensions", "max_labels", "max_label_value_length", "max_alerts_per_callback"})
+"""The options that change what a callback becomes (``translate`` resolves only these, so previewing rules
+with a production file never needs its secret files or its Alertmanagers)."""
+
+
+def shown_defaults() -> dict[str, str]:
+    """Each option's default as ``--help`` shows it, by option name; none for options off by default."""
+    defaults = Settings()
+    shown: dict[str, str] = {}
+    for option in OPTIONS:
+        field_name = "alertmanagers" if option.name == "alertmanager_url" else file_key(option.name)
+        value = getattr(defaults, field_name, None)
+        if option.name == "alertmanager_url":
+            value = ", ".join(target.url for target in defaults.alertmanagers)
+        elif option.parse is duration or option.name == "lease_ttl":
+            value = f"{value:g}s"
+        if value not in (None, "", (), {}):
+            shown[option.name] = str(value)
+    return shown
+
+
 _URL_OPTION = next(option for option in OPTIONS if option.name == "alertmanager_url")
 
 RULE_KEYS = ("external_labels", "alert_relabel_configs", "vendors", "annotation_templates", "severity")
@@ -119,12 +141,14 @@ FileCheck = Callable[[Mapping[str, Any], str, str | None, str, list[str]], objec
 """Checks the rest of a configuration file: ``(data, path, default_severity, severity_from, problems)``."""
 
 
-def load(args: argparse.Namespace | None, env: Mapping[str, str] | None, *, check_file: FileCheck) -> Settings:
+def load(args: argparse.Namespace | None, env: Mapping[str, str] | None, *, check_file: FileCheck,
+         only: frozenset[str] | None = None) -> Settings:
     """Resolve settings from flags, then environment, then the config file, then defaults.
 
     ``check_file`` checks what else the file holds (its mapping rules; bridge.rules.loading.load_settings
     passes their check), so that start-up reports the problems of options and rules
-    together. Raise ConfigError listing every problem.
+    together. ``only`` names the options to resolve (the others keep their defaults and the file's
+    values for them are not read, nor are its ``alertmanagers``). Raise ConfigError listing every problem.
     """
     env = os.environ if env is None else env
     flags = {k: v for k, v in vars(args or argparse.Namespace()).items() if v is not None}
@@ -133,6 +157,8 @@ def load(args: argparse.Namespace | None, env: Mapping[str, str] | None, *, chec
     problems: list[str] = []
     values: dict[str, Any] = {}
     for option in OPTIONS:
+        if only is not None and option.name not in only:
+            continue
         variable = env_name(option)
         secret = option.name in TOKEN_OPTIONS
         for source, raw in ((f"flag {option.flag}", flags.get(option.name)),
@@ -145,10 +171,10 @@ def load(args: argparse.Namespace | None, env: Mapping[str, str] | None, *, chec
             except (ValueError, TypeError) as exc:
                 problems.append(f"{source}: {exc}")
             break
-    targets = _targets(values, file_values, config_path, problems)
+    targets = _targets(values, file_values if only is None else {}, config_path, problems)
     values["default_severity_from"] = severity_given(flags, env)
     if config_path:
-        check_file_options(file_values, config_path, problems)
+        check_file_options(file_values, config_path, problems, only)
         check_file(file_values, config_path, values.get("default_severity"), values["default_severity_from"],
                    problems)
     if problems:
@@ -156,16 +182,21 @@ def load(args: argparse.Namespace | None, env: Mapping[str, str] | None, *, chec
     return _settings(values, targets, config_path)
 
 
-def check_file_options(data: Mapping[str, Any], path: str, problems: list[str]) -> None:
-    """Check every option a file sets, even those a flag overrides now: a file a reload accepts must
-    not be one the next start refuses."""
+def check_file_options(data: Mapping[str, Any], path: str, problems: list[str],
+                       only: frozenset[str] | None = None) -> None:
+    """Check every option a file sets (or those named in ``only``), even those a flag overrides now: a
+    file a reload accepts must not be one the next start refuses."""
     for option in OPTIONS:
+        if only is not None and option.name not in only:
+            continue
         raw = data.get(file_key(option.name))
         if raw is not None:
             try:
                 parse_value(option, raw)
             except (ValueError, TypeError) as exc:
                 problems.append(f"{path}: {file_key(option.name)}: {exc}")
+    if only is not None:
+        return
     urls = data.get(file_key("alertmanager_url"))
     try:
         values = {"alertmanager_url": parse_value(_URL_OPTION, urls)} if urls is not None else {}

@@ -20,6 +20,7 @@ import time
 
 from bridge.deliver.lease import Lease
 from bridge.deliver.target import TargetLoop
+from bridge.logs import Outage
 from bridge.metrics import Metrics
 from bridge.settings import Settings
 from bridge.store import Store, StoreError
@@ -45,6 +46,8 @@ class Deliverer:
         self.lease = Lease(store, settings.listen, settings.lease_ttl)
         self.loops = [TargetLoop(store, t, settings, self.lease, self.stop_event, self.metrics)
                       for t in settings.alertmanagers]
+        self.store_down = Outage(log, "store error in housekeeping; will retry", "store still failing in housekeeping",
+                                 "store reachable again for housekeeping")
 
     def run(self) -> None:
         """Block until :meth:`stop`; the caller's thread does lease renewal and housekeeping.
@@ -60,8 +63,9 @@ class Deliverer:
             due = now >= next_housekeeping
             try:
                 self._tick(now, due)
+                self.store_down.ended()
             except StoreError as exc:
-                log.error("store error in housekeeping", extra={"error": str(exc)})
+                self.store_down.failed(str(exc), logging.ERROR)
             except Exception:
                 failures += 1
                 next_housekeeping = now + min(HOUSEKEEPING_BACKOFF_CAP, HOUSEKEEPING_EVERY * 2 ** (failures - 1))

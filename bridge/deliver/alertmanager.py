@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -99,7 +100,7 @@ class AlertmanagerClient:
             self.metrics.alerts_sent.labels(self.name, "error").inc(len(alerts))
             reason = "timeout" if isinstance(exc, requests.Timeout) else "connection"
             self.metrics.send_failures.labels(self.name, reason).inc()
-            raise SendError(f"{type(exc).__name__}: {exc}", permanent=False) from None
+            raise SendError(describe(exc, self.target.timeout), permanent=False) from None
         finally:
             self.metrics.send_duration.labels(self.name).observe(time.monotonic() - started)
         if response.status_code // 100 == 2:
@@ -113,5 +114,39 @@ class AlertmanagerClient:
         self.metrics.send_failures.labels(self.name, reason).inc()
         raise SendError(message, permanent=False)
 
+    def probe(self) -> None:
+        """Check that the Alertmanager answers, with the URL, credentials and tenant the POSTs use.
+
+        ``GET /api/v2/status`` rather than ``/-/ready``: behind a path prefix (Mimir's /alertmanager, a
+        managed service's workspace) only the API is served there, and a wrong password or tenant fails
+        here as it would fail the next POST. Raises SendError as a failed POST does.
+        """
+        try:
+            response = self.session.get(self.target.url.rstrip("/") + "/api/v2/status", timeout=self.target.timeout)
+        except requests.RequestException as exc:
+            raise SendError(describe(exc, self.target.timeout), permanent=False) from None
+        if response.status_code // 100 != 2:
+            raise SendError(f"HTTP {response.status_code} from /api/v2/status: {response.text[:200].strip()}",
+                            permanent=False)
+
     def close(self) -> None:
         self.session.close()
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+_SSL = re.compile(r"\[SSL[^\]]*\] ([^'\")(]+)")
+
+
+def describe(exc: requests.RequestException, timeout: float) -> str:
+    """What went wrong, in a few words: urllib3's "Max retries exceeded" prose misleads (there are no
+    retries) and runs to hundreds of characters."""
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g}s"
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        found = _SSL.search(text)
+        return f"TLS error: {found.group(1).strip() if found else 'handshake failed'}"
+    found = _ERRNO.search(text)
+    if found:
+        return found.group(1).strip()
+    return type(exc).__name__

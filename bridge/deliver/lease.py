@@ -29,6 +29,7 @@ class Lease:
         self.owner = f"{socket.gethostname()}:{listen.rpartition(':')[2]}"
         self.generation = 0
         self._held_until = 0.0
+        self._said_standby = False
 
     def renew(self, now: float) -> bool:
         was_held = self.held(now)
@@ -40,6 +41,10 @@ class Lease:
             return True
         if was_held:
             log.warning("lost the delivery lease", extra={"owner": self.owner})
+        elif not self._said_standby:  # a second bridge on the same ./data must not start silently
+            log.info("another process holds the delivery lease in this store: this one accepts callbacks "
+                     "and takes over delivery only if that one stops", extra={"owner": self.owner})
+        self._said_standby = True
         self._held_until = 0.0
         return False
 

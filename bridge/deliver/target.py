@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from bridge.deliver.alertmanager import ENDS_AT_RESENDS, AlertmanagerClient, SendError, postable
 from bridge.deliver.lease import Lease
+from bridge.logs import Outage
 from bridge.metrics import Metrics
 from bridge.settings import AlertmanagerTarget, Settings
 from bridge.store import Store, StoredAlert, StoreError
@@ -24,6 +25,7 @@ at most four partial POSTs a second per target, whatever the rate of callbacks; 
 RESOLVED_RESEND_FOR = 15 * 60.0
 """Re-send resolved alerts this long (Prometheus' resolvedRetention), then stop."""
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 5.0
+"""Retry delays after a failed POST or store call: doubling from the base, jittered, up to the cap."""
 
 
 class TargetLoop(threading.Thread):
@@ -43,21 +45,29 @@ class TargetLoop(threading.Thread):
         self.next_sweep = 0.0
         self.lease_generation = 0
         self.sweep_turn = False
+        self.sweep_sent = False
+        """Whether the sweep under way has posted anything; one that posts nothing probes instead."""
         self.rejected: dict[str, int] = {}
         """Fingerprint -> sequence number of alerts Alertmanager rejected: not re-sent until they change."""
+        self.unreachable = Outage(log, "cannot reach alertmanager; will retry", "still cannot reach alertmanager",
+                                  "alertmanager reachable again", alertmanager=self.name_label)
+        self.store_down = Outage(log, "store error while delivering; will retry", "store still failing",
+                                 "store reachable again", alertmanager=self.name_label)
 
     def run(self) -> None:
         while not self.stop.is_set():
+            pause = POLL_INTERVAL
             try:
                 busy = self.step(time.time())
+                self.store_down.ended()
             except StoreError as exc:
-                log.error("store error while delivering", extra={"alertmanager": self.name_label, "error": str(exc)})
-                busy = False
+                self.store_down.failed(str(exc), logging.ERROR)
+                busy, pause = False, _backoff(self.store_down.failures)
             except Exception:
                 log.exception("unexpected error while delivering", extra={"alertmanager": self.name_label})
                 busy = False
             if not busy:
-                self.stop.wait(POLL_INTERVAL)
+                self.stop.wait(pause)
         self.client.close()
 
     def step(self, now: float) -> bool:
@@ -86,15 +96,31 @@ class TargetLoop(threading.Thread):
         if now < self.next_sweep:
             return False
         if not self.sweep_after:
-            self.sweep_started = now
+            self.sweep_started, self.sweep_sent = now, False
         page = self.store.active(self.sweep_after, self.settings.batch_size, now, RESOLVED_RESEND_FOR)
         if not page:
+            if not self.sweep_sent and not self._probe():
+                return False  # retried after the backoff, not a whole interval later
             self.sweep_after, self.next_sweep = "", self.sweep_started + self.settings.resend_interval
             return False
         resend = [s for s in page if self.rejected.get(s.fingerprint) != s.seq]
+        if resend:
+            self.sweep_sent = True
         if not resend or self._deliver(resend, now):
             self.sweep_after = page[-1].fingerprint
             self.store.advance(self.name_label, 0, time.time())  # seq 0: a success, the cursor stays
+        return True
+
+    def _probe(self) -> bool:
+        """With nothing to re-send, ask whether the Alertmanager answers, so that ``alertmanager_up``
+        and the alert rules on it tell the truth on a quiet bridge too; True if it does."""
+        try:
+            self.client.probe()
+        except SendError as error:
+            self._failed(error, 0)
+            return False
+        self._reachable()
+        self.store.advance(self.name_label, 0, time.time())  # seq 0: a success, the cursor stays
         return True
 
     def _deliver(self, alerts: Sequence[StoredAlert], now: float) -> bool:
@@ -103,17 +129,25 @@ class TargetLoop(threading.Thread):
         try:
             rejected = self.client.send(bodies)
         except SendError as error:
-            self.failures += 1
-            delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (self.failures - 1))
-            self.retry_at = time.time() + delay / 2 + random.uniform(0, delay / 2)
-            self.store.record_failure(self.name_label, time.time())
-            log.warning("cannot reach alertmanager; will retry", extra={
-                "alertmanager": self.name_label, "error": str(error), "alerts": len(bodies),
-                "retry_in_seconds": round(self.retry_at - time.time(), 3)})
+            self._failed(error, len(bodies))
             return False
-        if self.failures:
-            log.info("alertmanager reachable again", extra={"alertmanager": self.name_label})
-        self.failures = 0
+        self._reachable()
         for index in rejected:
             self.rejected[alerts[index].fingerprint] = alerts[index].seq
         return True
+
+    def _failed(self, error: SendError, alerts: int) -> None:
+        """Back off; the first failure is logged, then a reminder a minute with counts (bridge.logs.Outage)."""
+        self.failures += 1
+        self.retry_at = time.time() + _backoff(self.failures)
+        self.store.record_failure(self.name_label, time.time())
+        self.unreachable.failed(str(error), **({"alerts": alerts} if alerts else {"probe": "GET /api/v2/status"}))
+
+    def _reachable(self) -> None:
+        self.failures = 0
+        self.unreachable.ended()
+
+
+def _backoff(failures: int) -> float:
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (failures - 1))
+    return delay / 2 + random.uniform(0, delay / 2)

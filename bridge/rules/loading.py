@@ -26,6 +26,21 @@ def load_settings(args: argparse.Namespace | None = None, env: Mapping[str, str]
     return load(args, env, check_file=_check_file)
 
 
+def load_with_rules(args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None, *,
+                    only: frozenset[str] | None = None) -> tuple[Settings, Rules]:
+    """The settings and the rules they were checked with, from one reading of the file (``check-config``,
+    ``translate``); ``only`` as for :func:`bridge.settings.load`."""
+    checked: list[Rules] = []
+
+    def check_file(data: Mapping[str, Any], path: str, default_severity: str | None, severity_from: str,
+                   problems: list[str]) -> Rules:
+        checked.append(_check_file(data, path, default_severity, severity_from, problems))
+        return checked[-1]
+
+    settings = load(args, env, check_file=check_file, only=only)
+    return settings, checked[0] if checked else Rules(default_severity=settings.default_severity)
+
+
 def rules_for(settings: Settings, text: str | None = None, *, check_options: bool = True) -> Rules:
     """The rules of the settings' configuration file (the defaults without one); raise ConfigError
     listing every problem.

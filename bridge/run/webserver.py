@@ -24,10 +24,10 @@ from prometheus_client import multiprocess
 
 from bridge import logs
 from bridge.metrics import Metrics
-from bridge.reload import SharedReload
+from bridge.reload import SharedReload, restart_options
 from bridge.rules import Rules
 from bridge.rules.loading import rules_for
-from bridge.settings import Settings, from_json
+from bridge.settings import Settings, from_json, read_text
 from bridge.web.app import create_app
 
 SERVER_HEADER = "cloud-alarm-bridge"
@@ -116,8 +116,10 @@ class WebServer(BaseApplication):
     def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.rules: Rules = rules_for(settings)
+        text = read_text(settings.config_file) if settings.config_file else ""
+        self.rules: Rules = rules_for(settings, text)
         self.shared = SharedReload()
+        self.shared.started_with = restart_options(text, settings.config_file)
         self.rules_generation = self.shared.generation()
         """The generation ``rules`` belong to. A worker forked before a reload but loading its app after
         it must start from this, not from the shared generation, or it would keep the old rules."""

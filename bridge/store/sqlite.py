@@ -8,6 +8,7 @@ among the callbacks that arrive together.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -65,11 +66,14 @@ class SqliteStore:
         self._synchronous = synchronous
         self._local = threading.local()
         self._group = GroupCommit(self._commit_all)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the directory {path.parent}: {_cause(exc)}") from None
         try:
             self._db().executescript(SCHEMA)  # idempotent; executescript manages its own transaction
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot initialise {path}: {exc}") from exc
+            raise StoreError(f"cannot initialise {path}: {exc}{_why_unwritable(path)}") from exc
 
     @classmethod
     def from_url(cls, url: str, *, max_alerts: int = 0) -> SqliteStore:
@@ -87,7 +91,7 @@ class SqliteStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(f"PRAGMA synchronous={self._synchronous}")
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot open {self.path}: {exc}") from exc
+                raise StoreError(f"cannot open {self.path}: {exc}{_why_unwritable(self.path)}") from exc
             self._local.db = db
         return db
 
@@ -365,3 +369,32 @@ def _row(row: tuple) -> StoredAlert:
                   starts_at=starts, event_at=event, ends_at=ends, generator_url=url, expires_at=expires,
                   source_key=key)
     return StoredAlert(alert=alert, fingerprint=fingerprint, seq=seq, changed_at=changed)
+
+
+def _cause(exc: OSError) -> str:
+    """Why a directory could not be made, in the operator's words (no errno, no traceback)."""
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        return f"{exc.filename} is a file, not a directory" if exc.errno == errno.EEXIST else \
+            "a part of the path is a file, not a directory"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied (running as uid {os.getuid()})"
+    return exc.strerror or str(exc)
+
+
+def _why_unwritable(path: Path) -> str:
+    """SQLite says only "unable to open database file": add what stands in the way, if anything does."""
+    directory = path.parent
+    try:
+        if not directory.is_dir():
+            return f" ({directory} is not a directory)"
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return f" ({directory} is on a read-only file system)"
+        if path.is_dir():
+            return f" ({path} is a directory)"
+        if not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
+            return f" (permission denied for uid {os.getuid()})"
+    except OSError as exc:
+        return f" ({exc.strerror})"
+    return ""

@@ -15,8 +15,9 @@ from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import ClientDisconnected
 
 from bridge import pipeline
+from bridge.logs import ACCESS_FIELDS, CLIENT_ADDRESS
 from bridge.vendors import VENDORS
-from bridge.web.auth import Guard, presented_token
+from bridge.web.auth import Guard, client_address, presented_token
 from bridge.web.errors import STAGE_ERRORS, UNAUTHORIZED, Refusal, answer_refusal, error_response
 from bridge.web.state import app_state
 
@@ -55,19 +56,25 @@ def receive(vendor_name: str) -> Response:
         state.metrics.alerts_dropped.labels(vendor_name).inc(dropped)
     for outcome in outcomes:
         state.metrics.alarm_changes.labels(vendor_name, outcome.value).inc()
-    log.debug("accepted a callback", extra={"vendor": vendor_name, "alerts": len(alerts),
-                                            "outcomes": [o.value for o in outcomes]})
+    request.environ[ACCESS_FIELDS] = {  # the access log's line for this callback says what it did
+        "vendor": vendor_name, "alarms": [alarm.name for alarm in parsed.alarms][:10], "alerts": len(alerts),
+        **{o.value: sum(1 for x in outcomes if x is o) for o in dict.fromkeys(outcomes)},
+        **({"dropped": dropped} if dropped else {})}
     return jsonify(parsed.reply)
 
 
 def check_caller(guard: Guard, vendor_name: str) -> None:
     """Raise a 403 Refusal for a source outside the allowlist, a 401 for a missing or wrong token.
 
-    Runs on the request line and headers only: a refused body is never read.
+    Runs on the request line and headers only: a refused body is never read. The client address checked
+    (behind a trusted proxy, from X-Forwarded-For) is the one the logs name.
     """
-    if not guard.source_ok(vendor_name, request.remote_addr or "", request.headers.get("X-Forwarded-For", "")):
+    forwarded_for = request.headers.get("X-Forwarded-For", "")
+    client = client_address(request.remote_addr or "", forwarded_for, guard.trusted_proxies)
+    request.environ[CLIENT_ADDRESS] = str(client) if client is not None else "unknown"
+    if not guard.source_ok(vendor_name, request.remote_addr or "", forwarded_for):
         log.info("refused a callback from outside the allowed networks",
-                 extra={"vendor": vendor_name, "remote": request.remote_addr})
+                 extra={"vendor": vendor_name, "remote": request.environ[CLIENT_ADDRESS], "peer": request.remote_addr})
         raise Refusal(403, "forbidden", "source address not allowed")
     if not guard.token_ok(vendor_name, presented_token(request.args, request.headers)):
         raise Refusal(401, "unauthorized", "missing or wrong token", UNAUTHORIZED)
@@ -80,6 +87,7 @@ def count_outcome(response: Response) -> Response:
     state = app_state()
     if vendor and outcome:
         state.metrics.callbacks.labels(vendor, outcome).inc()
+        request.environ.setdefault(ACCESS_FIELDS, {"vendor": vendor})["outcome"] = outcome
     started = g.get("ingest_started")
     if started is not None and outcome:  # an unexpected error (a 500) is logged, not timed
         state.metrics.callback_duration.labels(vendor).observe(time.monotonic() - started)

@@ -28,9 +28,13 @@ def reload() -> Any:
     state = app_state()
     if not _authorized(state):
         return error_response(401, "missing or wrong token", UNAUTHORIZED)
+    if not state.settings.config_file:
+        return "nothing to reload: serve was started without --config\n", 400, _TEXT
     problem = state.rules.reload()
     if problem:
         return f"failed to reload config: {problem}\n", 500, _TEXT
+    if state.rules.restart_needed:  # the rules are applied; these are not until a restart
+        return (f"OK: rules reloaded; restart to apply {', '.join(state.rules.restart_needed)}\n", 200, _TEXT)
     return "OK\n", 200, _TEXT
 
 

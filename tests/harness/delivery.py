@@ -13,10 +13,14 @@ TARGET = AlertmanagerTarget("http://am.invalid:9093")
 class RecordingClient:
     def __init__(self) -> None:
         self.posts: list[list[dict[str, Any]]] = []
+        self.probes = 0
 
     def send(self, alerts: list[dict[str, Any]]) -> list[int]:
         self.posts.append(list(alerts))
         return []
+
+    def probe(self) -> None:
+        self.probes += 1
 
     def close(self) -> None:
         pass

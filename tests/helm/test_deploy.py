@@ -108,7 +108,12 @@ def test_the_demo_prometheus_config_loads_the_charts_rules(tmp_path):
         relative = Path(target).relative_to("/etc/prometheus")
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(DEPLOY_DIR / source, tmp_path / relative)
-    assert "SUCCESS: 7 rules found" in run("promtool", "check", "config", tmp_path / "prometheus.yml")
+    assert "SUCCESS: 7 rules found" in run("promtool", "check", "config", tmp_path / "deploy" / "prometheus.yml")
+
+
+def test_promtool_accepts_the_demo_prometheus_config_in_a_clone():
+    assert "SUCCESS: 7 rules found" in run("promtool", "check", "config", "deploy/prometheus.yml",
+                                           cwd=DEPLOY_DIR.parent)
 
 
 def test_the_demo_mounts_the_single_copies_from_the_chart():
@@ -119,7 +124,7 @@ def test_the_demo_mounts_the_single_copies_from_the_chart():
             if source.startswith("."):
                 assert (DEPLOY_DIR / source).exists(), f"{name}: {source} does not exist"
                 mounts[(DEPLOY_DIR / source).resolve()] = (name, target)
-    assert mounts[RULES_FILE] == ("prometheus", "/etc/prometheus/rules/cloud-alarm-bridge.yaml")
+    assert mounts[RULES_FILE] == ("prometheus", "/etc/prometheus/helm/cloud-alarm-bridge/files/prometheus-rules.yaml")
     grafana_dashboard = mounts[DASHBOARD_FILE]
     assert grafana_dashboard[0] == "grafana"
     # No second copy of either file in deploy/ or the chart.

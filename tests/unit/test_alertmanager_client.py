@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -122,3 +123,15 @@ def test_firing_alerts_carry_a_fresh_endsat_and_resolved_ones_their_own() -> Non
     body = postable(resolved, now=1000.0, valid_for=240.0)
     assert body["endsAt"] == "1970-01-01T00:03:20.000Z"
     assert "generatorURL" not in body  # never an empty string: Alertmanager wants a URI
+
+
+def test_a_failed_post_or_probe_says_what_went_wrong_in_a_few_words() -> None:
+    """Not urllib3's "Max retries exceeded with url: ... (Caused by NewConnectionError(<object at 0x...>..."."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    client = AlertmanagerClient(AlertmanagerTarget(f"http://127.0.0.1:{port}", timeout=2))
+    for attempt in (lambda: client.send([{"labels": {"alertname": "a"}}]), client.probe):
+        with pytest.raises(SendError) as caught:
+            attempt()
+        assert str(caught.value) == "Connection refused"

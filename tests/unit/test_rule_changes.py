@@ -117,9 +117,28 @@ def test_post_reload_applies_a_valid_file_and_refuses_an_invalid_one(tmp_path: P
 
 
 def test_reload_needs_the_token_when_one_is_configured(tmp_path: Path, store: SqliteStore) -> None:
-    client = create_app(Settings(tokens=("s3cret",)), store=store).test_client()
+    config = tmp_path / "bridge.yml"
+    config.write_text("external_labels: {team: infra}\n")
+    client = create_app(Settings(tokens=("s3cret",), config_file=str(config)), store=store).test_client()
     assert client.post("/-/reload").status_code == 401
     assert client.post("/-/reload?token=s3cret").status_code == 200
+
+
+def test_reload_without_a_configuration_file_says_there_is_nothing_to_reload(store: SqliteStore) -> None:
+    response = create_app(Settings(), store=store).test_client().post("/-/reload")
+    assert (response.status_code, response.text) == (400, "nothing to reload: serve was started without --config\n")
+
+
+def test_reload_says_which_changed_settings_wait_for_a_restart(tmp_path: Path, store: SqliteStore) -> None:
+    config = tmp_path / "bridge.yml"
+    config.write_text("listen: 0.0.0.0:8080\nexternal_labels: {team: infra}\n")
+    client = create_app(Settings(config_file=str(config)), store=store).test_client()
+    config.write_text("listen: 0.0.0.0:9090\nalertmanager_urls: [http://am:9093]\nexternal_labels: {team: ops}\n")
+    response = client.post("/-/reload")
+    assert (response.status_code, response.text) == (
+        200, "OK: rules reloaded; restart to apply alertmanager_urls, listen\n")
+    config.write_text("listen: 0.0.0.0:8080\nexternal_labels: {team: storage}\n")
+    assert client.post("/-/reload").text == "OK\n"
 
 
 def test_dropped_alarms_are_counted(tmp_path: Path, store: SqliteStore) -> None:
