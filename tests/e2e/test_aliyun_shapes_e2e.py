@@ -149,3 +149,22 @@ def test_a_body_of_no_known_shape_is_refused_with_what_each_shape_lacked(
     assert response.json()["error"].startswith("body: no Alibaba CloudMonitor callback shape matches; tried "
                                                 "threshold alarm callback (alertState: missing or empty)")
     assert "event-rule callback (product: missing or empty)" in response.json()["error"]
+
+
+def test_the_other_threshold_samples_fire_and_their_ok_resolves_them(
+        shared_stack: tuple[Alertmanager, Bridge]) -> None:
+    am, bridge = shared_stack
+    post(bridge, fixture_bytes("aliyun", "json-list-dimensions.json"))
+    alert = firing(am, alertname="CPUUtilization", instanceId="i-12345")
+    assert (alert["labels"]["severity"], alert["labels"]["policy_id"]) == ("critical", "rule-cpu-0001")
+    post(bridge, {**sample("json-list-dimensions.json"), "alertState": "OK", "timestamp": "1508136820"})
+    gone(am, alertname="CPUUtilization", instanceId="i-12345")
+
+    # Another API of the same gateway (the API Gateway test above already resolved the sample's own API,
+    # so its older INSUFFICIENT_DATA would rightly be ignored as late).
+    other_api = (b"c6fa5e4b2d1e4f0a9b8c7d6e5f4a3b2c", b"0000000000000000000000000000e2e0")
+    post(bridge, fixture_bytes("aliyun", "apigateway-insufficient-data.form").replace(*other_api), FORM)
+    alert = firing(am, alertname="Code5XX", apiUid=other_api[1].decode())
+    assert (alert["labels"]["alarm_state"], alert["labels"]["region"]) == ("insufficient_data", "cn-shenzhen")
+    post(bridge, fixture_bytes("aliyun", "apigateway-ok-ms.form").replace(*other_api), FORM)
+    gone(am, alertname="Code5XX", apiUid=other_api[1].decode())
