@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_PACKAGES := prometheus-alertmanager prometheus redis-server wrk
 TOOLS := prometheus-alertmanager amtool promtool redis-server wrk
 
-.PHONY: run test lint bench system-deps
+.PHONY: run test lint bench mutation-check system-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(VENV)/.installed-test system-deps
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
+
+## Break the delivery and ingest paths on purpose; fail unless the fast tests catch each break (minutes).
+mutation-check: $(VENV)/.installed-test system-deps
+	$(VENV)/bin/python tests/mutation_check.py
 
 ## Measure throughput, latency, batching, drain, memory and replicas against two baselines (minutes).
 bench: $(VENV)/.installed-test system-deps

@@ -234,6 +234,7 @@ class Bench:
             rps = sum(r["requests_per_second"] for r in runs)
             results[f"replicas_{count}"] = {
                 "requests_per_second": round(rps, 1), "p99_ms": max(r.get("p99_ms", 0) for r in runs),
+                "non_2xx": sum(r["non_2xx"] for r in runs), "socket_errors": sum(r["socket_errors"] for r in runs),
                 "acknowledged": acknowledged, "delivered": delivered, "drain_after_load_seconds": drain,
                 "every_ack_delivered": delivered == acknowledged}
             print(f"  {count} replica(s) on Redis: {rps:.0f} callbacks/s", flush=True)

@@ -1,4 +1,5 @@
-"""The ``cloud-alarm-bridge`` command: ``serve``, ``translate`` and ``check-config`` (argument parsing only)."""
+"""The ``cloud-alarm-bridge`` command: ``serve``, ``translate``, ``check-config`` and ``store`` (argument parsing
+only)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bridge.options import add_arguments
 from bridge.rules.loading import load_settings, load_with_rules
 from bridge.run import supervisor
 from bridge.settings import MAPPING_OPTIONS, ConfigError, Settings, shown_defaults
+from bridge.store import StoreError, admin, open_store
 from bridge.vendors import VENDORS, Callback, Vendor
 
 FORM = "application/x-www-form-urlencoded"
@@ -51,11 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         "(secret files must be readable) and mapping rule, each problem named with its place. Reads "
         "BRIDGE_DEFAULT_SEVERITY from the environment, as serve does. Exit status 0: valid, 1: invalid.")
     check.add_argument("file", help="the YAML configuration file")
+    _add_store_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
     if args.command == "check-config":
         return _check_config(args)
+    if args.command == "store":
+        return _store(args)
     return _translate(args)
 
 
@@ -63,6 +68,50 @@ def _fail(message: str, status: int = USAGE_ERROR) -> int:
     """One short line on stderr, no traceback: what is wrong and what to change."""
     print(f"cloud-alarm-bridge: {message}", file=sys.stderr)
     return status
+
+
+def _add_store_parser(commands: argparse._SubParsersAction) -> None:
+    store = commands.add_parser("store", help="inspect the store, list alerts, purge them (works while serve runs)",
+                                description="Matchers as amtool's: name=value, name!=value, name=~regex, "
+                                "name!~regex. The store is --store, else BRIDGE_STORE, else the --config "
+                                "file's, as serve would open it.")
+    store.add_argument("action", choices=("stats", "list", "purge"))
+    store.add_argument("matchers", nargs="*", metavar="MATCHER", help="label matchers; all must hold")
+    store.add_argument("--state", action="append", default=[], choices=("firing", "resolved"))
+    store.add_argument("--vendor", action="append", default=[], choices=tuple(VENDORS))
+    store.add_argument("--store", metavar="URL", help="the store URL (default: as serve resolves it)")
+    store.add_argument("--config", metavar="FILE", help="the configuration file serve runs with")
+    store.add_argument("--all", action="store_true", help="purge: with no matcher, state or vendor, purge all")
+    store.add_argument("--dry-run", action="store_true", help="purge: count what would go, delete nothing")
+
+
+def _store(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(argparse.Namespace(store=args.store, config=args.config))
+        selection = admin.parse_selection(args.matchers, args.state, args.vendor)
+    except (ConfigError, ValueError) as exc:
+        return _fail(str(exc))
+    if args.action == "purge" and selection.everything and not args.all:
+        return _fail("purge needs a matcher, --state or --vendor (or --all)")
+    now = time.time()
+    try:
+        store = open_store(settings.store)
+        try:
+            if args.action == "stats":
+                print(json.dumps(admin.summary(store, now, settings.store_max_alerts, settings.store_max_bytes)))
+            elif args.action == "list":
+                for stored in admin.selected(store, selection, now):
+                    print(json.dumps(admin.listing(stored), ensure_ascii=False))
+            elif args.dry_run:
+                print(json.dumps({"would_purge": sum(1 for _ in admin.selected(store, selection, now))}))
+            else:
+                deleted, freed = admin.purge(store, selection, now)
+                print(json.dumps({"purged": deleted, "bytes": freed}))
+        finally:
+            store.close()
+    except (StoreError, ValueError) as exc:
+        return _fail(f"store: {exc}", 1)
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -12,7 +12,8 @@ from urllib.parse import unquote_plus
 
 from gunicorn.glogging import Logger as GunicornLogger
 
-_SECRET_NAMES = frozenset({"token", "access_token", "signature"})
+_SECRET_WORDS = ("token", "signature", "secret", "password", "passwd")
+"""A parameter whose name holds one of these, however spelt, has its value hidden."""
 _PARAMETER_IN_TEXT = re.compile(r"(?:^|(?<=[\s?&;\"']))([^\s=&?;\"']+)=([^\s&]*)")
 """A ``name=value`` anywhere in a message: a malformed request line that gunicorn quotes may hold
 spaces inside its query string, so a parameter is looked for wherever one can start."""
@@ -29,14 +30,34 @@ def redact_query(query: str) -> str:
     """Replace the value of every secret parameter (the callback token) with ***, whatever it holds.
 
     Names are compared as Werkzeug reads them, percent-decoded (``%74oken`` is ``token``), so that
-    every spelling the app accepts is hidden; in any case, since a near miss may be a real token too.
+    every spelling the app accepts is hidden; and near misses too (``token[]``, ``token%00``,
+    ``x=1;token=``, ``tokens``), since a mistyped parameter may carry a real token: over-hiding a
+    log value costs nothing, leaking a token costs a rotation.
     """
     return "&".join(_redact_parameter(parameter) for parameter in query.split("&"))
 
 
 def _redact_parameter(parameter: str) -> str:
-    name, sep, _value = parameter.partition("=")
-    return f"{name}=***" if sep and unquote_plus(name).lower() in _SECRET_NAMES else parameter
+    """Hide from the first secret ``name=`` on, to the next ``&``; ``;`` also separates parameters to some
+    servers and proxies, so a name after one counts too."""
+    pieces = parameter.split(";")
+    for index, piece in enumerate(pieces):
+        name, sep, _value = piece.partition("=")
+        if sep and is_secret_name(name):
+            return ";".join([*pieces[:index], f"{name}=***"])
+    return parameter
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a parameter name, percent-decoded (repeatedly) and stripped of all but letters and digits,
+    holds a secret word."""
+    for _ in range(3):
+        decoded = unquote_plus(name)
+        if decoded == name:
+            break
+        name = decoded
+    bare = "".join(char for char in name.lower() if char.isascii() and char.isalnum())
+    return any(word in bare for word in _SECRET_WORDS)
 
 
 def redact_text(text: str) -> str:
@@ -97,7 +118,7 @@ class JsonGunicornLogger(GunicornLogger):
         quiet = path in QUIET_PATHS and str(status).startswith("2")
         self.access_log.log(logging.DEBUG if quiet else logging.INFO, "request", extra={
             "method": environ.get("REQUEST_METHOD"),
-            "path": path,
+            "path": redact_text(path or ""),  # ;token=... in a path is a near miss too
             "query": redact_query(environ.get("QUERY_STRING", "")),
             "status": status,
             "bytes": getattr(resp, "sent", None),

@@ -24,6 +24,8 @@ from bridge.store import Outcome, Store, StoreError, TargetStats
 CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "forbidden", "timeout", "too_large",
                      "unsupported_media_type", "store_full", "store_unavailable")
 SEND_OUTCOMES = ("success", "rejected", "error")
+CONNECTION_CLOSE_REASONS = ("idle", "slow", "shed")
+"""Why the server closed a client connection before a request arrived whole (bridge.run.worker)."""
 SEND_FAILURE_REASONS = ("timeout", "connection", "server_error", "client_error", "rejected")
 
 
@@ -74,6 +76,12 @@ class Metrics:
         self.template_errors = Counter("cloud_alarm_bridge_template_errors_total",
                                        "Annotation templates that failed to render; the default text was kept.",
                                        ["annotation"], registry=r)
+        self.connections_closed = Counter(
+            "cloud_alarm_bridge_connections_closed_total",
+            "Client connections closed before a request arrived whole: idle past the deadline, slow (408), "
+            "or shed at --max-connections.", ["reason"], registry=r)
+        for reason in CONNECTION_CLOSE_REASONS:
+            self.connections_closed.labels(reason)
         # Written by whichever process (gunicorn master or worker) last tried a reload: the newest value wins.
         self.reload_success = Gauge("cloud_alarm_bridge_config_last_reload_successful",
                                     "Whether the last configuration reload attempt was successful.",
@@ -130,10 +138,12 @@ class _Registered(Collector):
 class StoreCollector(Collector):
     """Gauges computed from the store at scrape time."""
 
-    def __init__(self, store: Callable[[], Store], targets: Sequence[str], capacity: int) -> None:
+    def __init__(self, store: Callable[[], Store], targets: Sequence[str], capacity: int,
+                 capacity_bytes: int = 0) -> None:
         self._store = store
         self._targets = targets
         self._capacity = capacity
+        self._capacity_bytes = capacity_bytes
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         info = GaugeMetricFamily("cloud_alarm_bridge_build_info", "Always 1; the version is a label.",
@@ -144,7 +154,12 @@ class StoreCollector(Collector):
         try:
             stats = self._store().stats(self._targets, now)
         except StoreError:
+            # Absent gauges would silence every alert rule on them; an explicit 0 can be alerted on, and
+            # the scrape still succeeds so that the counters (store_unavailable refusals) keep coming.
+            # (The outage itself is logged where it is met, with its reminders: not once per scrape.)
+            yield _store_up(0)
             return
+        yield _store_up(1)
         alerts = GaugeMetricFamily("cloud_alarm_bridge_alerts", "Alerts in the store, by vendor and state.",
                                    labels=["vendor", "state"])
         for (vendor, state), count in sorted(stats.alerts_by_vendor_state.items()):
@@ -154,7 +169,18 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("cloud_alarm_bridge_store_capacity_alerts",
                                 "Alerts the store may hold before callbacks get 503 (0: no limit).",
                                 value=self._capacity)
+        yield GaugeMetricFamily("cloud_alarm_bridge_store_bytes",
+                                "Bytes the alerts' labels, annotations and URLs take in the store.", value=stats.bytes)
+        yield GaugeMetricFamily("cloud_alarm_bridge_store_capacity_bytes",
+                                "Bytes the store may hold before callbacks get 503 (0: no limit).",
+                                value=self._capacity_bytes)
         yield from _target_families(stats.targets, now)
+
+
+def _store_up(value: int) -> GaugeMetricFamily:
+    return GaugeMetricFamily("cloud_alarm_bridge_store_up",
+                             "1 if the store answered this scrape; 0: its gauges are missing, callbacks get 503.",
+                             value=value)
 
 
 def _target_families(targets: dict[str, TargetStats], now: float) -> Iterator[GaugeMetricFamily]:

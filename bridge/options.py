@@ -200,10 +200,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_label_value_length", "longer label values are cut and marked; the whole value goes to the "
            "annotation <label>_full", _positive_int, "CHARS"),
     Option("max_alerts_per_callback", "most alerts one callback may carry (400 above)", _positive_int, "N"),
+    Option("max_alert_bytes", "bytes of one alert's labels, annotations and URL; longer annotations are cut "
+           "and marked (labels over it: 400)", _positive_int, "BYTES"),
+    Option("max_callback_bytes", "bytes of all alerts of one callback together, shared out fairly; cut as "
+           "for --max-alert-bytes", _positive_int, "BYTES"),
     Option("request_timeout", "time allowed for a whole request (line, headers, body) to arrive; 408 mid-body",
            duration, "DURATION"),
+    Option("max_connections", "open connections per worker; above it, the one held longest (idle or slow) is closed",
+           _positive_int, "N"),
     Option("log_level", "debug, info, warning or error", _choice("debug", "info", "warning", "error"), "LEVEL"),
     Option("store_max_alerts", "answer 503 when the store holds this many alerts (0: no limit)", _count, "N"),
+    Option("store_max_bytes", "answer 503 when the alerts in the store take this many bytes (0: no limit); "
+           "resolved alerts are evicted first", _count, "BYTES"),
     Option("batch_size", "most alerts in one POST to Alertmanager", _positive_int, "N"),
     Option("max_firing_age", "resolve firing alerts the vendor has not mentioned for this long (0: never)",
            duration, "DURATION"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bridge.mapping.default import to_alert
-from bridge.mapping.limits import Limits, check_alarms, within_limits
+from bridge.mapping.limits import Limits, check_alarms, within_budget, within_limits
 from bridge.model import Alarm, Alert
 from bridge.rules import Rules
 from bridge.settings import Settings
@@ -26,6 +26,7 @@ def parse(vendor: Vendor, body: bytes, content_type: str, settings: Settings, no
 def to_alerts(alarms: list[Alarm], rules: Rules, limits: Limits, now: float,
               on_template_error: Callable[[str], None] | None = None) -> list[Alert]:
     """Map alarms through the rules, within the limits; raise InvalidPayload (LimitExceeded) beyond them."""
-    check_alarms(alarms, limits)
-    return [within_limits(rules.apply(to_alert(alarm, rules.mapping, now), alarm, now, on_template_error), limits)
-            for alarm in alarms]
+    alarms = check_alarms(alarms, limits)
+    return within_budget([within_limits(rules.apply(to_alert(alarm, rules.mapping, now), alarm, now,
+                                                    on_template_error), limits)
+                          for alarm in alarms], limits)

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import mmap
 import os
+import re
 import shutil
 import signal
 import struct
@@ -33,6 +34,15 @@ from bridge.rules.loading import rules_for
 from bridge.settings import RULE_KEYS, ConfigError, Settings, parse_text, read_text
 
 log = logging.getLogger(__name__)
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s:'\"/]+/)+(?=[^\s:'\"/])")
+
+
+def without_directories(message: str) -> str:
+    """The message with every absolute path cut to its file name: a caller of ``/-/reload`` learns which
+    file is wrong, not how the host's file system is laid out (SECURITY.md, item 5). URLs are left alone."""
+    return _ABSOLUTE_PATH.sub("", message)
 
 
 def restart_options(text: str, path: str) -> dict[str, Any]:
@@ -201,14 +211,15 @@ class RulesInForce:
             return True
 
     def reload(self) -> str | None:
-        """Check the configuration file and apply its rules; the problem if it cannot be applied."""
+        """Check the configuration file and apply its rules; the problem if it cannot be applied, for the
+        caller: the log has it whole, the answer names files without their directories."""
         try:
             text = read_text(self.settings.config_file)
             rules = rules_for(self.settings, text)
         except ConfigError as exc:
             self.metrics.record_reload(False)
             log.error("configuration reload refused; keeping the current rules", extra={"error": str(exc)})
-            return str(exc)
+            return without_directories(str(exc))
         if self.coordinator is None:
             self._rules = rules
             self.metrics.record_reload(True)

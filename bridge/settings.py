@@ -90,9 +90,13 @@ class Settings:
     max_labels: int = 40
     max_label_value_length: int = 1024
     max_alerts_per_callback: int = 100
+    max_alert_bytes: int = 16 << 10
+    max_callback_bytes: int = 256 << 10
     request_timeout: float = 10.0
+    max_connections: int = 1000
     log_level: str = "info"
     store_max_alerts: int = 100_000
+    store_max_bytes: int = 256 << 20
     batch_size: int = 256
     max_firing_age: float = 0.0
     vendor_timezone: str = "Asia/Shanghai"
@@ -251,7 +255,7 @@ def parse_text(text: str, path: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of option names")
     if "token" in data and "tokens" not in data:  # one token or a list, under either name
@@ -261,6 +265,19 @@ def parse_text(text: str, path: str) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
     return data
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """What is wrong and where, without the text around it: PyYAML quotes the offending line, and a typo
+    such as an unclosed quote makes that line a password or a token (SECURITY.md, item 5)."""
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return type(error).__name__
+    mark = error.problem_mark or error.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    started = error.context_mark if error.context and error.context_mark is not mark else None
+    context = f"{error.context} (from line {started.line + 1}, column {started.column + 1})" if started \
+        else error.context
+    return where + "; ".join(part for part in (context, error.problem) if part)
 
 
 def _targets(values: dict[str, Any], file_values: Mapping[str, Any], path: str,
@@ -314,6 +331,9 @@ def _target(raw: Any) -> AlertmanagerTarget:
     unknown = sorted(set(raw) - _TARGET_KEYS)
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_TARGET_KEYS))}")
+    for key in ("basic_auth", "tls_config", "headers"):
+        if raw.get(key) is not None and not isinstance(raw[key], dict):  # never echo it: it may be a secret
+            raise ValueError(f"{key}: must be a mapping, got {type(raw[key]).__name__}")
     auth = raw.get("basic_auth") or {}
     tls = raw.get("tls_config") or {}
     password = auth.get("password") or (read_secret(auth["password_file"]) if auth.get("password_file") else "")

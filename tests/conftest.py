@@ -51,6 +51,13 @@ def _redis_server_empty_and_running(request: pytest.FixtureRequest) -> Iterator[
         server.start()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long fuzzing profile runs ~17 times the examples: its tests get 20 minutes, not 120 s."""
+    if os.environ.get("HYPOTHESIS_PROFILE") == "long":
+        for item in items:
+            item.add_marker(pytest.mark.timeout(20 * 60), append=False)
+
+
 # Fuzzing budgets. CI runs "ci" (a few hundred examples per property, seconds); run
 # HYPOTHESIS_PROFILE=long pytest tests/unit/test_fuzz_parsers.py tests/e2e/test_hostile_input.py for a deeper search.
 settings.register_profile("ci", max_examples=300, deadline=None, print_blob=True,

@@ -80,13 +80,17 @@ class Deliverer:
     def _tick(self, now: float, due: bool) -> None:
         """Renew the lease; when ``due``, register the targets and, holding the lease, do housekeeping.
 
+        Safety does not rest on renewing in time: each target loop fences its POSTs by the lease
+        (:meth:`Lease.expires_in`), so a late renewal pauses delivery rather than doubling it.
+
         Registering again is idempotent, and re-creates a cursor the store lost (a Redis restarted
         without its data), so that target gets changes again instead of only the periodic re-sends.
         """
+        held = self.lease.renew(now)  # first: a slow store write must not make the lease lapse
         if due:
             self.store.register_targets(self.targets)
-        if self.lease.renew(now) and due:
-            self.housekeeping(now)
+            if held:
+                self.housekeeping(now)
 
     def housekeeping(self, now: float) -> None:
         expired = self.store.expire(now, self.settings.max_firing_age)

@@ -12,9 +12,11 @@ from typing import Any
 import requests
 
 from bridge import __version__
+from bridge.mapping.limits import alert_bytes
 from bridge.metrics import Metrics
 from bridge.model import AlarmState, Alert
 from bridge.settings import AlertmanagerTarget
+from bridge.store import StoredAlert
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,21 @@ def postable(alert: Alert, now: float, valid_for: float) -> dict[str, Any]:
     return body
 
 
+MAX_POST_BYTES = 1 << 20
+"""A POST carries at most about this much of alerts' labels, annotations and URLs (at least one alert), so
+that a batch of large alerts cannot make a POST Alertmanager times out on (issue 19 item 3)."""
+
+
+def within_post_bytes(alerts: Sequence[StoredAlert], budget: int = MAX_POST_BYTES) -> list[StoredAlert]:
+    """The longest head of ``alerts`` that fits ``budget`` bytes, and never less than one alert."""
+    taken = 0
+    for index, stored in enumerate(alerts):
+        taken += alert_bytes(stored.alert)
+        if taken > budget and index:
+            return list(alerts[:index])
+    return list(alerts)
+
+
 def _rfc3339(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -69,15 +86,16 @@ class AlertmanagerClient:
         if tls.cert_file:
             self.session.cert = (tls.cert_file, tls.key_file) if tls.key_file else tls.cert_file
 
-    def send(self, alerts: Sequence[dict[str, Any]], offset: int = 0) -> list[int]:
+    def send(self, alerts: Sequence[dict[str, Any]], offset: int = 0, timeout: float | None = None) -> list[int]:
         """POST alerts, isolating rejected ones; returns the indexes of the alerts Alertmanager rejected.
 
         Alertmanager stores the valid alerts of a batch it answers 400, but a 422 rejects the whole
         batch, so a rejected batch is split in halves until each rejected alert stands alone.
-        Raises SendError(permanent=False) for network errors and 5xx: the caller retries.
+        Raises SendError(permanent=False) for network errors and 5xx: the caller retries. ``timeout``
+        replaces the target's own (the delivery lease fences a POST with it).
         """
         try:
-            self._post(alerts)
+            self._post(alerts, timeout)
         except SendError as error:
             if not error.permanent:
                 raise
@@ -87,15 +105,17 @@ class AlertmanagerClient:
                     "alertmanager": self.name, "error": str(error), "labels": alerts[0].get("labels")})
                 return [offset]
             middle = len(alerts) // 2
-            return self.send(alerts[:middle], offset) + self.send(alerts[middle:], offset + middle)
+            return (self.send(alerts[:middle], offset, timeout)
+                    + self.send(alerts[middle:], offset + middle, timeout))
         self.metrics.alerts_sent.labels(self.name, "success").inc(len(alerts))
         return []
 
-    def _post(self, alerts: Sequence[dict[str, Any]]) -> None:
+    def _post(self, alerts: Sequence[dict[str, Any]], timeout: float | None = None) -> None:
         self.metrics.batch_size.labels(self.name).observe(len(alerts))
         started = time.monotonic()
         try:
-            response = self.session.post(self.target.alerts_url, json=list(alerts), timeout=self.target.timeout)
+            response = self.session.post(self.target.alerts_url, json=list(alerts),
+                                         timeout=self.target.timeout if timeout is None else timeout)
         except requests.RequestException as exc:
             self.metrics.alerts_sent.labels(self.name, "error").inc(len(alerts))
             reason = "timeout" if isinstance(exc, requests.Timeout) else "connection"

@@ -51,6 +51,11 @@ class Lease:
     def held(self, now: float) -> bool:
         return now < self._held_until
 
+    def expires_in(self, now: float) -> float:
+        """Seconds until the store may give the lease to another, as far as this holder knows (0 unless held):
+        work that must not overlap another holder's (a POST) has to end by then."""
+        return self._held_until + self.renew_every - now if self.held(now) else 0.0
+
     def release(self) -> None:
         """Give the lease up at once (on a graceful stop), so another replica need not wait it out."""
         self._held_until = 0.0

@@ -6,9 +6,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from bridge.deliver.alertmanager import ENDS_AT_RESENDS, AlertmanagerClient, SendError, postable
+from bridge.deliver.alertmanager import ENDS_AT_RESENDS, AlertmanagerClient, SendError, postable, within_post_bytes
 from bridge.deliver.lease import Lease
 from bridge.logs import Outage
 from bridge.metrics import Metrics
@@ -26,6 +26,10 @@ RESOLVED_RESEND_FOR = 15 * 60.0
 """Re-send resolved alerts this long (Prometheus' resolvedRetention), then stop."""
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 5.0
 """Retry delays after a failed POST or store call: doubling from the base, jittered, up to the cap."""
+FENCE_MIN_POST = 1.0
+"""A POST starts only if the lease lasts this long yet (or a renewal interval, if shorter), and its timeout
+ends before the lease may pass to another replica: after a lease loss the loop stops rather than racing
+the replica that takes over (issue 19 item 11)."""
 
 
 class TargetLoop(threading.Thread):
@@ -37,6 +41,7 @@ class TargetLoop(threading.Thread):
         self.store, self.settings, self.lease, self.stop = store, settings, lease, stop
         self.client = AlertmanagerClient(target, metrics)
         self.name_label = target.name
+        self.timeout = target.timeout
         self.failures = 0
         self.retry_at = 0.0
         self.paused_until = 0.0
@@ -45,6 +50,8 @@ class TargetLoop(threading.Thread):
         self.next_sweep = 0.0
         self.lease_generation = 0
         self.sweep_turn = False
+        self.clock: Callable[[], float] = time.time
+        """Read right before each POST, to fence it by the lease (tests set it to their own clock)."""
         self.sweep_sent = False
         """Whether the sweep under way has posted anything; one that posts nothing probes instead."""
         self.rejected: dict[str, int] = {}
@@ -84,9 +91,10 @@ class TargetLoop(threading.Thread):
         self.sweep_turn = True
         changes = self.store.changes(self.name_label, self.settings.batch_size)
         if changes:
-            if self._deliver(changes, now):
-                self.store.advance(self.name_label, changes[-1].seq, time.time())
-            if len(changes) < self.settings.batch_size:  # a full batch means more are waiting: go on
+            batch = within_post_bytes(changes)
+            if self._deliver(batch, now):
+                self.store.advance(self.name_label, batch[-1].seq, time.time())
+            if len(batch) == len(changes) < self.settings.batch_size:  # a full batch means more are waiting
                 self.paused_until = now + BATCH_PAUSE
                 return False
             return True
@@ -97,7 +105,8 @@ class TargetLoop(threading.Thread):
             return False
         if not self.sweep_after:
             self.sweep_started, self.sweep_sent = now, False
-        page = self.store.active(self.sweep_after, self.settings.batch_size, now, RESOLVED_RESEND_FOR)
+        page = within_post_bytes(self.store.active(self.sweep_after, self.settings.batch_size, now,
+                                                   RESOLVED_RESEND_FOR))
         if not page:
             if not self.sweep_sent and not self._probe():
                 return False  # retried after the backoff, not a whole interval later
@@ -126,8 +135,11 @@ class TargetLoop(threading.Thread):
     def _deliver(self, alerts: Sequence[StoredAlert], now: float) -> bool:
         """POST; True when Alertmanager took the batch (rejected alerts are logged and dropped)."""
         bodies = [postable(s.alert, now, ENDS_AT_RESENDS * self.settings.resend_interval) for s in alerts]
+        fence = self.lease.expires_in(self.clock())  # the store reads before may have been slow
+        if fence < min(FENCE_MIN_POST, self.lease.renew_every):
+            return False
         try:
-            rejected = self.client.send(bodies)
+            rejected = self.client.send(bodies, timeout=min(self.timeout, fence))
         except SendError as error:
             self._failed(error, len(bodies))
             return False

@@ -16,12 +16,20 @@ from functools import lru_cache
 from bridge.model import Alarm, AlarmState, Alert, object_key_of
 
 _INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_]")
+_ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+"""Terminal escape sequences (CSI colours and cursor moves, OSC titles and links, two-byte escapes)."""
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""C0 and C1 controls but tab and line feed, DEL, and the bidi marks, embeddings, overrides and isolates."""
+_LINE_BREAKS = re.compile(r"[\t\n]+")
 
 CORE_LABELS = ("alertname", "vendor", "namespace", "region", "policy_id", "severity", "alarm_state")
 COLLISION_PREFIX = "dim_"
 """Put before a dimension whose name is taken by a core label, so it never overwrites one."""
 MAX_NAME_LENGTH = 128
 """Label and annotation names are cut to this: vendors' own names are under 40 characters."""
+MAX_EVENT_LIFETIME = 24 * 3600.0
+"""A stateless event (one the vendor never recovers) expires at most this long after its start, whatever
+times the payload claims: no vendor's event lasts longer (Tencent's last an hour)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
         event_at=_clamp(alarm.event_at, now),
         ends_at=ends_at,
         generator_url=alarm.console_url,
-        expires_at=alarm.expires_at,
+        expires_at=_expiry(alarm.expires_at, starts_at),
         source_vendor=alarm.vendor,
         source_key=key,
         former_key=former if former != key else "",
@@ -65,6 +73,14 @@ def _clamp(ts: float | None, now: float) -> float:
     if ts is None or not math.isfinite(ts) or ts > now:
         return now
     return max(ts, 0.0)
+
+
+def _expiry(expires_at: float | None, starts_at: float) -> float | None:
+    """Clamp an event's expiry like every other time: never before its start, never unbounded."""
+    if expires_at is None:
+        return None
+    latest = starts_at + MAX_EVENT_LIFETIME
+    return latest if not math.isfinite(expires_at) else min(max(expires_at, starts_at), latest)
 
 
 def labels_for(alarm: Alarm, options: MappingOptions) -> dict[str, str]:
@@ -148,7 +164,7 @@ def annotations_for(alarm: Alarm) -> dict[str, str]:
     annotations = {"summary": alarm.summary, "description": alarm.description}
     for name, value in alarm.details.items():
         annotations.setdefault(label_name(name), value)
-    return {k: cleaned for k, v in annotations.items() if (cleaned := clean_value(v))}
+    return {k: cleaned for k, v in annotations.items() if (cleaned := clean_value(v, multiline=True))}
 
 
 @lru_cache(maxsize=4096)
@@ -163,8 +179,17 @@ def label_name(name: str) -> str:
     return f"_{cleaned}" if cleaned[0].isdigit() else cleaned
 
 
-def clean_value(value: str) -> str:
-    """Label values must be valid UTF-8: replace lone surrogates a JSON body may carry."""
+def clean_value(value: str, *, multiline: bool = False) -> str:
+    """A value Alertmanager and every receiver can show safely: valid UTF-8 (lone surrogates a JSON body
+    may carry are replaced), without terminal escapes, NUL and other control characters, or the bidi
+    controls that make a value read differently than it is (Trojan Source). ``multiline`` keeps line
+    breaks and tabs (annotations); in a label value they become spaces.
+    """
     if not value.isascii():
         value = value.encode("utf-8", "replace").decode("utf-8")
+    if not value.isprintable():
+        value = _CONTROL.sub("", _ANSI_ESCAPE.sub("", value))
+        if not multiline:
+            value = _LINE_BREAKS.sub(" ", value)
     return value.strip()
+

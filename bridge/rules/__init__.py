@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from bridge.mapping.default import MappingOptions
+from bridge.mapping.default import COLLISION_PREFIX, MappingOptions
 from bridge.model import Alarm, AlarmState, Alert
 from bridge.rules.relabel import RelabelConfig, relabel
 from bridge.rules.templates import AnnotationTemplate, render_annotations
@@ -45,8 +45,7 @@ class Rules:
         A dropped alarm comes back as a ``resolve_only`` resolution of its object: whatever the bridge
         has firing for that object (fired under older rules, or at another severity) ends, nothing new fires.
         """
-        extra = {k: v for k, v in self.external_labels.items() if k not in alert.labels}
-        labels = relabel({**alert.labels, **extra}, self.configs_for(alarm.vendor))
+        labels = relabel(with_external_labels(alert.labels, self.external_labels), self.configs_for(alarm.vendor))
         if not labels:  # dropped, or nothing left: Alertmanager refuses an alert without labels
             return _dropped(alert, now)
         alert = replace(alert, labels=labels)
@@ -54,6 +53,27 @@ class Rules:
             alert = replace(alert, annotations=render_annotations(self.annotation_templates, alert, alarm.vendor,
                                                                    alarm.raw, on_template_error))
         return alert
+
+
+def with_external_labels(labels: Mapping[str, str], external: Mapping[str, str]) -> dict[str, str]:
+    """The operator's external labels win over labels from the payload (SECURITY.md, item 10).
+
+    Unlike Prometheus, whose alert labels come from trusted rule files, here every label but the
+    external ones comes from a callback: a dimension named ``cluster`` must not re-route an alert or
+    escape a silence on ``cluster``. Its value is kept under ``dim_<name>`` (as for a dimension named
+    like a core label), so two objects it tells apart stay two alerts.
+    """
+    merged = dict(labels)
+    for name, value in external.items():
+        theirs = merged.get(name)
+        if theirs is not None and theirs != value:
+            key, count = COLLISION_PREFIX + name, 1
+            while key in merged or key in external:
+                count += 1
+                key = f"{COLLISION_PREFIX}{name}_{count}"
+            merged[key] = theirs
+        merged[name] = value
+    return merged
 
 
 def _dropped(alert: Alert, now: float) -> Alert:

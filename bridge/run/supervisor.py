@@ -89,7 +89,7 @@ def open_checked_store(settings: Settings) -> Store:
     work, 1 for a store that does not answer now)."""
     shown = redact_url(settings.store)
     try:
-        store = open_store(settings.store, max_alerts=settings.store_max_alerts)
+        store = open_store(settings.store, max_alerts=settings.store_max_alerts, max_bytes=settings.store_max_bytes)
     except (StoreError, ValueError) as exc:
         raise StartError(f"cannot use the store {shown}: {exc}; change --store") from None
     try:

@@ -1,8 +1,9 @@
 """The gunicorn master that ``serve`` starts: reads its settings from stdin, serves ``create_app``.
 
-Three changes to gunicorn's defaults face the internet: a request must arrive whole within the request
-timeout (a stalled or trickling sender would otherwise hold a worker thread forever), the ``Server`` header
-names no software, and the errors gunicorn answers itself (malformed HTTP) are JSON like the app's.
+Four changes to gunicorn's defaults face the internet: the worker (bridge.run.worker) reads requests whole
+in an event loop before a thread takes them, with a deadline for each and a cap on connections that sheds
+the oldest idle one; no peer is trusted as a proxy by gunicorn; the ``Server`` header names no software;
+and the errors gunicorn answers itself (malformed HTTP) are JSON like the app's.
 SIGHUP reloads the mapping rules (bridge.reload) instead of replacing workers.
 """
 
@@ -12,14 +13,12 @@ import json
 import os
 import socket
 import sys
-import time
 from typing import Any
 
 import gunicorn.http.wsgi
 import gunicorn.util
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
-from gunicorn.workers.gthread import ThreadWorker
 from prometheus_client import multiprocess
 
 from bridge import logs
@@ -27,56 +26,10 @@ from bridge.metrics import Metrics
 from bridge.reload import SharedReload, restart_options
 from bridge.rules import Rules
 from bridge.rules.loading import rules_for
+from bridge.run import worker
+from bridge.run.worker import SERVER_HEADER, CallbackWorker
 from bridge.settings import Settings, from_json, read_text
 from bridge.web.app import create_app
-
-SERVER_HEADER = "cloud-alarm-bridge"
-"""Sent as ``Server``: gunicorn always sends the header, so name the service and no version."""
-
-_request_timeout: float | None = None
-"""Set by WebServer.load_config in the master; workers are forked from it and inherit it."""
-
-
-class DeadlineSocket:
-    """What gunicorn's request parser reads a connection through: every ``recv`` may wait only for
-    what is left of the time allowed for the whole request (request line, headers and body).
-
-    A timeout per ``recv`` alone lets a sender that trickles a byte every few seconds hold a worker
-    thread forever; a few such connections would take every thread. Writes keep the plain socket
-    timeout, ``request_timeout`` per send, as they do not count against the request.
-    """
-
-    def __init__(self, sock: socket.socket, timeout: float) -> None:
-        self._sock = sock
-        self._timeout = timeout
-        self._deadline = time.monotonic() + timeout
-
-    def start(self) -> None:
-        """A new request on the connection (keep-alive): the full time again."""
-        self._deadline = time.monotonic() + self._timeout
-
-    def recv(self, size: int) -> bytes:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the request did not arrive in time")
-        self._sock.settimeout(remaining)
-        try:
-            return self._sock.recv(size)
-        finally:
-            self._sock.settimeout(self._timeout)
-
-
-class CallbackWorker(ThreadWorker):
-    """gthread, with a deadline for each request to arrive (``--request-timeout``)."""
-
-    def handle(self, conn: Any) -> Any:
-        if _request_timeout:
-            conn.sock.settimeout(_request_timeout)  # conn.init() made it blocking: bound the writes too
-            unreader = conn.parser.unreader  # reads the request line, headers and body
-            if not isinstance(unreader.sock, DeadlineSocket):
-                unreader.sock = DeadlineSocket(conn.sock, _request_timeout)
-            unreader.sock.start()
-        return super().handle(conn)
 
 
 def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
@@ -134,16 +87,20 @@ class WebServer(BaseApplication):
         return True
 
     def load_config(self) -> None:
-        global _request_timeout
-        _request_timeout = self.settings.request_timeout or None
+        worker.request_timeout = self.settings.request_timeout
+        worker.max_body_bytes = self.settings.max_body_bytes
         _harden_gunicorn()
         options = {
             "bind": self.settings.listen,
             "workers": self.settings.workers,
             "threads": self.settings.threads,
-            # the class itself, not its dotted name: this module runs as __main__, and a re-import
-            # would not see _request_timeout
             "worker_class": CallbackWorker,
+            "worker_connections": self.settings.max_connections,
+            # no peer is a proxy to gunicorn: SCRIPT_NAME, X-Forwarded-Proto and the like from loopback
+            # would re-route paths; the app reads X-Forwarded-For itself, from --trusted-proxy only
+            "forwarded_allow_ips": "",
+            "forwarder_headers": "",
+            "secure_scheme_headers": {},
             "graceful_timeout": max(1, int(self.settings.shutdown_timeout)),
             "timeout": 30,
             "keepalive": 5,

@@ -24,12 +24,12 @@ __all__ = ["Outcome", "Store", "StoreError", "StoreFull", "StoreStats", "StoredA
            "redact_url"]
 
 
-def open_store(url: str, *, max_alerts: int = 0) -> Store:
+def open_store(url: str, *, max_alerts: int = 0, max_bytes: int = 0) -> Store:
     """Open the store a URL names: ``sqlite:///relative/path``, ``sqlite:////absolute/path``,
     ``redis://[user:pass@]host:port/db``, ``rediss://...`` (TLS) or ``redis+sentinel://...``."""
     scheme, sep, _ = url.partition("://")
     if scheme == "sqlite" and sep:
-        return SqliteStore.from_url(url, max_alerts=max_alerts)
+        return SqliteStore.from_url(url, max_alerts=max_alerts, max_bytes=max_bytes)
     if scheme in ("redis", "rediss", "redis+sentinel") and sep:
-        return RedisStore.from_url(url, max_alerts=max_alerts)
+        return RedisStore.from_url(url, max_alerts=max_alerts, max_bytes=max_bytes)
     raise ValueError(f"unsupported store URL {redact_url(url)!r}: expected sqlite:///path or redis://host:port/db")

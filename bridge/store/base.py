@@ -22,7 +22,22 @@ class StoreError(RuntimeError):
 
 
 class StoreFull(StoreError):
-    """The store holds its configured maximum of alerts; callbacks get 503 until it drains."""
+    """The store holds its configured maximum of alerts or bytes, and evicting resolved alerts did not make
+    room; callbacks get 503 until it drains."""
+
+
+@dataclass(frozen=True)
+class Caps:
+    """How much a store may hold (0: no limit); near either cap it evicts resolved alerts first."""
+
+    max_alerts: int = 0
+    max_bytes: int = 0
+
+    @property
+    def full_message(self) -> str:
+        caps = [f"{self.max_alerts} alerts" if self.max_alerts else "", f"{self.max_bytes} bytes" if self.max_bytes
+                else ""]
+        return f"the store holds its maximum of {' or '.join(filter(None, caps))}"
 
 
 class Outcome(StrEnum):
@@ -55,11 +70,18 @@ class StoreStats:
     alerts_by_vendor_state: dict[tuple[str, str], int] = field(default_factory=dict)
     total: int = 0
     targets: dict[str, TargetStats] = field(default_factory=dict)
+    bytes: int = 0
+    """What the alerts take, as counted against the store's ``max_bytes``."""
 
 
 class Store(Protocol):
     def apply(self, alerts: Sequence[Alert], now: float) -> list[Outcome]:
-        """Record alert changes atomically, in order; raise StoreFull or StoreError."""
+        """Record alert changes atomically, in order; raise StoreFull or StoreError.
+
+        Near its caps (``max_alerts``, ``max_bytes``) the store first evicts resolved alerts of other
+        objects, delivered ones first, oldest first; a recovery of an object it does not know is then
+        acknowledged without being kept. Only firing alerts that do not fit raise StoreFull.
+        """
         ...
 
     def register_targets(self, targets: Sequence[str]) -> None:
@@ -91,6 +113,10 @@ class Store(Protocol):
         A dead target must not keep them until the store is full: by then every Alertmanager has
         expired them itself (their last ``endsAt`` has passed), and a cursor skips what is gone.
         """
+        ...
+
+    def delete(self, fingerprints: Sequence[str]) -> tuple[int, int]:
+        """Delete these alerts (the admin's purge): how many were deleted, and the bytes they took."""
         ...
 
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:

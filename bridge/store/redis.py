@@ -23,6 +23,7 @@ Keys, under a prefix (``?prefix=``, default ``cab:``):
 ``counts``          hash        ``vendor\\nstate`` -> number of alerts (metrics)
 ``targets``         hash        ``cursor:<am>``, ``success:<am>``, ``up:<am>``
 ``seq``, ``count``  strings     the last sequence number; the number of alerts (capacity)
+``bytes``           string      what the alerts' labels, annotations and URLs take (capacity)
 ``lease:<name>``    string      the lease holder, expiring by Redis' own clock (``PX``)
 ==================  ==========  ==============================================================
 """
@@ -30,6 +31,7 @@ Keys, under a prefix (``?prefix=``, default ``cab:``):
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,23 +43,25 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from bridge.model import AlarmState, Alert
-from bridge.store.base import Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
+from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _LUA = Path(__file__).with_name("lua")
-_PRELUDES = {"apply": "prelude", "expire": "prelude", "changes": "read_prelude", "active": "read_prelude"}
-"""Scripts that start with shared Lua: the writing scripts' helpers, or the reading scripts' ``read``."""
+_PRELUDES = {"apply": ("drop", "prelude"), "expire": ("drop", "prelude"), "forget": ("drop",),
+             "purge": ("drop",), "changes": ("read_prelude",), "active": ("read_prelude",)}
+"""Scripts that start with shared Lua: deleting alerts and counting bytes, the writing scripts' helpers, or
+the reading scripts' ``read``."""
 
 
 def _load_script(name: str) -> str:
-    prelude = _PRELUDES.get(name)
-    text = (_LUA / f"{name}.lua").read_text(encoding="utf-8")
-    return (_LUA / f"{prelude}.lua").read_text(encoding="utf-8") + "\n" + text if prelude else text
+    parts = [*_PRELUDES.get(name, ()), name]
+    return "\n".join((_LUA / f"{part}.lua").read_text(encoding="utf-8") for part in parts)
 
 
-SCRIPTS = {name: _load_script(name) for name in ("apply", "expire", "forget", "register", "advance", "failure",
-                                                 "changes", "active", "stats", "lease", "release")}
+SCRIPTS = {name: _load_script(name) for name in ("apply", "expire", "forget", "purge", "register", "advance",
+                                                 "failure", "changes", "active", "stats", "lease", "release")}
 """Every mutation and read is one script in bridge/store/lua/, which Redis runs atomically."""
 
 FIELDS = ("fingerprint", "object_key", "vendor", "labels", "annotations", "generator_url", "state",
@@ -80,21 +84,23 @@ _CONNECTION_DEFAULTS: dict[str, Any] = {
 class RedisStore:
     """The store in Redis, shared by every replica; see the module docstring for the keys."""
 
-    def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, max_alerts: int = 0) -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, max_alerts: int = 0,
+                 max_bytes: int = 0) -> None:
         self.client = client
         self.prefix = prefix
         self.max_alerts = max_alerts
+        self.max_bytes = max_bytes
         def register(name: str) -> Any:
             return client.register_script(SCRIPTS[name])
 
         self._apply, self._expire, self._forget = register("apply"), register("expire"), register("forget")
         self._register, self._advance = register("register"), register("advance")
         self._failure, self._changes = register("failure"), register("changes")
-        self._active, self._stats = register("active"), register("stats")
+        self._active, self._stats, self._purge = register("active"), register("stats"), register("purge")
         self._lease, self._release = register("lease"), register("release")
 
     @classmethod
-    def from_url(cls, url: str, *, max_alerts: int = 0) -> RedisStore:
+    def from_url(cls, url: str, *, max_alerts: int = 0, max_bytes: int = 0) -> RedisStore:
         """``redis://[user:pass@]host:port/db``, ``rediss://`` (TLS) or ``redis+sentinel://``.
 
         ``?prefix=`` names the key prefix; other query parameters are redis-py's (``socket_timeout``,
@@ -106,13 +112,14 @@ class RedisStore:
         prefix = next((v for k, v in query if k == "prefix"), DEFAULT_PREFIX)
         rest = urlencode([(k, v) for k, v in query if k != "prefix"])
         if parts.scheme == "redis+sentinel":
-            return cls(_sentinel_client(parts, dict(parse_qsl(rest))), prefix=prefix, max_alerts=max_alerts)
+            return cls(_sentinel_client(parts, dict(parse_qsl(rest))), prefix=prefix, max_alerts=max_alerts,
+                       max_bytes=max_bytes)
         plain = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment))
         try:
             client = redis.Redis.from_url(plain, **_CONNECTION_DEFAULTS)
         except ValueError as exc:
             raise ValueError(f"invalid redis store URL: {exc}") from None
-        return cls(client, prefix=prefix, max_alerts=max_alerts)
+        return cls(client, prefix=prefix, max_alerts=max_alerts, max_bytes=max_bytes)
 
     def _call(self, script: Callable[..., T], *args: object, keys: Sequence[str] = ()) -> T:
         try:
@@ -124,12 +131,14 @@ class RedisStore:
     def apply(self, alerts: Sequence[Alert], now: float) -> list[Outcome]:
         if not alerts:
             return []
-        args: list[object] = [_time(now), self.max_alerts]
+        args: list[object] = [_time(now), self.max_alerts, self.max_bytes]
         for alert in alerts:
             args += _alert_args(alert)
-        result = self._call(self._apply, *args)
+        *result, evicted = self._call(self._apply, *args)
+        if evicted:
+            log.warning("store full: evicted resolved alerts to make room", extra={"alerts": evicted})
         if result == [b"full"]:
-            raise StoreFull(f"the store holds its maximum of {self.max_alerts} alerts")
+            raise StoreFull(Caps(self.max_alerts, self.max_bytes).full_message)
         return [Outcome(value.decode()) for value in result]
 
     # --- delivery ---------------------------------------------------------------------------
@@ -161,6 +170,13 @@ class RedisStore:
     def forget(self, now: float, keep_resolved_for: float) -> int:
         return int(self._call(self._forget, _time(now - keep_resolved_for)))
 
+    def delete(self, fingerprints: Sequence[str]) -> tuple[int, int]:
+        deleted, freed = 0, 0
+        for start in range(0, len(fingerprints), 500):
+            count, size = self._call(self._purge, *fingerprints[start:start + 500])
+            deleted, freed = deleted + int(count), freed + int(size)
+        return deleted, freed
+
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
         """Redis' clock, not ``now``, times the lease: replicas' clocks may disagree, Redis' is one."""
         key = f"{self.prefix}lease:{name}"
@@ -176,7 +192,7 @@ class RedisStore:
             raise StoreError(f"redis: {exc}") from exc
 
     def stats(self, targets: Sequence[str], now: float) -> StoreStats:
-        counts, per_target = self._call(self._stats, *targets)
+        counts, per_target, size = self._call(self._stats, *targets)
         by_state = {}
         for key, value in zip(counts[::2], counts[1::2], strict=True):
             vendor, _, state = _text(key).partition("\n")
@@ -185,7 +201,7 @@ class RedisStore:
         stats = {_text(name): TargetStats(int(backlog), _float(oldest), _float(success),
                                           None if not up else up == b"1")
                  for name, success, up, backlog, oldest in per_target}
-        return StoreStats(by_state, sum(by_state.values()), stats)
+        return StoreStats(by_state, sum(by_state.values()), stats, int(size))
 
     def ping(self) -> None:
         try:

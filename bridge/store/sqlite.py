@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bridge.model import AlarmState, Alert
-from bridge.store.base import Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
+from bridge.store import sqlite_capacity as capacity
+from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreStats, TargetStats
 from bridge.store.group_commit import GroupCommit, PendingApply
 
 SCHEMA = """
@@ -50,7 +51,8 @@ CREATE TABLE IF NOT EXISTS targets (
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL);
 INSERT OR IGNORE INTO counters VALUES ('seq', 0), ('alerts', 0);
-"""
+INSERT OR IGNORE INTO counters SELECT 'bytes', coalesce(sum(SIZE), 0) FROM alerts;
+""".replace("SIZE", capacity.SIZE)
 
 WRITER_LOCK_TIMEOUT = 10.0
 """How long a write waits for another writer, as SQLite's own busy timeout did before."""
@@ -60,9 +62,9 @@ _COLUMNS = "fingerprint, labels, annotations, generator_url, state, starts_at, e
 
 
 class SqliteStore:
-    def __init__(self, path: Path, *, max_alerts: int = 0, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, *, max_alerts: int = 0, max_bytes: int = 0, synchronous: str = "FULL") -> None:
         self.path = path
-        self.max_alerts = max_alerts
+        self.caps = Caps(max_alerts, max_bytes)
         self._synchronous = synchronous
         self._local = threading.local()
         self._group = GroupCommit(self._commit_all)
@@ -76,11 +78,11 @@ class SqliteStore:
             raise StoreError(f"cannot initialise {path}: {exc}{_why_unwritable(path)}") from exc
 
     @classmethod
-    def from_url(cls, url: str, *, max_alerts: int = 0) -> SqliteStore:
+    def from_url(cls, url: str, *, max_alerts: int = 0, max_bytes: int = 0) -> SqliteStore:
         path = url.removeprefix("sqlite:///")
         if not path:
             raise ValueError("sqlite store URL names no file: use sqlite:///data/bridge.db")
-        return cls(Path(path), max_alerts=max_alerts)
+        return cls(Path(path), max_alerts=max_alerts, max_bytes=max_bytes)
 
     # Connections are per thread (gunicorn threads, delivery threads) and opened after fork.
     def _db(self) -> sqlite3.Connection:
@@ -163,6 +165,7 @@ class SqliteStore:
     def _apply_pending(self, db: sqlite3.Connection, pending: PendingApply) -> None:
         db.execute("SAVEPOINT callback")
         try:
+            capacity.make_room(db, self.caps, pending.alerts)
             pending.outcomes = [self._apply_one(db, alert, pending.now) for alert in pending.alerts]
         except Exception as exc:  # handed to the caller whose change it is, not the others
             db.execute("ROLLBACK TO callback")
@@ -214,33 +217,39 @@ class SqliteStore:
                 db.execute("UPDATE alerts SET event_at = max(event_at, ?) WHERE object_key = ?",
                            (alert.event_at, key))
             return Outcome.UNCHANGED
-        # A recovery for an alert never seen: record it, so that a late firing retry cannot fire it.
+        # A recovery for an alert never seen: record it, so that a late firing retry cannot fire it, but
+        # only while there is room: it must never cost a real alarm its place (SECURITY.md, item 4).
         ends_at = _clamp(alert.ends_at or now, alert.starts_at, now)
-        return self._upsert(db, alert, fingerprint, existing, alert.starts_at, ends_at, now)
+        return self._upsert(db, alert, fingerprint, existing, alert.starts_at, ends_at, now, optional=True)
 
     def _upsert(self, db: sqlite3.Connection, alert: Alert, fingerprint: str, existing: StoredAlert | None,
-                starts_at: float, ends_at: float | None, now: float) -> Outcome:
+                starts_at: float, ends_at: float | None, now: float, *, optional: bool = False) -> Outcome:
+        """Write the alert; at the store's caps, StoreFull (or, for an ``optional`` row, UNCHANGED: not kept)."""
         if existing is None:
-            self._reserve_row(db)
+            if not capacity.reserve_row(db, self.caps, optional):
+                return Outcome.UNCHANGED
         elif (existing.alert.state is alert.state and existing.alert.annotations == alert.annotations
               and existing.alert.starts_at == starts_at and existing.alert.ends_at == ends_at
               and existing.alert.generator_url == alert.generator_url):
             db.execute("UPDATE alerts SET event_at = ?, expires_at = ? WHERE fingerprint = ?",
                        (max(alert.event_at, existing.alert.event_at), alert.expires_at, fingerprint))
             return Outcome.UNCHANGED
-        self._write(db, fingerprint, alert, alert.state, starts_at, ends_at, alert.event_at,
-                    alert.annotations, now)
+        if not self._write(db, fingerprint, alert, alert.state, starts_at, ends_at, alert.event_at,
+                           alert.annotations, now, capped=True, optional=optional):
+            if existing is None:
+                capacity.release_row(db)
+            return Outcome.UNCHANGED
         return Outcome.CHANGED
-
-    def _reserve_row(self, db: sqlite3.Connection) -> None:
-        (count,) = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'alerts' RETURNING value"
-                              ).fetchone()
-        if self.max_alerts and count > self.max_alerts:
-            raise StoreFull(f"the store holds its maximum of {self.max_alerts} alerts")
 
     def _write(self, db: sqlite3.Connection, fingerprint: str, alert: Alert, state: AlarmState,
                starts_at: float, ends_at: float | None, event_at: float, annotations: dict[str, str],
-               now: float) -> None:
+               now: float, *, capped: bool = False, optional: bool = False) -> bool:
+        """Write a new state with a new sequence number; False if a ``capped`` write would pass the byte cap
+        and is ``optional`` (StoreFull if it is not). Resolutions are never ``capped``: they always land."""
+        labels, notes = _dump(alert.labels), _dump(annotations)
+        size = sum(len(text.encode("utf-8", "surrogatepass")) for text in (labels, notes, alert.generator_url))
+        if not capacity.take_bytes(db, self.caps if capped else Caps(), fingerprint, size, optional):
+            return False
         (seq,) = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value").fetchone()
         db.execute(
             "INSERT INTO alerts (fingerprint, object_key, vendor, labels, annotations, generator_url, state,"
@@ -250,10 +259,10 @@ class SqliteStore:
             " generator_url = excluded.generator_url, state = excluded.state, starts_at = excluded.starts_at,"
             " ends_at = excluded.ends_at, event_at = excluded.event_at, expires_at = excluded.expires_at,"
             " seq = excluded.seq, changed_at = excluded.changed_at",
-            (fingerprint, alert.object_key, alert.vendor, _dump(alert.labels), _dump(annotations),
-             alert.generator_url, state.value, starts_at, ends_at, event_at,
-             alert.expires_at if state is AlarmState.FIRING else None, seq, now),
+            (fingerprint, alert.object_key, alert.vendor, labels, notes, alert.generator_url, state.value,
+             starts_at, ends_at, event_at, alert.expires_at if state is AlarmState.FIRING else None, seq, now),
         )
+        return True
 
     def _object_rows_and(self, db: sqlite3.Connection, object_keys: tuple[str, ...],
                          fingerprint: str) -> tuple[list[StoredAlert], StoredAlert | None]:
@@ -310,10 +319,14 @@ class SqliteStore:
 
     def forget(self, now: float, keep_resolved_for: float) -> int:
         with self._transaction() as db:
-            deleted = db.execute("DELETE FROM alerts WHERE state = 'resolved' AND changed_at < ?",
-                                 (now - keep_resolved_for,)).rowcount
-            db.execute("UPDATE counters SET value = value - ? WHERE name = 'alerts'", (deleted,))
+            old = [fp for (fp,) in db.execute("SELECT fingerprint FROM alerts WHERE state = 'resolved'"
+                                              " AND changed_at < ?", (now - keep_resolved_for,))]
+            deleted, _ = capacity.delete(db, old)
         return deleted
+
+    def delete(self, fingerprints: Sequence[str]) -> tuple[int, int]:
+        with self._transaction() as db:
+            return capacity.delete(db, fingerprints)
 
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
         with self._transaction() as db:
@@ -339,7 +352,8 @@ class SqliteStore:
             cursor, last_success, up = found[0]
             backlog, oldest = self._read("SELECT count(*), min(changed_at) FROM alerts WHERE seq > ?", (cursor,))[0]
             per_target[name] = TargetStats(backlog, oldest, last_success, None if up is None else bool(up))
-        return StoreStats(by_state, sum(by_state.values()), per_target)
+        (size,) = self._read("SELECT value FROM counters WHERE name = 'bytes'")[0]
+        return StoreStats(by_state, sum(by_state.values()), per_target, size)
 
     def ping(self) -> None:
         self._read("SELECT value FROM counters WHERE name = 'seq'")

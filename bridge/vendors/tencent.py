@@ -109,7 +109,7 @@ class Tencent:
             description=f"Tencent Cloud policy {text(policy.get('policyName')) or '?'}: {show_name}"
             + (f" on {obj_name}" if obj_name else ""),
             console_url=CONSOLE_URL,
-            expires_at=first + STATELESS_EVENT_TTL if status == "-" else None,
+            expires_at=min(first, ctx.now) + STATELESS_EVENT_TTL if status == "-" else None,
             raw=payload,
         )
 

@@ -33,6 +33,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rul
     rules = rules if rules is not None else rules_for(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # OPTIONS gets 405 JSON with Allow, not an empty HTML 200
+    # no redirects at all: Werkzeug would answer //x with a Location built from the Host header, query
+    # (token) included, before any authentication
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.extensions["bridge"] = AppState(settings, store, RulesInForce(settings, rules, coordinator, metrics,
                                                                       rules_generation), metrics)
     app.register_blueprint(callbacks)

@@ -9,7 +9,6 @@ Both checks run on the request line and headers only, before the body is read.
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import ipaddress
 from collections.abc import Mapping, Sequence
@@ -29,9 +28,9 @@ def presented_token(query: Mapping[str, str], headers: Mapping[str, str]) -> str
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
     if scheme.lower() == "basic":
-        try:
+        try:  # ValueError: a non-ASCII header value (binascii.Error is one too)
             decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:
             return None
         return decoded.partition(":")[2] or None
     return None
@@ -118,9 +117,10 @@ class Guard:
     def token_ok(self, vendor: str, presented: str | None) -> bool:
         return not self.requires_token or token_matches(presented, self.accepted_tokens(vendor))
 
-    def source_ok(self, vendor: str, remote_addr: str, forwarded_for: str) -> bool:
-        """Whether the client may call this vendor's URL: its own list if it has one, else the global one."""
-        allowed = self.vendor_allowed.get(vendor) or self.allowed
+    def source_ok(self, vendor: str | None, remote_addr: str, forwarded_for: str) -> bool:
+        """Whether the client may call this vendor's URL: its own list if it has one, else the global one.
+        ``vendor`` None: an operator's endpoint that changes the bridge (/-/reload), under the global list."""
+        allowed = (self.vendor_allowed.get(vendor) if vendor else None) or self.allowed
         if not allowed:
             return True
         address = client_address(remote_addr, forwarded_for, self.trusted_proxies)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from flask import Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from flask import Response, current_app, g, jsonify, request
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from bridge.model import InvalidPayload, UnsupportedMediaType
 from bridge.store import StoreError, StoreFull
+from bridge.vendors import VENDORS
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ RETRY_AFTER = {"Retry-After": "5"}
 """Vendors retry a 503; tell them when."""
 UNAUTHORIZED = {"WWW-Authenticate": 'Basic realm="cloud-alarm-bridge"'}
 
-STAGE_ERRORS = (InvalidPayload, UnsupportedMediaType, StoreError, RequestEntityTooLarge)
+STAGE_ERRORS = (InvalidPayload, UnsupportedMediaType, StoreError, RequestEntityTooLarge, BadRequest)
 """The errors of the stages below that a callback's client caused or must retry."""
 
 
@@ -52,7 +53,9 @@ def refusal_for(error: Exception) -> Refusal:
         log.error("store unavailable: refusing callback", extra={"vendor": vendor, "error": str(error)})
         return Refusal(503, "store_unavailable", "the store is unavailable; retry later", RETRY_AFTER)
     if isinstance(error, RequestEntityTooLarge):
-        return Refusal(413, "too_large", error.description or error.name)
+        return Refusal(413, "too_large", too_large_message())
+    if isinstance(error, BadRequest):
+        return Refusal(400, "invalid", error.description or error.name)
     raise TypeError(f"no refusal for {type(error).__name__}") from error
 
 
@@ -71,13 +74,35 @@ def answer_refusal(error: Exception) -> Response:
     return error_response(refusal.status, str(refusal), refusal.headers)
 
 
+def undecodable_query() -> None:
+    """Refuse a query string that is not UTF-8 (raw bytes a client put in the request line) before anything
+    reads it: Werkzeug would raise UnicodeDecodeError, a 500."""
+    try:
+        request.query_string.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the query string is not UTF-8; percent-encode its bytes") from None
+
+
+def too_large_message() -> str:
+    return f"the body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes (--max-body-bytes)"
+
+
+def not_found_message() -> str:
+    return (f"no such endpoint; callbacks go to POST /callbacks/<vendor>, vendors: {', '.join(VENDORS)}; "
+            "operators: /metrics, /-/healthy, /-/ready, POST /-/reload")
+
+
 def answer_http_error(error: HTTPException) -> Response:
-    """Werkzeug's own errors (404, 405...), as JSON rather than its HTML pages."""
+    """Werkzeug's own errors (404, 405...), as JSON naming what to do rather than its HTML prose."""
     headers = {}
+    message = error.description or error.name
     valid_methods = getattr(error, "valid_methods", None)
     if error.code == 405 and valid_methods:
         headers["Allow"] = ", ".join(valid_methods)
-    return error_response(error.code or 500, error.description or error.name, headers)
+        message = f"method {request.method} not allowed here; allowed: {headers['Allow']}"
+    elif error.code == 404:
+        message = not_found_message()
+    return error_response(error.code or 500, message, headers)
 
 
 def answer_unexpected(error: Exception) -> Response:

@@ -12,13 +12,20 @@ import logging
 import time
 
 from flask import Blueprint, Response, g, jsonify, request
-from werkzeug.exceptions import ClientDisconnected
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from bridge import pipeline
 from bridge.logs import ACCESS_FIELDS, CLIENT_ADDRESS
 from bridge.vendors import VENDORS
 from bridge.web.auth import Guard, client_address, presented_token
-from bridge.web.errors import STAGE_ERRORS, UNAUTHORIZED, Refusal, answer_refusal, error_response
+from bridge.web.errors import (
+    STAGE_ERRORS,
+    UNAUTHORIZED,
+    Refusal,
+    answer_refusal,
+    error_response,
+    undecodable_query,
+)
 from bridge.web.state import app_state
 
 log = logging.getLogger(__name__)
@@ -26,6 +33,15 @@ log = logging.getLogger(__name__)
 callbacks = Blueprint("callbacks", __name__)
 for _error in (Refusal, *STAGE_ERRORS):  # a callback's refusals; anything else on any route is a 500
     callbacks.register_error_handler(_error, answer_refusal)
+
+
+@callbacks.before_request
+def check_request_line() -> None:
+    """Name the vendor first, so that a refusal of the request line is counted under it too."""
+    vendor_name = (request.view_args or {}).get("vendor_name")
+    if vendor_name in VENDORS:
+        g.vendor = vendor_name
+    undecodable_query()
 
 
 @callbacks.route("/callbacks/<vendor_name>", methods=["GET", "HEAD", "POST"])
@@ -38,7 +54,7 @@ def receive(vendor_name: str) -> Response:
     state = app_state()
     check_caller(state.guard, vendor_name)
     try:
-        body = request.get_data(cache=False) if request.method == "POST" else b""
+        body = read_body() if request.method == "POST" else b""
     except (TimeoutError, ClientDisconnected):  # --request-timeout hit mid-body (werkzeug reports it as a
         # disconnect): a slow or stalled sender
         raise Refusal(408, "timeout", "the request body did not arrive in time") from None
@@ -61,6 +77,21 @@ def receive(vendor_name: str) -> Response:
         **{o.value: sum(1 for x in outcomes if x is o) for o in dict.fromkeys(outcomes)},
         **({"dropped": dropped} if dropped else {})}
     return jsonify(parsed.reply)
+
+
+def read_body() -> bytes:
+    """The body, refused with 413 over --max-body-bytes however it was sent.
+
+    Werkzeug stops reading a chunked body (no Content-Length) at the limit and returns what it read as
+    if it were all; one byte more from the server's stream tells whether there was more.
+    """
+    body = request.get_data(cache=False)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(body) >= limit:
+        stream = request.environ["wsgi.input"]
+        if request.environ.get("wsgi.input_terminated") and stream.read(1):
+            raise RequestEntityTooLarge()
+    return body
 
 
 def check_caller(guard: Guard, vendor_name: str) -> None:

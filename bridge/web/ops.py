@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, request
 
 from bridge.store import StoreError
 from bridge.web.auth import presented_token, token_matches
-from bridge.web.errors import UNAUTHORIZED, error_response
+from bridge.web.errors import UNAUTHORIZED, error_response, undecodable_query
 from bridge.web.state import AppState, app_state
 
+log = logging.getLogger(__name__)
 ops = Blueprint("ops", __name__)
+ops.before_request(undecodable_query)
 _TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
@@ -26,13 +29,16 @@ def metrics_endpoint() -> Response:
 def reload() -> Any:
     """Check the configuration file and apply it, as Prometheus' endpoint does: 200 once applied."""
     state = app_state()
+    if not state.guard.source_ok(None, request.remote_addr or "", request.headers.get("X-Forwarded-For", "")):
+        log.info("refused a reload from outside the allowed networks", extra={"remote": request.remote_addr})
+        return error_response(403, "source address not allowed")
     if not _authorized(state):
         return error_response(401, "missing or wrong token", UNAUTHORIZED)
     if not state.settings.config_file:
         return "nothing to reload: serve was started without --config\n", 400, _TEXT
     problem = state.rules.reload()
-    if problem:
-        return f"failed to reload config: {problem}\n", 500, _TEXT
+    if problem:  # JSON like every error; the problem names no directory and quotes no secret
+        return error_response(500, f"failed to reload config: {problem}")
     if state.rules.restart_needed:  # the rules are applied; these are not until a restart
         return (f"OK: rules reloaded; restart to apply {', '.join(state.rules.restart_needed)}\n", 200, _TEXT)
     return "OK\n", 200, _TEXT
@@ -53,6 +59,7 @@ def healthy() -> Any:
 def ready() -> Any:
     try:
         app_state().store().ping()
-    except (StoreError, ValueError) as exc:
-        return f"not ready: {exc}\n", 503, _TEXT
+    except (StoreError, ValueError) as exc:  # the cause names hosts and paths: for the log, not the caller
+        log.warning("not ready: the store is unavailable", extra={"error": str(exc)})
+        return "not ready: the store is unavailable\n", 503, _TEXT
     return "OK\n", 200, _TEXT

@@ -26,13 +26,14 @@ class AppState:
         self._store = store
         self._lock = threading.Lock()
         self.collector = StoreCollector(self.store, [t.name for t in settings.alertmanagers],
-                                        settings.store_max_alerts)
+                                        settings.store_max_alerts, settings.store_max_bytes)
 
     def store(self) -> Store:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    self._store = open_store(self.settings.store, max_alerts=self.settings.store_max_alerts)
+                    self._store = open_store(self.settings.store, max_alerts=self.settings.store_max_alerts,
+                                             max_bytes=self.settings.store_max_bytes)
         return self._store
 
 

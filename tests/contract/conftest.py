@@ -24,12 +24,12 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
     opened: list[Store] = []
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
 
-    def make(max_alerts: int = 0) -> Store:
+    def make(max_alerts: int = 0, max_bytes: int = 0) -> Store:
         if request.param == "sqlite":
-            store: Store = SqliteStore(tmp_path / "bridge.db", max_alerts=max_alerts)
+            store: Store = SqliteStore(tmp_path / "bridge.db", max_alerts=max_alerts, max_bytes=max_bytes)
         else:
             server: RedisServer = request.getfixturevalue("redis_server")
-            store = RedisStore.from_url(f"{server.url}?prefix={prefix}", max_alerts=max_alerts)
+            store = RedisStore.from_url(f"{server.url}?prefix={prefix}", max_alerts=max_alerts, max_bytes=max_bytes)
         opened.append(store)
         return store
 

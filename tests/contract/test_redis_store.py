@@ -33,3 +33,18 @@ def test_a_resend_page_after_a_mass_recovery_moves_one_page(redis_server: RedisS
     finally:
         client.close()
         store.close()
+
+
+def test_a_store_written_before_the_byte_count_gets_it_counted_once(redis_server: RedisServer) -> None:
+    """An upgraded bridge finds alerts but no ``bytes`` key: the first write counts what is there."""
+    store = RedisStore.from_url(f"{redis_server.url}?prefix=byte-count:", max_bytes=10_000)
+    alerts = [Alert(labels={"alertname": "CPUHigh", "host": f"web-{i}"}, annotations={"summary": "x" * 100},
+                    state=AlarmState.FIRING, starts_at=NOW - 60, event_at=NOW) for i in range(3)]
+    try:
+        store.apply(alerts[:2], NOW)
+        counted = store.stats([], NOW).bytes
+        store.client.delete("byte-count:bytes")  # as an older version left it
+        store.apply(alerts[2:], NOW)
+        assert store.stats([], NOW).bytes == counted * 3 // 2
+    finally:
+        store.close()

@@ -10,12 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from bridge.model import AlarmState, Alert
-from bridge.store import Outcome, Store, StoredAlert, StoreFull
-from tests.harness.stores import StoreFactory
+from bridge.store import Outcome, Store, StoredAlert, StoreError, StoreFull
+from bridge.store.redis import RedisStore
+from tests.harness.processes import free_port
+from tests.harness.stores import StoreFactory, corrupt_sqlite
 
 T0 = 1_700_000_000.123456
 NOW = T0 + 30
@@ -226,8 +229,7 @@ def test_callbacks_arriving_together_at_the_limit_are_each_accepted_or_refused_w
     def send(index: int) -> None:
         start.wait()
         try:
-            results[index] = store.apply([alert(host=f"h{index}"), alert(host=f"h{index}", severity="critical")],
-                                         NOW)
+            results[index] = store.apply([alert(host=f"h{index}"), alert(host=f"h{index}-b")], NOW)
         except StoreFull as exc:
             results[index] = exc
 
@@ -240,19 +242,52 @@ def test_callbacks_arriving_together_at_the_limit_are_each_accepted_or_refused_w
     assert len(accepted) == 2 and len(results) == 12  # 2 callbacks x 2 alerts fit in 5; a third would not
     assert all(isinstance(r, StoreFull) for i, r in results.items() if i not in accepted)
     assert sorted(s.alert.labels["host"] for s in store.changes("am", 100)) == sorted(
-        f"h{i}" for i in accepted for _ in range(2))
+        host for i in accepted for host in (f"h{i}", f"h{i}-b"))
 
 
-def test_forgetting_alerts_makes_room_again_even_with_a_dead_alertmanager(make_store: StoreFactory) -> None:
-    """A dead Alertmanager that stays configured must not fill the store until every callback gets 503."""
-    store = make_store(max_alerts=1)
+def test_resolved_alerts_make_room_for_new_ones_delivered_first_then_oldest(make_store: StoreFactory) -> None:
+    """Issue 19 item 4: resolved alerts (an attacker's, or a dead Alertmanager's backlog) never lock real
+    alarms out for the 24 h they are kept."""
+    store = make_store(max_alerts=3)
     store.register_targets(["am", "dead"])
-    store.apply([alert("resolved", host="a")], NOW)
-    store.advance("am", store.changes("am", 10)[-1].seq, NOW)  # "dead" never takes anything
-    with pytest.raises(StoreFull):
-        store.apply([alert(host="b")], NOW + 100)
-    assert store.forget(NOW + 100, 10) == 1
-    assert store.apply([alert(host="b")], NOW + 100) == [CHANGED]
+    store.apply([alert(host="a"), alert(host="b"), alert(host="c")], NOW)
+    store.apply([alert("resolved", host="b", event=T0 + 5, ends=T0 + 5)], NOW)
+    for target in ("am", "dead"):
+        store.advance(target, store.changes(target, 10)[-1].seq, NOW)  # b's resolution reached everyone
+    store.apply([alert("resolved", host="a", event=T0 + 2, ends=T0 + 2)], NOW)  # older, but undelivered
+    assert store.apply([alert(host="d")], NOW) == [CHANGED]
+    assert sorted(s.alert.labels["host"] for s in everything(store).values()) == ["a", "c", "d"]
+    assert store.apply([alert(host="a", event=T0)], NOW) == [STALE]  # its own object is never evicted for it
+    assert store.apply([alert(host="e")], NOW) == [CHANGED]
+    assert sorted(s.alert.labels["host"] for s in everything(store).values()) == ["c", "d", "e"]
+    with pytest.raises(StoreFull):  # firing alerts are never evicted
+        store.apply([alert(host="f")], NOW)
+    assert store.stats([], NOW).total == 3
+
+
+def test_a_recovery_of_an_unknown_object_takes_no_room_from_a_full_store(make_store: StoreFactory) -> None:
+    store = make_store(max_alerts=1)
+    store.apply([alert(host="a")], NOW)
+    assert store.apply([alert("resolved", host="never-seen")], NOW) == [UNCHANGED]  # acknowledged, not kept
+    assert list(everything(store)) == [alert(host="a").fingerprint]
+
+
+def test_the_store_caps_bytes_as_well_as_alerts_and_counts_them_exactly(make_store: StoreFactory) -> None:
+    store = make_store(max_bytes=1000)
+    store.register_targets(["am"])
+    accepted = []
+    with pytest.raises(StoreFull, match="1000 bytes"):
+        for i in range(20):
+            store.apply([alert(host=f"h{i}", description="x" * 100)], NOW)
+            accepted.append(i)
+    assert 2 <= len(accepted) < 20
+    assert 0 < store.stats([], NOW).bytes <= 1000
+    store.apply([alert("resolved", host="h0", event=T0 + 1, note="y" * 50)], NOW)  # a recovery always lands
+    assert store.apply([alert(host="zz", description="x" * 100)], NOW) == [CHANGED]  # h0 was evicted
+    assert store.stats([], NOW).bytes <= 1000
+    fingerprints, taken = list(everything(store)), store.stats([], NOW).bytes
+    assert store.delete([*fingerprints, "not-there"]) == (len(fingerprints), taken)
+    assert store.stats([], NOW).bytes == 0 and store.stats([], NOW).total == 0
 
 
 # --- delivery: cursors ----------------------------------------------------------------------------
@@ -450,5 +485,14 @@ def test_stats_count_alerts_and_each_targets_backlog(store: Store) -> None:
     assert store.stats(["am"], NOW).targets["am"] == type(stats.targets["am"])(0, None, NOW + 40, True)
 
 
-def test_ping_answers_when_the_store_is_usable(store: Store) -> None:
-    store.ping()
+def test_ping_answers_when_the_store_is_usable_and_raises_a_store_error_when_not(
+        store: Store, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """/-/ready says 503 from this: a ping that does nothing would keep a broken replica in the Service."""
+    assert store.ping() is None
+    if request.node.callspec.params["make_store"] == "sqlite":
+        corrupt_sqlite(tmp_path / "bridge.db")  # the same handle: its open connection must notice
+        broken = store
+    else:
+        broken = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    with pytest.raises(StoreError):
+        broken.ping()

@@ -13,10 +13,12 @@ TARGET = AlertmanagerTarget("http://am.invalid:9093")
 class RecordingClient:
     def __init__(self) -> None:
         self.posts: list[list[dict[str, Any]]] = []
+        self.timeouts: list[float | None] = []
         self.probes = 0
 
-    def send(self, alerts: list[dict[str, Any]]) -> list[int]:
+    def send(self, alerts: list[dict[str, Any]], offset: int = 0, timeout: float | None = None) -> list[int]:
         self.posts.append(list(alerts))
+        self.timeouts.append(timeout)
         return []
 
     def probe(self) -> None:

@@ -39,6 +39,18 @@ def assert_acceptable(alert: dict[str, Any]) -> None:
     json.dumps(alert, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
+UNSAFE_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""What no label or annotation may carry: controls (annotations keep tab and line feed), bidi controls."""
+
+
+def assert_safe_text(alert: dict[str, Any]) -> None:
+    """Fail if a value could rewrite a terminal or reorder text in a receiver (issue 19 item 10)."""
+    for name, value in alert["labels"].items():
+        assert not UNSAFE_TEXT.search(value) and "\t" not in value and "\n" not in value, f"label {name}: {value!r}"
+    for name, value in alert["annotations"].items():
+        assert not UNSAFE_TEXT.search(value), f"annotation {name}: {value!r}"
+
+
 def fixture_payloads() -> list[tuple[str, str, bytes]]:
     """Every stored vendor sample: (vendor, content type, body)."""
     found = []
@@ -55,8 +67,10 @@ TRICKY = ["", "null", "0", "1", "-", "-1", "1e999", "NaN", "OK", "ALERT", "ALARM
           "2017-03-09 07:00:00", "0001-01-01 00:00:00", "9999-12-31 23:59:59", "1685614196421", "99999999999999",
           "1e300", "-1e300", "{a=b, c=d}", '[{"k":"v"}]', "__name__", "1abc", "a b", "中文", "\ud800", "x" * 3000,
           "[" * 5000 + "]" * 5000, '{"a":' * 3000 + "1" + "}" * 3000,
-          "{" + ", ".join(f"k{i}=v" for i in range(60)) + "}"]
-"""Values that have broken parsers before: absent-likes, extreme times and numbers, deep JSON in a string."""
+          "{" + ", ".join(f"k{i}=v" for i in range(60)) + "}",
+          "\x00\x1b[31mred\x1b[0m\u202eevil\u2066\x9b", "\t\r\n"]
+"""Values that have broken parsers before: absent-likes, extreme times and numbers, deep JSON in a string,
+control characters, terminal escapes and bidi overrides (issue 19 item 10)."""
 texts = st.text(st.characters(codec=None, exclude_categories=()), max_size=40) | st.sampled_from(TRICKY)
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | texts)
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
@@ -181,3 +195,39 @@ def pathological(shape: str, size: int) -> str:
 
 pathological_texts = st.builds(pathological, st.sampled_from(sorted(SLOW_SHAPES)), st.integers(1, 20_000))
 invalid_utf8 = st.binary(max_size=200).map(lambda b: b'{"alarmStatus": "1", "x": "' + b + b'\xff\xfe"}')
+
+
+# --- the web tier's shapes (issue 19: request lines, credentials, framing, secret parameter names) --------
+
+SECRET_NAME_SPELLINGS = ("token", "TOKEN", "%74oken", "t%6Fken", "%2574oken", "token[]", "token%5B%5D", "token%00",
+                         "token%20", "tokens", "access_token", "signature", "Token+")
+"""How a secret parameter may be named in a query, as a client mangles or mistypes it."""
+secret_parameters = st.builds(lambda before, name, sep: f"{before}{sep}{name}=" if before else f"{name}=",
+                              st.sampled_from(["", "x=1", "sessionId=a", "a"]), st.sampled_from(SECRET_NAME_SPELLINGS),
+                              st.sampled_from(["&", ";"]))
+"""The query up to a secret's value: ``x=1;token[]=``."""
+raw_targets = st.builds(lambda path, query: path + (b"?" + query if query is not None else b""),
+                        st.sampled_from([b"/callbacks/tencent", b"/callbacks//tencent", b"//callbacks/aliyun",
+                                         b"/callbacks/kingsoft/", b"/callbacks/%74encent", b"/-/reload", b"/metrics",
+                                         b"/callbacks/tencent\xff", b"/callbacks/\xc3\xa9", b"/"]),
+                        st.none() | st.binary(max_size=30) | st.sampled_from([b"\xff", b"token=\xc3", b"%ff%fe"]))
+"""Request targets with raw bytes a client may put in the request line."""
+authorization_values = st.one_of(
+    st.binary(max_size=30).map(lambda raw: b"Basic " + raw),
+    st.binary(max_size=30).map(lambda raw: b"Bearer " + raw),
+    st.sampled_from([b"Basic \xc3\xa9", b"Basic ====", b"Basic dXNlcg==", b"Basic Og==", b"basic", b"Bearer"]),
+).filter(lambda value: b"\r" not in value and b"\n" not in value)
+"""Authorization header values as bytes on the wire (gunicorn hands them over latin-1 decoded)."""
+
+
+def chunked(body: bytes, sizes: list[int]) -> bytes:
+    """``body`` in chunked transfer coding, cut into chunks of the given sizes (then the rest)."""
+    chunks, at = [], 0
+    for size in sizes:
+        if at >= len(body):
+            break
+        chunks.append(body[at:at + size])
+        at += size
+    if at < len(body):
+        chunks.append(body[at:])
+    return b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks if chunk) + b"0\r\n\r\n"

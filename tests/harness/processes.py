@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import socket
 import subprocess
 import time
@@ -44,3 +45,32 @@ def terminate(process: subprocess.Popen | None, timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def in_child(function: Callable[[], Any], timeout: float) -> Any:
+    """``function()`` in a forked child, killed after ``timeout`` seconds (then AssertionError).
+
+    For code whose regression hangs in C holding the GIL (a backtracking regex): neither of
+    pytest-timeout's methods can interrupt that in-process, but a child can be killed.
+    """
+    receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            sender.send((True, function()))
+        except BaseException as exc:
+            sender.send((False, exc))
+
+    child = multiprocessing.get_context("fork").Process(target=run, daemon=True)
+    child.start()
+    try:
+        if not receiver.poll(timeout):
+            raise AssertionError(f"still running after {timeout} s: killed")
+        ok, result = receiver.recv()
+    finally:
+        child.kill()
+        child.join()
+        receiver.close()
+    if not ok:
+        raise result
+    return result

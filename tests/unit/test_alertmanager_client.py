@@ -100,6 +100,13 @@ def test_a_rejected_batch_is_split_until_the_bad_alert_stands_alone(server, clie
     assert len(recorder.requests) <= 1 + 2 * 3  # the batch, then two halves per level of log2(8)
 
 
+def test_alertmanagers_own_400_isolates_the_bad_alert_like_a_422(server, client) -> None:
+    """The real Alertmanager answers 400 to a batch with an invalid alert: retrying it would block the target."""
+    url, recorder = server
+    recorder.reply = lambda body: 400 if any("bad-name" in a["labels"] for a in body) else 200
+    assert client(AlertmanagerTarget(url=url)).send(alerts(4, bad={2})) == [2]
+
+
 def test_server_errors_and_unreachable_targets_are_retryable(server, client) -> None:
     url, recorder = server
     recorder.reply = lambda body: 503

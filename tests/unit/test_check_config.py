@@ -127,7 +127,7 @@ def test_a_reload_refuses_two_default_severities_in_the_file(tmp_path: Path) -> 
     write(tmp_path, "default_severity: info\nseverity: {default: warning}\n")
     response = app.test_client().post("/-/reload")
     assert response.status_code == 500
-    assert f"severity.default: conflicts with {path}: default_severity" in response.text
+    assert f"severity.default: conflicts with {Path(path).name}: default_severity" in response.json["error"]
 
 
 def test_check_config_refuses_what_serve_would(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -142,11 +142,16 @@ def test_check_config_refuses_what_serve_would(tmp_path: Path, capsys: pytest.Ca
     assert "conflicts with environment BRIDGE_DEFAULT_SEVERITY" in capsys.readouterr().err
 
 
-def test_the_severity_map_and_default_apply(tmp_path: Path) -> None:
+def test_the_severity_map_and_default_apply(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "severity: {default: info, vendors: {kingsoft: critical}}\n")
     rules = rules_for(load_settings(env={"BRIDGE_CONFIG": path}))
     assert rules.mapping.default_severity == "info"
     assert rules.mapping.severity_by_vendor == {"kingsoft": "critical"}
+    for vendor, sample, severity in (("kingsoft", "kingsoft/alarm.json", "critical"),  # the vendor's entry
+                                     ("tencent", "tencent/metric-firing.json", "info"),  # the default
+                                     ("aliyun", "aliyun/threshold-alert.form", "warning")):  # the alarm's own
+        alerts, _ = translate(capsys, vendor, str(FIXTURES / sample), "--config", path)
+        assert [a["labels"]["severity"] for a in alerts] == [severity], vendor
 
 
 def test_default_severity_keeps_working_without_the_severity_block(tmp_path: Path) -> None:

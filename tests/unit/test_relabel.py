@@ -155,6 +155,12 @@ def test_it_refuses_what_prometheus_refuses(rules: str, message: str) -> None:
     assert f"test.yml: {message}" in str(error.value)
 
 
-def test_it_accepts_go_style_target_templates() -> None:
-    for target in ("label", "label${1}", "${1}label", "$1", "asd$2asd", "_${1}_", "foo${bar}foo"):
-        configs(f"[{{source_labels: [a], regex: '(?P<bar>.*)', target_label: '{target}'}}]")
+@pytest.mark.parametrize(("target", "label"), [
+    ("label", "label"), ("label${1}", "labelv"), ("${1}label", "vlabel"), ("$1", "v"),
+    ("asd$2asd", "asd"),  # as in Go: "$2asd" names the group "2asd", which does not exist
+    ("_${1}_", "_v_"), ("foo${bar}foo", "foovfoo"),
+])
+def test_it_accepts_go_style_target_templates(target: str, label: str) -> None:
+    """Prometheus' TestTargetLabelValidity cases, and the label each one writes."""
+    [config] = configs(f"[{{source_labels: [a], regex: '(?P<bar>.*)', target_label: '{target}'}}]")
+    assert relabel({"a": "v"}, [config]) == {"a": "v", label: "v"}

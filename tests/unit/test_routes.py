@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from bridge.settings import Settings
+from bridge.store import StoreError
 from bridge.store.sqlite import SqliteStore
 from bridge.web.app import create_app
 from tests.harness.fixtures import fixture_bytes
@@ -117,3 +118,42 @@ def test_health_readiness_and_metrics(client: FlaskClient) -> None:
     text = client.get("/metrics").get_data(as_text=True)
     assert 'cloud_alarm_bridge_build_info{version="0.1.0"} 1.0' in text
     assert "cloud_alarm_bridge_callbacks_total" in text
+
+
+def test_not_ready_names_no_internal_address(store: SqliteStore, monkeypatch: pytest.MonkeyPatch,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """/-/ready is reachable by whoever reaches the port: the cause (hosts, paths) goes to the log only."""
+    c = create_app(Settings(), store=store).test_client()
+
+    def refused() -> None:
+        raise StoreError("Error 111 connecting to redis-0.redis.internal:6379 (10.1.2.3)")
+
+    monkeypatch.setattr(store, "ping", refused)
+    response = c.get("/-/ready")
+    assert response.status_code == 503
+    assert response.get_data(as_text=True) == "not ready: the store is unavailable\n"
+    assert "10.1.2.3" in caplog.records[-1].error
+
+
+def test_a_reload_from_outside_the_allowed_networks_is_refused(tmp_path: Path, store: SqliteStore) -> None:
+    """--allow-cidr guards the endpoint that changes the bridge too (vendor lists do not: they name vendors)."""
+    c = create_app(Settings(allow_cidrs=("192.0.2.0/24",), vendor_allow_cidrs={"tencent": ("203.0.113.0/24",)}),
+                   store=store).test_client()
+    outside = c.post("/-/reload", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert outside.status_code == 403 and outside.json == {"error": "source address not allowed"}
+    inside = c.post("/-/reload", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert inside.status_code == 400 and "nothing to reload" in inside.get_data(as_text=True)  # past the check
+
+
+def test_413_and_404_name_the_limit_and_the_endpoints(make_client: Callable[..., FlaskClient]) -> None:
+    c = make_client(max_body_bytes=100)
+    too_large = c.post("/callbacks/tencent", data=b"{" + b" " * 200 + b"}", content_type="application/json")
+    assert too_large.json == {"error": "the body is larger than 100 bytes (--max-body-bytes)"}
+    missing = c.post("/callback/tencent").json["error"]
+    assert "/callbacks/<vendor>" in missing and "aliyun, kingsoft, tencent" in missing
+
+
+def test_an_undecodable_basic_credential_is_a_401(make_client: Callable[..., FlaskClient]) -> None:
+    response = make_client(tokens=("t",)).post("/callbacks/kingsoft", data=b"{}", content_type="application/json",
+                                               headers={"Authorization": "Basic \u00c3\u00a9"})
+    assert response.status_code == 401

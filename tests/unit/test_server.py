@@ -34,7 +34,8 @@ def test_an_operators_metrics_directory_loses_only_the_previous_runs_metrics(
 
 
 def test_without_a_metrics_directory_a_fresh_one_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # recorded, so the directory set below is unset after
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     server.prepare_metrics_dir()
     made = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     assert made.is_dir() and not any(made.iterdir())

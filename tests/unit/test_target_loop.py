@@ -32,6 +32,7 @@ def step(target_loop: TargetLoop, now: float) -> bool:
         assert target_loop.lease.renew(renewed)
     assert target_loop.lease.renew(now)
     target_loop._renewed = now  # type: ignore[attr-defined]
+    target_loop.clock = lambda: now
     return target_loop.step(now)
 
 

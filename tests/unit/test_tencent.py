@@ -85,11 +85,27 @@ def test_it_keeps_an_outer_dimension_when_object_detail_repeats_its_name() -> No
     assert alarm.dimensions["objDetail_unInstanceId"] == "shadow"
 
 
-@pytest.mark.parametrize("name", ["event-mysql-firing.json", "clb-listener-firing.json", "vpc-bandwidth-firing.json",
-                                  "metric-firing-zh.json"])
-def test_it_reads_every_documented_product_sample(name: str) -> None:
-    [alarm] = parse(fixture_bytes("tencent", name)).alarms
-    assert alarm.name and alarm.policy_id and alarm.dimensions
+@pytest.mark.parametrize(("name", "expected"), [
+    ("event-mysql-firing.json", {"name": "ha_switch", "policy_id": "policy-mysql01", "namespace": "cdb",
+                                 "product_name": "TencentDB for MySQL", "instance": "cdb-bwieva60"}),
+    ("clb-listener-firing.json", {"name": "outtraffic", "policy_id": "policy-clb0001", "namespace": "qce/lb_public",
+                                  "current_value": "180 Mbps", "instance": "118.25.31.161#443#https"}),
+    ("vpc-bandwidth-firing.json", {"name": "out_traffic", "policy_id": "policy-bwp00001", "namespace": "qce/bwp",
+                                   "threshold": "> 50 Mbps", "instance": "bwp-abc"}),
+    ("metric-firing-zh.json", {"name": "cpu_usage", "policy_id": "policy-n4exeh88", "namespace": "qce/cvm",
+                               "policy_type_name": "云服务器-基础监控", "instance": "ins-o9p3rg3m"}),
+])
+def test_it_reads_every_documented_product_sample(name: str, expected: dict[str, str]) -> None:
+    payload = json.loads(fixture_bytes("tencent", name))
+    payload["additionalMsg"] = [{"key": "alias", "name": "Alias", "value": "prod-主库"}]  # the docs' extra field
+    [alarm] = parse(payload).alarms
+    assert (alarm.name, alarm.policy_id, alarm.namespace) == (expected["name"], expected["policy_id"],
+                                                              expected["namespace"])
+    assert expected["instance"] in alarm.dimensions.values()
+    for detail in ("product_name", "current_value", "threshold", "policy_type_name"):
+        if detail in expected:
+            assert alarm.details[detail] == expected[detail]
+    assert json.loads(alarm.details["additional_msg"]) == payload["additionalMsg"]
 
 
 def test_a_stateless_event_fires_with_an_expiry() -> None:

@@ -1,6 +1,6 @@
--- ARGV: prefix, now, max_alerts, then 13 values per alert (see RedisStore._alert_args).
+-- ARGV: prefix, now, max_alerts, max_bytes, then 13 values per alert (see RedisStore._alert_args).
 -- Appended to prelude.lua, whose locals and helpers it uses.
-local max_alerts = num(ARGV[3])
+local max_alerts, max_bytes = num(ARGV[3]), num(ARGV[4])
 local count = num(redis.call('GET', P .. 'count') or '0')
 local added = 0
 local objects = {}
@@ -31,12 +31,18 @@ local function same_time(x, y)
   return num(x) == num(y)
 end
 
-local function upsert(a, existing, starts, ends)
+-- At the store's caps: 'full', or for an ``optional`` row (a recovery never seen firing) 'unchanged', not kept.
+local function upsert(a, existing, starts, ends, optional)
   local r = existing
+  local grows = #a.labels + #a.annotations + #a.generator_url - (existing and existing.size or 0)
+  if (max_alerts > 0 and not existing and count >= max_alerts)
+      or (max_bytes > 0 and grows > 0 and BYTES + GROWTH + grows > max_bytes) then
+    if optional then return 'unchanged' end
+    return 'full'
+  end
   if not r then
     count = count + 1
-    if max_alerts > 0 and count > max_alerts then return 'full' end
-    r = {fingerprint = a.fingerprint, object_key = a.object_key, vendor = a.vendor, labels = a.labels}
+    r = {fingerprint = a.fingerprint, object_key = a.object_key, vendor = a.vendor, labels = a.labels, size = 0}
     records[a.fingerprint] = r
     table.insert(objects[a.object_key], a.fingerprint)
     added = added + 1
@@ -93,16 +99,65 @@ local function resolve(a, rs)
     for _, r in ipairs(rs) do r.event_at = smax(r.event_at, a.event_at); touch(r) end
     return 'unchanged'
   end
-  -- A recovery for an alert never seen: record it, so that a late firing retry cannot fire it.
-  return upsert(a, load(a.fingerprint), a.starts_at, clamp(ends, a.starts_at, NOW))
+  -- A recovery for an alert never seen: record it, so that a late firing retry cannot fire it, but only
+  -- while there is room: it must never cost a real alarm its place.
+  return upsert(a, load(a.fingerprint), a.starts_at, clamp(ends, a.starts_at, NOW), true)
 end
 
 local ALERT = {'fingerprint', 'object_key', 'vendor', 'labels', 'annotations', 'generator_url', 'state',
                'starts_at', 'ends_at', 'event_at', 'expires_at', 'resolve_only', 'former_key'}
-local outcomes = {}
-for i = 4, #ARGV, #ALERT do
+local incoming = {}
+for i = 5, #ARGV, #ALERT do
   local a = {}
   for j, name in ipairs(ALERT) do a[name] = ARGV[i + j - 1] end
+  incoming[#incoming + 1] = a
+end
+
+-- Near the caps, evict resolved alerts of other objects: delivered to every target first, then the rest,
+-- oldest first (see bridge/store/sqlite_capacity.py, make_room, for why).
+local function make_room()
+  local need_rows, need_bytes = 0, 0
+  if max_alerts > 0 then need_rows = count + #incoming - max_alerts end
+  if max_bytes > 0 then
+    need_bytes = BYTES - max_bytes
+    for _, a in ipairs(incoming) do need_bytes = need_bytes + #a.labels + #a.annotations + #a.generator_url end
+  end
+  if need_rows <= 0 and need_bytes <= 0 then return end
+  local keep = {}
+  for _, a in ipairs(incoming) do
+    keep[a.object_key] = true
+    if a.former_key ~= '' then keep[a.former_key] = true end
+  end
+  local delivered = seq
+  local targets = redis.call('HGETALL', P .. 'targets')
+  for i = 1, #targets, 2 do
+    if string.sub(targets[i], 1, 7) == 'cursor:' then delivered = math.min(delivered, num(targets[i + 1])) end
+  end
+  local evicted = 0
+  for pass = 1, 2 do
+    local start = 0
+    while need_rows > 0 or need_bytes > 0 do
+      local page = redis.call('ZRANGE', P .. 'resolved', start, start + 499)
+      if #page == 0 then break end
+      start = start + #page
+      for _, fp in ipairs(page) do
+        local r = redis.call('HMGET', P .. 'alert:' .. fp, 'object_key', 'seq')
+        if r[1] and not keep[r[1]] and (num(r[2]) <= delivered) == (pass == 1)
+            and (need_rows > 0 or need_bytes > 0) then
+          local size = drop(P, fp)
+          start = start - 1
+          count, BYTES, evicted = count - 1, BYTES - size, evicted + 1
+          need_rows, need_bytes = need_rows - 1, need_bytes - size
+        end
+      end
+    end
+  end
+  return evicted
+end
+local evicted = make_room() or 0
+
+local outcomes = {}
+for _, a in ipairs(incoming) do
   local rs = rows(a.object_key)
   if a.former_key ~= '' then  -- stored by an older version under every label: still this object's
     for _, r in ipairs(rows(a.former_key)) do rs[#rs + 1] = r end
@@ -113,9 +168,10 @@ for i = 4, #ARGV, #ALERT do
   else
     outcome = resolve(a, rs)
   end
-  if outcome == 'full' then return {'full'} end  -- nothing written yet
+  if outcome == 'full' then return {'full', evicted} end  -- nothing written yet but the evictions
   outcomes[#outcomes + 1] = outcome
 end
 flush()
 if added > 0 then redis.call('INCRBY', P .. 'count', added) end
+outcomes[#outcomes + 1] = evicted
 return outcomes

@@ -1,4 +1,5 @@
 -- Shared by every writing script. ARGV[1] is the key prefix, ARGV[2] the caller's ``now``.
+-- Appended to drop.lua, whose helpers it uses.
 local P, NOW = ARGV[1], ARGV[2]
 local FIELDS = {'fingerprint', 'object_key', 'vendor', 'labels', 'annotations', 'generator_url', 'state',
                 'starts_at', 'ends_at', 'event_at', 'expires_at', 'seq', 'changed_at'}
@@ -6,6 +7,10 @@ local num = tonumber
 local seq = num(redis.call('GET', P .. 'seq') or '0')
 local first_seq = seq
 local records, order, dirty = {}, {}, {}
+local BYTES = stored_bytes(P)
+local GROWTH = 0  -- bytes the writes of this script add (flushed to ``bytes``)
+
+local function size_of(r) return #r.labels + #r.annotations + #r.generator_url end
 
 -- Python's min(a, b) and max(a, b) on float strings: the first argument wins a tie.
 local function smin(a, b) if num(b) < num(a) then return b end return a end
@@ -20,6 +25,7 @@ local function load(fp)
       r = {}
       for i, name in ipairs(FIELDS) do r[name] = values[i] end
       r.stored_state = r.state
+      r.size = size_of(r)
     end
     records[fp] = r
   end
@@ -42,6 +48,9 @@ local function write(r, state, starts, ends, event, annotations, expires)
   r.state, r.starts_at, r.ends_at, r.event_at, r.annotations = state, starts, ends, event, annotations
   if state == 'firing' then r.expires_at = expires else r.expires_at = '' end
   r.seq, r.changed_at = string.format('%d', seq), NOW
+  local size = size_of(r)
+  GROWTH = GROWTH + size - r.size
+  r.size = size
   touch(r)
 end
 
@@ -74,4 +83,5 @@ end
 local function flush()
   for _, r in ipairs(order) do save(r) end
   if seq ~= first_seq then redis.call('SET', P .. 'seq', string.format('%d', seq)) end
+  if GROWTH ~= 0 then redis.call('INCRBY', P .. 'bytes', string.format('%d', GROWTH)) end
 end

@@ -13,4 +13,4 @@ for i = 2, #ARGV do
                              redis.call('ZCOUNT', P .. 'changes', after, '+inf'), oldest_at}
   end
 end
-return {redis.call('HGETALL', P .. 'counts'), targets}
+return {redis.call('HGETALL', P .. 'counts'), targets, redis.call('GET', P .. 'bytes') or '0'}
