@@ -107,11 +107,11 @@ def test_amtool_accepts_the_example_alertmanager_config():
 @pytest.mark.parametrize(
     ("labels", "receivers"),
     [
-        ("vendor=aliyun severity=warning namespace=acs_ecs_dashboard", "team-aliyun"),
-        ("vendor=tencent severity=critical namespace=qce/cvm", "oncall-pager,team-tencent"),
-        ("vendor=tencent severity=warning namespace=qce/cdb", "dba-team"),
-        ("vendor=kingsoft severity=warning namespace=KEC", "team-kingsoft"),
-        ("vendor=kingsoft severity=info namespace=KEC", "blackhole"),
+        ("vendor=aliyun severity=warning cloud_namespace=acs_ecs_dashboard", "team-aliyun"),
+        ("vendor=tencent severity=critical cloud_namespace=qce/cvm", "oncall-pager,team-tencent"),
+        ("vendor=tencent severity=warning cloud_namespace=qce/cdb", "dba-team"),
+        ("vendor=kingsoft severity=warning cloud_namespace=KEC", "team-kingsoft"),
+        ("vendor=kingsoft severity=info cloud_namespace=KEC", "blackhole"),
     ],
 )
 def test_the_example_routes_by_vendor_severity_and_namespace(labels, receivers):
@@ -127,7 +127,7 @@ def test_the_example_groups_by_policy_and_inhibits_warning_by_critical_on_the_sa
     for rule in config["inhibit_rules"]:
         assert 'severity="critical"' in rule["source_matchers"]
         assert 'severity="warning"' in rule["target_matchers"]
-        objects |= set(rule["equal"]) - {"namespace"}
+        objects |= set(rule["equal"]) - {"cloud_namespace"}
     assert objects == {"unInstanceId", "instanceId", "host"}
 
 
