@@ -132,5 +132,7 @@ def test_payloads_that_worked_before_keep_their_labels_and_their_object(name: st
     [alarm] = parse(fixture_bytes("aliyun", name), content_type).alarms
     alert = to_alert(alarm, MappingOptions(), CTX.now)
     added = {"region": "cn-shenzhen"} if "dim_region" in before else {}
-    assert alert.labels == {**before, **added}
+    # the one rename since: the product is cloud_namespace (issue 21); the object key is unchanged
+    renamed = {("cloud_namespace" if k == "namespace" else k): v for k, v in before.items()}
+    assert alert.labels == {**renamed, **added}
     assert alert.object_key == object_key_of(before)
