@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess, values
 from prometheus_client.core import GaugeMetricFamily
@@ -97,12 +97,16 @@ class Metrics:
             self.alerts_dropped.labels(vendor)
             self.callback_duration.labels(vendor)
         for target in targets:
-            for outcome in SEND_OUTCOMES:
-                self.alerts_sent.labels(target, outcome)
-            for reason in SEND_FAILURE_REASONS:
-                self.send_failures.labels(target, reason)
-            self.batch_size.labels(target)
-            self.send_duration.labels(target)
+            self.add_target(target)
+
+    def add_target(self, target: str) -> None:
+        """Create a target's series at zero, so its rates exist before its first POST."""
+        for outcome in SEND_OUTCOMES:
+            self.alerts_sent.labels(target, outcome)
+        for reason in SEND_FAILURE_REASONS:
+            self.send_failures.labels(target, reason)
+        self.batch_size.labels(target)
+        self.send_duration.labels(target)
 
     def record_reload(self, success: bool) -> None:
         """Publish the outcome of loading the configuration (at start, on SIGHUP, on POST /-/reload)."""
@@ -138,21 +142,33 @@ class _Registered(Collector):
 class StoreCollector(Collector):
     """Gauges computed from the store at scrape time."""
 
-    def __init__(self, store: Callable[[], Store], targets: Sequence[str], capacity: int,
-                 capacity_bytes: int = 0) -> None:
+    def __init__(self, store: Callable[[], Store], targets: Callable[[], Sequence[str]], capacity: int,
+                 capacity_bytes: int = 0, discovered: Callable[[], Mapping[str, int]] = dict) -> None:
+        """``targets`` names the current delivery targets (DNS answers change them); ``discovered`` counts
+        the targets each ``dns+``/``dnssrv+`` address stands for now."""
         self._store = store
         self._targets = targets
         self._capacity = capacity
         self._capacity_bytes = capacity_bytes
+        self._discovered = discovered
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         info = GaugeMetricFamily("cloud_alarm_bridge_build_info", "Always 1; the version is a label.",
                                  labels=["version"])
         info.add_metric([__version__], 1)
         yield info
+        targets = self._targets()  # first: it may look addresses up again, which the counts below report
+        found = self._discovered()
+        if found:
+            family = GaugeMetricFamily("cloud_alarm_bridge_alertmanager_discovered_targets",
+                                       "Alertmanagers the last DNS answer for a dns+ or dnssrv+ address named.",
+                                       labels=["address"])
+            for address, count in sorted(found.items()):
+                family.add_metric([address], count)
+            yield family
         now = time.time()
         try:
-            stats = self._store().stats(self._targets, now)
+            stats = self._store().stats(targets, now)
         except StoreError:
             # Absent gauges would silence every alert rule on them; an explicit 0 can be alerted on, and
             # the scrape still succeeds so that the counters (store_unavailable refusals) keep coming.

@@ -162,6 +162,21 @@ def _cidrs(value: Any) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _dns_server(value: Any) -> str:
+    text = str(value).strip()
+    host, sep, port = text.rpartition(":")
+    if sep and "]" not in port and not (":" in host and not host.startswith("[")):
+        if not port.isdigit() or not 0 < int(port) <= 65535:
+            raise ValueError(f"expected HOST or HOST:PORT, got {value!r}")
+    else:
+        host = text
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        raise ValueError(f"give the DNS server's IP address, got {value!r}") from None
+    return text
+
+
 def read_secret(path: Any) -> str:
     try:
         return Path(str(path)).read_text(encoding="utf-8").strip()
@@ -171,8 +186,13 @@ def read_secret(path: Any) -> str:
 
 OPTIONS: tuple[Option, ...] = (
     Option("listen", "address to serve callbacks, /metrics and health on", _listen, "HOST:PORT"),
-    Option("alertmanager_url", "Alertmanager to send to (its base URL); repeat for every member of an HA set",
+    Option("alertmanager_url", "Alertmanager to send to (its base URL); repeat for every member of an HA set, or "
+           "let DNS find them: dns+http://HOST:PORT (A/AAAA), dnssrv+http://_web._tcp.HOST (SRV)",
            _strings, "URL", repeatable=True),
+    Option("alertmanager_refresh_interval", "look dns+ and dnssrv+ Alertmanager addresses up again this often",
+           _positive_duration, "DURATION"),
+    Option("dns_server", "DNS server for dns+ and dnssrv+ addresses, HOST[:PORT] (default: the system's "
+           "resolver)", _dns_server, "HOST[:PORT]"),
     Option("store", "sqlite:///relative/path (to the working directory), sqlite:////absolute/path, or "
            "redis://host:port/db for several replicas", str, "URL"),
     Option("resend_interval", "re-send every firing alert this often (seconds or e.g. 1m)", duration, "DURATION"),

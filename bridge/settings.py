@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -35,6 +35,31 @@ class TlsConfig:
 
 
 TENANT_HEADER = "X-Scope-OrgID"
+DNS_PREFIX, SRV_PREFIX = "dns+", "dnssrv+"
+"""Addresses whose replicas are found by DNS (A/AAAA, SRV), as Thanos and Cortex write them: bridge.discovery."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def discovered(url: str) -> bool:
+    """Whether ``url`` names a set of Alertmanagers found by DNS rather than one Alertmanager."""
+    return url.startswith((DNS_PREFIX, SRV_PREFIX))
+
+
+def address_problem(url: str) -> str:
+    """What is wrong with an Alertmanager address, or ""."""
+    prefix = SRV_PREFIX if url.startswith(SRV_PREFIX) else DNS_PREFIX if url.startswith(DNS_PREFIX) else ""
+    parts = urlsplit(url.removeprefix(prefix))
+    try:
+        port = parts.port
+    except ValueError:
+        return "has an invalid port"
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return f"must start with {prefix}http:// or {prefix}https://"
+    if prefix == SRV_PREFIX and port is not None:
+        return "must leave the port out: dnssrv+ takes the ports from the SRV records"
+    if parts.path.rstrip("/").endswith(("/api/v2/alerts", "/api/v1/alerts")):
+        return "must be the base URL: give the base URL; the bridge adds /api/v2/alerts"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,8 @@ class Settings:
     A reload must refuse a ``severity.default`` that conflicts with it, as the start did."""
     shutdown_timeout: float = 20.0
     lease_ttl: float = 15.0
+    alertmanager_refresh_interval: float = 30.0
+    dns_server: str = ""
     config_file: str = ""
 
     @property
@@ -302,10 +329,9 @@ def _targets(values: dict[str, Any], file_values: Mapping[str, Any], path: str,
         by_name[target.name] = target
     targets = tuple(by_name.values())
     for target in targets:
-        if not re.match(r"https?://[^/]+", target.url):
-            problems.append(f"alertmanager URL {target.name!r} must start with http:// or https://")
-        if target.url.rstrip("/").endswith(("/api/v2/alerts", "/api/v1/alerts")):
-            problems.append(f"alertmanager URL {target.name!r}: give the base URL; the bridge adds /api/v2/alerts")
+        problem = address_problem(target.url)
+        if problem:
+            problems.append(f"alertmanager URL {target.name!r} {problem}")
     return targets
 
 

@@ -36,10 +36,11 @@ class TargetLoop(threading.Thread):
     """Delivers to one Alertmanager: changes first, then periodic full re-sends."""
 
     def __init__(self, store: Store, target: AlertmanagerTarget, settings: Settings, lease: Lease,
-                 stop: threading.Event, metrics: Metrics | None = None) -> None:
+                 stop: threading.Event, metrics: Metrics | None = None,
+                 client: AlertmanagerClient | None = None) -> None:
         super().__init__(name=f"deliver {target.name}", daemon=True)
         self.store, self.settings, self.lease, self.stop = store, settings, lease, stop
-        self.client = AlertmanagerClient(target, metrics)
+        self.client = client or AlertmanagerClient(target, metrics)
         self.name_label = target.name
         self.timeout = target.timeout
         self.failures = 0

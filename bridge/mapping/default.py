@@ -22,9 +22,19 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u20
 """C0 and C1 controls but tab and line feed, DEL, and the bidi marks, embeddings, overrides and isolates."""
 _LINE_BREAKS = re.compile(r"[\t\n]+")
 
-CORE_LABELS = ("alertname", "vendor", "namespace", "region", "policy_id", "severity", "alarm_state")
+CORE_LABELS = ("alertname", "vendor", "cloud_namespace", "region", "policy_id", "severity", "alarm_state")
+"""``cloud_namespace`` is the vendor's product (``acs_ecs_dashboard``, ``qce/cvm``). Not ``namespace``:
+beside kube-prometheus-stack that means a Kubernetes namespace (its inhibit rules match on it, and the
+operator's AlertmanagerConfig matches only its own namespace)."""
+RESERVED_LABELS = (*CORE_LABELS, "namespace")
+"""Names a dimension may not take: the core labels, and ``namespace``, left to its Kubernetes meaning
+(a rule may set it, e.g. ``external_labels: {namespace: <the bridge's namespace>}``)."""
 COLLISION_PREFIX = "dim_"
-"""Put before a dimension whose name is taken by a core label, so it never overwrites one."""
+"""Put before a dimension whose name is reserved, so it never overwrites a core label."""
+IDENTITY_NAMES = {"cloud_namespace": "namespace"}
+"""Core labels hashed into the object key under their 0.1.0 name (when ``cloud_namespace`` was
+``namespace``), so that an alarm firing across the upgrade keeps its key and the cloud's recovery
+still resolves it."""
 MAX_NAME_LENGTH = 128
 """Label and annotation names are cut to this: vendors' own names are under 40 characters."""
 MAX_EVENT_LIFETIME = 24 * 3600.0
@@ -51,7 +61,11 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
     if alarm.state is AlarmState.RESOLVED:
         ends_at = max(starts_at, _clamp(alarm.resolved_at or now, now))
     labels = labels_for(alarm, options)
-    key, former = object_key_of(identity_labels(alarm, labels)), object_key_of(labels)
+    key_labels = labels if alarm.region else {k: v for k, v in labels.items() if k != "region"}
+    # what an older version keyed the object on: every label it had (a region from a dimension is new),
+    # under the 0.1.0 names (cloud_namespace was namespace)
+    key_labels = {IDENTITY_NAMES.get(k, k): v for k, v in key_labels.items()}
+    key, former = object_key_of(identity_labels(alarm, key_labels)), object_key_of(key_labels)
     return Alert(
         labels=labels,
         annotations=annotations_for(alarm),
@@ -86,14 +100,24 @@ def labels_for(alarm: Alarm, options: MappingOptions) -> dict[str, str]:
     core = {
         "alertname": alarm.name,
         "vendor": alarm.vendor,
-        "namespace": alarm.namespace,
-        "region": alarm.region,
+        "cloud_namespace": alarm.namespace,
+        "region": alarm.region or region_dimension(alarm.dimensions),
         "policy_id": alarm.policy_id,
         "severity": severity,
         "alarm_state": alarm.alarm_state,
     }
     labels = {k: cleaned for k, v in core.items() if (cleaned := clean_value(v))}
     return {**labels, **dimension_labels(alarm.dimensions)}
+
+
+def region_dimension(dimensions: Mapping[str, str]) -> str:
+    """The region a vendor left out of its top-level field but gave as a ``regionId`` or ``region`` dimension.
+
+    Alibaba API Gateway sends ``regionId=null`` and ``region=cn-shenzhen``; routes and silences match the
+    ``region`` label. A region read this way adds no identity (its dimension is a label already), so it is
+    left out of the object key: alerts raised before the label existed are still the same object.
+    """
+    return dimensions.get("regionId", "") or dimensions.get("region", "")
 
 
 def identity_labels(alarm: Alarm, labels: Mapping[str, str]) -> Mapping[str, str]:
@@ -145,7 +169,7 @@ def dimension_label_names(dimensions: Mapping[str, str]) -> dict[str, str]:
 def _dimension_label(name: str) -> str:
     """The valid label name of a dimension; one that names a core label gets a prefix instead."""
     key = label_name(name)
-    return COLLISION_PREFIX + key if key in CORE_LABELS else key
+    return COLLISION_PREFIX + key if key in RESERVED_LABELS else key
 
 
 def annotations_for(alarm: Alarm) -> dict[str, str]:

@@ -159,13 +159,13 @@ def serve(settings: Settings) -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGHUP, lambda *_: web.send_signal(signal.SIGHUP))
 
-    deliverer = Deliverer(store, settings, Metrics(targets=[t.name for t in settings.alertmanagers]))
+    deliverer = Deliverer(store, settings, Metrics())
     delivery = threading.Thread(target=deliverer.run, name="delivery", daemon=True)
     delivery.start()
     failure = ""
     while not stopping.is_set() and not failure:
         stopping.wait(0.2)
-        failure = _failure(web, [delivery, *deliverer.loops])
+        failure = _failure(web, [delivery], deliverer.dead_threads())
     return _shutdown(web, deliverer, settings, failure)
 
 
@@ -177,7 +177,7 @@ def describe_store(settings: Settings) -> str:
     return redact_url(settings.store)
 
 
-def _failure(web: subprocess.Popen, threads: list[threading.Thread]) -> str:
+def _failure(web: subprocess.Popen, threads: list[threading.Thread], dead_targets: list[str]) -> str:
     """Why this bridge can no longer do its job, or ""; then it exits so that the container restarts.
 
     A dead delivery thread would otherwise go unnoticed: callbacks are still acknowledged, /-/healthy
@@ -185,7 +185,7 @@ def _failure(web: subprocess.Popen, threads: list[threading.Thread]) -> str:
     """
     if web.poll() is not None:
         return f"the web server exited with {web.returncode}"
-    dead = [t.name for t in threads if t.ident is not None and not t.is_alive()]
+    dead = [t.name for t in threads if t.ident is not None and not t.is_alive()] + dead_targets
     return f"the {dead[0]} thread died" if dead else ""
 
 

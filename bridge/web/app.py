@@ -13,7 +13,7 @@ from bridge.metrics import Metrics
 from bridge.reload import ReloadCoordinator, RulesInForce
 from bridge.rules import Rules
 from bridge.rules.loading import rules_for
-from bridge.settings import Settings
+from bridge.settings import Settings, discovered
 from bridge.store import Store
 from bridge.vendors import VENDORS
 from bridge.web.errors import answer_http_error, answer_unexpected
@@ -29,7 +29,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rul
     ``coordinator``, ``POST /-/reload`` swaps the rules of this process only. ``rules_generation`` is
     the reload generation ``rules`` belong to (default: the coordinator's current one)."""
     settings = settings or Settings()
-    metrics = metrics or Metrics(vendors=VENDORS, targets=[t.name for t in settings.alertmanagers])
+    metrics = metrics or Metrics(vendors=VENDORS, targets=[t.name for t in settings.alertmanagers
+                                                           if not discovered(t.url)])
     rules = rules if rules is not None else rules_for(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

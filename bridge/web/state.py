@@ -6,6 +6,7 @@ import threading
 
 from flask import current_app
 
+from bridge.discovery import Resolver, TargetSet
 from bridge.mapping.limits import Limits
 from bridge.metrics import Metrics, StoreCollector
 from bridge.reload import RulesInForce
@@ -25,8 +26,11 @@ class AppState:
         self.metrics = metrics
         self._store = store
         self._lock = threading.Lock()
-        self.collector = StoreCollector(self.store, [t.name for t in settings.alertmanagers],
-                                        settings.store_max_alerts, settings.store_max_bytes)
+        targets = TargetSet(settings.alertmanagers, settings.alertmanager_refresh_interval,
+                            Resolver(settings.dns_server))
+        self.collector = StoreCollector(self.store, lambda: [t.name for t in targets.current()],
+                                        settings.store_max_alerts, settings.store_max_bytes,
+                                        targets.discovered_counts)
 
     def store(self) -> Store:
         if self._store is None:

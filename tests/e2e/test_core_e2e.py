@@ -34,7 +34,7 @@ def test_a_tencent_alarm_fires_promptly_and_its_recovery_resolves_it(bridge: Bri
     [alert] = alertmanager.wait_for(active, timeout=5, vendor="tencent")
     assert time.monotonic() - started < 1.0  # prompt: a poll interval plus one POST
     assert alert["labels"] == {
-        "alertname": "cpu_usage", "vendor": "tencent", "namespace": "qce/cvm", "region": "gz",
+        "alertname": "cpu_usage", "vendor": "tencent", "cloud_namespace": "qce/cvm", "region": "gz",
         "policy_id": "policy-n4exeh88", "severity": "warning", "unInstanceId": "ins-o9p3rg3m",
         "objId": "94f1133c-46cf-4c61-a4c1-d928183aba47", "objName": "172.21.30.15#588789"}
     assert alert["startsAt"].startswith("2017-03-08T23:00:00")  # 07:00 in Asia/Shanghai

@@ -20,11 +20,14 @@ class Alertmanager:
     """A real Alertmanager on a free port, with its own storage directory (so restarts forget alerts)."""
 
     def __init__(self, workdir: Path, resolve_timeout: str = "5m", port: int | None = None,
-                 route_prefix: str = "") -> None:
+                 route_prefix: str = "", host: str = "127.0.0.1") -> None:
+        """``host``: the loopback address to listen on (127.0.0.2, .3 … reach lo too), so that replicas
+        found by DNS can share a port as Kubernetes pods do."""
         self.workdir = workdir
         self.port = port or free_port()
+        self.host = host
         self.route_prefix = route_prefix.rstrip("/")
-        self.url = f"http://127.0.0.1:{self.port}{self.route_prefix}"
+        self.url = f"http://{host}:{self.port}{self.route_prefix}"
         self.config = workdir / "alertmanager.yml"
         self.config.write_text(
             f"global:\n  resolve_timeout: {resolve_timeout}\n"
@@ -37,7 +40,7 @@ class Alertmanager:
         self.log = open(self.workdir / "alertmanager.log", "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [ALERTMANAGER, f"--config.file={self.config}", f"--storage.path={storage}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=",
+             f"--web.listen-address={self.host}:{self.port}", "--cluster.listen-address=",
              "--log.level=warn", *([f"--web.route-prefix={self.route_prefix}"] if self.route_prefix else [])],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(lambda: requests.get(f"{self.url}/-/ready", timeout=1).ok, 20, message="alertmanager ready")

@@ -35,3 +35,16 @@ def alert(name: str, at: float) -> Alert:
 
 def hosts(post: list[dict[str, Any]]) -> list[str]:
     return [a["labels"]["host"] for a in post]
+
+
+class AnswerResolver:
+    """A resolver whose A answer the test sets (``answer[host] = [addresses]``), as a DNS change would."""
+
+    def __init__(self, **answers: list[str]) -> None:
+        self.answer: dict[str, list[str]] = dict(answers)
+
+    def addresses(self, host: str) -> list[str]:
+        return list(self.answer.get(host, []))
+
+    def services(self, name: str) -> list[tuple[str, int]]:
+        return []

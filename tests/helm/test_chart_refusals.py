@@ -31,6 +31,11 @@ REFUSALS = {
     "redis-sentinel-with-tls.yaml": "TLS is not supported with Sentinel",
     "redis-ca-without-tls.yaml": "store.redis.tls: a CA, client certificate or insecureSkipVerify needs TLS",
     "workers-as-string.yaml": "at '/bridge/workers': got string, want integer",
+    "image-digest-in-tag.yaml": "at '/image/tag': '0.1.0@sha256:",
+    "resend-interval-in-words.yaml": "at '/bridge/resendInterval'",
+    "external-traffic-policy-unknown.yaml": (
+        "at '/service/externalTrafficPolicy': value must be one of '', 'Cluster', 'Local'"
+    ),
     "bearer-and-basic-auth.yaml": (
         "alertmanager.targets[0] (https://mimir.example.com/alertmanager): "
         "set basicAuth or bearerTokenSecret, not both"
@@ -88,7 +93,3 @@ def test_more_than_one_replica_with_sqlite_is_refused(render):
     assert "cannot be shared between replicas" in message
     assert "use a shared store" in message
 
-
-def test_no_alertmanager_at_all_is_refused(render):
-    with pytest.raises(helm.HelmRenderError, match=r"set alertmanager\.urls or alertmanager\.targets"):
-        render({"alertmanager": {"urls": []}})

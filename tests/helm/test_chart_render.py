@@ -80,7 +80,8 @@ def test_the_defaults_run_serve_with_probes_a_pvc_and_the_operated_alertmanager(
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     config = rendered.bridge_config()
-    assert config["alertmanager_urls"] == ["http://alertmanager-operated.monitoring.svc:9093"]
+    # Every replica behind kube-prometheus-stack's headless Service, found by its SRV records.
+    assert config["alertmanager_urls"] == ["dnssrv+http://_web._tcp.alertmanager-operated.monitoring.svc"]
     assert config["store"] == "sqlite:////data/bridge.db"
     assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/data", "/etc/cloud-alarm-bridge"}
     pvc = rendered.one("PersistentVolumeClaim")
@@ -240,7 +241,9 @@ def test_pdb_and_networkpolicy_select_the_pods(render):
 def test_notes_print_the_three_callback_urls_and_how_to_check(render):
     notes = render().notes
     for vendor in ("tencent", "aliyun", "kingsoft"):
-        assert f"http://127.0.0.1:8080/callbacks/{vendor}?token=$TOKEN" in notes
+        # Never a 127.0.0.1 URL to enter in a cloud console: the vendors call from the internet.
+        assert f"https://<PUBLIC_ADDRESS>/callbacks/{vendor}?token=$TOKEN" in notes
+    assert "http://127.0.0.1:8080/callbacks/kingsoft?token=$TOKEN" in notes  # a try from here
     assert f"kubectl get secret --namespace {NAMESPACE} {fullname()} -o jsonpath='{{.data.token}}'" in notes
     assert "amtool alert query" in notes
 

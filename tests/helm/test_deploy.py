@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +16,7 @@ from tests.helm.helmkit import (
     DASHBOARD_FILE,
     DEPLOY_DIR,
     METRICS,
+    REPO,
     RULES_FILE,
     SERVE_FLAGS,
     compose,
@@ -55,6 +57,35 @@ def test_every_rule_has_a_severity_a_summary_and_bridge_metrics_only():
         assert metric_names(rule["expr"]) and metric_names(rule["expr"]) <= METRICS | ALERTED_ONLY, rule["alert"]
 
 
+STORE_GAUGES = {
+    "cloud_alarm_bridge_alertmanager_up", "cloud_alarm_bridge_last_success_timestamp_seconds",
+    "cloud_alarm_bridge_backlog_alerts", "cloud_alarm_bridge_backlog_oldest_age_seconds",
+    "cloud_alarm_bridge_alerts", "cloud_alarm_bridge_store_alerts", "cloud_alarm_bridge_store_capacity_alerts",
+}  # fmt: skip
+"""Read from the shared store, so every replica reports the same value: never summed over pods."""
+
+
+def test_store_gauges_are_taken_once_however_many_replicas_report_them():
+    rules = [r for g in yaml.safe_load(RULES_FILE.read_text())["groups"] for r in g["rules"]]
+    for expression in [*dashboard_expressions(), *(r["expr"] for r in rules)]:
+        for gauge in metric_names(expression) & STORE_GAUGES:
+            # The aggregation around each use of the gauge (through one function such as deriv).
+            uses = re.findall(rf"(\w+)(?: (?:by|without) \([^)]*\))? \((?:\w+\()?{gauge}\b", expression)
+            assert uses and set(uses) == {"max"}, (gauge, expression)
+
+
+def test_every_rule_links_its_runbook_section():
+    runbook = (REPO / "docs" / "runbook.md").read_text()
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+               for h in re.findall(r"^## (.+)$", runbook, flags=re.MULTILINE)}
+    for group in yaml.safe_load(RULES_FILE.read_text())["groups"]:
+        for rule in group["rules"]:
+            url = rule["annotations"]["runbook_url"]
+            base, _, anchor = url.partition("#")
+            assert base.endswith("/docs/runbook.md") and anchor == rule["alert"].lower(), url
+            assert anchor in anchors, f"docs/runbook.md has no section {rule['alert']}"
+
+
 def test_the_dashboard_is_json_and_names_only_exported_metrics():
     dashboard = json.loads(DASHBOARD_FILE.read_text())
     assert dashboard["uid"] == "cloud-alarm-bridge"
@@ -77,11 +108,11 @@ def test_amtool_accepts_the_example_alertmanager_config():
 @pytest.mark.parametrize(
     ("labels", "receivers"),
     [
-        ("vendor=aliyun severity=warning namespace=acs_ecs_dashboard", "team-aliyun"),
-        ("vendor=tencent severity=critical namespace=qce/cvm", "oncall-pager,team-tencent"),
-        ("vendor=tencent severity=warning namespace=qce/cdb", "dba-team"),
-        ("vendor=kingsoft severity=warning namespace=KEC", "team-kingsoft"),
-        ("vendor=kingsoft severity=info namespace=KEC", "blackhole"),
+        ("vendor=aliyun severity=warning cloud_namespace=acs_ecs_dashboard", "team-aliyun"),
+        ("vendor=tencent severity=critical cloud_namespace=qce/cvm", "oncall-pager,team-tencent"),
+        ("vendor=tencent severity=warning cloud_namespace=qce/cdb", "dba-team"),
+        ("vendor=kingsoft severity=warning cloud_namespace=KEC", "team-kingsoft"),
+        ("vendor=kingsoft severity=info cloud_namespace=KEC", "blackhole"),
     ],
 )
 def test_the_example_routes_by_vendor_severity_and_namespace(labels, receivers):
@@ -97,7 +128,7 @@ def test_the_example_groups_by_policy_and_inhibits_warning_by_critical_on_the_sa
     for rule in config["inhibit_rules"]:
         assert 'severity="critical"' in rule["source_matchers"]
         assert 'severity="warning"' in rule["target_matchers"]
-        objects |= set(rule["equal"]) - {"namespace"}
+        objects |= set(rule["equal"]) - {"cloud_namespace"}
     assert objects == {"unInstanceId", "instanceId", "host"}
 
 

@@ -20,10 +20,26 @@ def alarm(**changes) -> Alarm:
 
 def test_labels_hold_identity_and_annotations_hold_values() -> None:
     alert = to_alert(alarm(), MappingOptions(), NOW)
-    assert alert.labels == {"alertname": "cpu_usage", "vendor": "tencent", "namespace": "qce/cvm", "region": "gz",
-                            "policy_id": "policy-1", "severity": "warning", "unInstanceId": "ins-1"}
+    assert alert.labels == {"alertname": "cpu_usage", "vendor": "tencent", "cloud_namespace": "qce/cvm",
+                            "region": "gz", "policy_id": "policy-1", "severity": "warning", "unInstanceId": "ins-1"}
     assert alert.annotations == {"summary": "CPU high", "current_value": "99"}
     assert alert.generator_url == "https://console.example/"
+
+
+def named_as_in_0_1_0(labels: dict[str, str]) -> dict[str, str]:
+    """Object keys are hashed under the label names of 0.1.0, where cloud_namespace was namespace."""
+    return {("namespace" if k == "cloud_namespace" else k): v for k, v in labels.items()}
+
+
+def test_the_cloud_product_is_cloud_namespace_and_namespace_stays_kubernetes() -> None:
+    # kube-prometheus-stack inhibits on `namespace`, and AlertmanagerConfig matches its own namespace.
+    alert = to_alert(alarm(dimensions={"namespace": "ns-dimension"}), MappingOptions(), NOW)
+    assert alert.labels["cloud_namespace"] == "qce/cvm"
+    assert "namespace" not in alert.labels and alert.labels["dim_namespace"] == "ns-dimension"
+    # Alarms stored under the label names of 0.1.0 keep their object key: a recovery after the
+    # upgrade still resolves what fired before it.
+    before = {("namespace" if k == "cloud_namespace" else k): v for k, v in alert.labels.items()}
+    assert alert.object_key == object_key_of(before)
 
 
 def test_the_default_severity_is_configurable_and_a_vendor_severity_wins() -> None:
@@ -107,7 +123,7 @@ def test_without_a_declared_identity_every_dimension_identifies_and_keys_are_unc
     """Payloads that worked before keep their object keys: the store finds what they fired."""
     dims = {"unInstanceId": "ins-1", "objName": "web-1"}
     alert = to_alert(alarm(dimensions=dims), MappingOptions(), NOW)
-    assert alert.object_key == object_key_of(alert.labels)
+    assert alert.object_key == object_key_of(named_as_in_0_1_0(alert.labels))
     all_named = to_alert(alarm(dimensions=dims, identity=frozenset(dims)), MappingOptions(), NOW)
     assert all_named.object_key == alert.object_key
 
@@ -134,7 +150,7 @@ def test_an_alert_names_its_former_key_when_display_text_left_its_identity() -> 
     """Alerts fired by a version that keyed on every label are found under that key too (the store looks)."""
     dims = {"unInstanceId": "ins-1", "objName": "web-1"}
     renamed = to_alert(alarm(dimensions=dims, identity=frozenset({"unInstanceId"})), MappingOptions(), NOW)
-    assert renamed.former_key == object_key_of(renamed.labels) != renamed.object_key
+    assert renamed.former_key == object_key_of(named_as_in_0_1_0(renamed.labels)) != renamed.object_key
     assert renamed.object_keys == (renamed.object_key, renamed.former_key)
     plain = to_alert(alarm(dimensions=dims), MappingOptions(), NOW)
     assert plain.former_key == "" and plain.object_keys == (plain.object_key,)

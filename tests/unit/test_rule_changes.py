@@ -20,7 +20,7 @@ from tests.harness.rules import rules
 
 RENAME = {"vendors": {"tencent": {"alert_relabel_configs": [
     {"source_labels": ["objName"], "target_label": "instance"}, {"regex": "objName", "action": "labeldrop"}]}}}
-DROP_CVM = {"alert_relabel_configs": [{"source_labels": ["namespace"], "regex": "qce/cvm", "action": "drop"}]}
+DROP_CVM = {"alert_relabel_configs": [{"source_labels": ["cloud_namespace"], "regex": "qce/cvm", "action": "drop"}]}
 
 
 def apply(store: SqliteStore, rule_set: Rules, fixture: str, now: float) -> None:
@@ -143,7 +143,7 @@ def test_reload_says_which_changed_settings_wait_for_a_restart(tmp_path: Path, s
 
 def test_dropped_alarms_are_counted(tmp_path: Path, store: SqliteStore) -> None:
     config = tmp_path / "bridge.yml"
-    config.write_text("alert_relabel_configs: [{source_labels: [namespace], regex: qce/cvm, action: drop}]\n")
+    config.write_text("alert_relabel_configs: [{source_labels: [cloud_namespace], regex: qce/cvm, action: drop}]\n")
     client = create_app(Settings(config_file=str(config)), store=store).test_client()
     before = sample(client, "cloud_alarm_bridge_alerts_dropped_total", {"vendor": "tencent"}) or 0
     response = client.post("/callbacks/tencent", data=fixture_bytes("tencent", "metric-firing.json"),

@@ -68,7 +68,7 @@ def test_a_sqlite_store_written_before_the_byte_count_gets_it_counted(tmp_path: 
 def test_metrics_show_the_bytes_stored_and_their_cap(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "bridge.db")
     store.apply([alert("web-1")], NOW)
-    gauges = {family.name: family.samples[0].value for family in StoreCollector(lambda: store, [], 0, 1 << 20).collect()
-              if family.samples}
+    collector = StoreCollector(lambda: store, list, 0, 1 << 20)
+    gauges = {family.name: family.samples[0].value for family in collector.collect() if family.samples}
     assert gauges["cloud_alarm_bridge_store_bytes"] == store.stats([], NOW).bytes > 0
     assert gauges["cloud_alarm_bridge_store_capacity_bytes"] == 1 << 20

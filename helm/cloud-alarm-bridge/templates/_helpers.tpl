@@ -41,16 +41,77 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 Common labels: the selector labels plus chart and version, and the user's commonLabels.
+The version is the image tag without a digest, cut to what a label value may hold.
 */}}
 {{- define "cloud-alarm-bridge.labels" -}}
 helm.sh/chart: {{ include "cloud-alarm-bridge.chart" . }}
 {{ include "cloud-alarm-bridge.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ regexReplaceAll "[^A-Za-z0-9._-]" (.Values.image.tag | default .Chart.AppVersion | splitList "@" | first) "_" | trunc 63 | trimSuffix "-" | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: cloud-alarm-bridge
 {{- with .Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/*
+Labels of the pod template: the selector labels and podLabels only. A chart or version
+label there would change the template on every chart bump and so recreate the pod (with
+SQLite, a callback outage) although nothing in it changed.
+*/}}
+{{- define "cloud-alarm-bridge.podLabels" -}}
+{{ include "cloud-alarm-bridge.selectorLabels" . }}
+{{- with .Values.podLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The image reference: [global.imageRegistry/]repository:tag[@digest]. global.imageRegistry
+replaces the registry part of image.repository (its first path element, when that has a dot
+or a port, or is localhost), as the community charts' global.imageRegistry does.
+*/}}
+{{- define "cloud-alarm-bridge.image" -}}
+{{- $repository := .Values.image.repository }}
+{{- with (.Values.global | default dict).imageRegistry }}
+{{- $parts := splitList "/" $repository }}
+{{- if and (gt (len $parts) 1) (or (contains "." (first $parts)) (contains ":" (first $parts)) (eq (first $parts) "localhost")) }}
+{{- $repository = join "/" (rest $parts) }}
+{{- end }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) $repository }}
+{{- end }}
+{{- $ref := printf "%s:%s" $repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- with .Values.image.digest }}{{ $ref = printf "%s@%s" $ref . }}{{ end }}
+{{- $ref }}
+{{- end }}
+
+{{/*
+Seconds in a duration value: a number, or a string such as 500ms, 10s, 5m, 1h (the schema
+allows one unit). Returned as a string of a float.
+*/}}
+{{- define "cloud-alarm-bridge.seconds" -}}
+{{- if kindIs "string" . }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" . | float64 }}
+{{- $unit := regexReplaceAll "^[0-9]+(\\.[0-9]+)?" . "" }}
+{{- mulf $number (get (dict "ms" 0.001 "s" 1 "m" 60 "h" 3600 "" 1) $unit) }}
+{{- else }}
+{{- float64 . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Alertmanager addresses of alertmanager.urls, or, when neither urls nor targets are set,
+the default: every replica of the Alertmanager kube-prometheus-stack runs in `monitoring`,
+found by the SRV records of its headless Service alertmanager-operated (port name web).
+Setting either replaces the default, so no phantom target is left behind.
+Returned as YAML: {"urls": [...]}
+*/}}
+{{- define "cloud-alarm-bridge.alertmanagerUrls" -}}
+{{- $urls := .Values.alertmanager.urls }}
+{{- if not (or $urls .Values.alertmanager.targets) }}
+{{- $urls = list "dnssrv+http://_web._tcp.alertmanager-operated.monitoring.svc" }}
+{{- end }}
+{{- toYaml (dict "urls" $urls) }}
 {{- end }}
 
 {{/*
@@ -216,14 +277,18 @@ whose URL carries the password from a Secret (a change to it changes the pod tem
   "log_level" .Values.bridge.logLevel
   "workers" .Values.bridge.workers
   "resend_interval" .Values.bridge.resendInterval
+  "shutdown_timeout" .Values.bridge.shutdownTimeout
+  "alertmanager_refresh_interval" .Values.alertmanager.refreshInterval
   "batch_size" .Values.bridge.batchSize
   "max_firing_age" .Values.bridge.maxFiringAge
   "vendor_timezone" .Values.bridge.vendorTimezone
   "max_body_bytes" .Values.bridge.maxBodyBytes
   "store_max_alerts" .Values.store.maxAlerts
   "token_file" (printf "%s/token" $secretsDir)
-  "alertmanager_urls" .Values.alertmanager.urls
 }}
+{{- with (include "cloud-alarm-bridge.alertmanagerUrls" . | fromYaml).urls }}
+{{- $_ := set $cfg "alertmanager_urls" . }}
+{{- end }}
 {{- if eq .Values.store.type "sqlite" }}
 {{- $_ := set $cfg "store" (printf "sqlite:///%s/bridge.db" .Values.store.sqlite.mountPath) }}
 {{- else }}
@@ -266,8 +331,10 @@ Returned as YAML: {url, portForward, namespace, resource, port, auth}.
 */}}
 {{- define "cloud-alarm-bridge.notesAlertmanager" -}}
 {{- $target := dict }}
-{{- if .Values.alertmanager.urls }}
-{{- $_ := set $target "url" (first .Values.alertmanager.urls) }}
+{{- $urls := (include "cloud-alarm-bridge.alertmanagerUrls" . | fromYaml).urls }}
+{{- if $urls }}
+{{- /* dnssrv+ names no port: Alertmanager's own 9093 serves amtool through the port-forward. */}}
+{{- $_ := set $target "url" (regexReplaceAll "^dnssrv\\+(https?)://_[^./]+\\._tcp\\.([^/]+)" (first $urls) "${1}://${2}:9093" | trimPrefix "dns+") }}
 {{- else }}
 {{- $target = first .Values.alertmanager.targets }}
 {{- end }}
