@@ -46,10 +46,10 @@ from bridge.run.framing import BODY_TOO_LARGE, HAND_OVER, HEAD_TOO_LARGE, Reques
 MAX_HEAD_BYTES = 64 * 1024
 """A request line and headers (or trailer fields) longer than this get 431 from the loop, and the connection
 closes. gunicorn's own limits (:data:`GUNICORN_HEAD_LIMITS`) refuse single lines and fields within it."""
-GUNICORN_HEAD_LIMITS = {"limit_request_line": 8190, "limit_request_fields": 100,
+GUNICORN_HEAD_LIMITS = {"limit_request_line": 4094, "limit_request_fields": 100,
                         "limit_request_field_size": 8190}
 """gunicorn's limits on a head, set by the web server; with MAX_HEAD_BYTES capping the whole, a head
-gunicorn would accept (up to ~800 KB by these) never waits in a thread."""
+gunicorn would accept (up to ~800 KB by these, its defaults) never reaches a thread."""
 BUFFER_BUDGET = 64 * 1024 * 1024
 """Bytes of incomplete requests one worker buffers at most (at least four whole bodies)."""
 _READ_SIZE = 64 * 1024
