@@ -24,7 +24,7 @@ from bridge.store import Outcome, Store, StoreError, TargetStats
 CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "forbidden", "timeout", "too_large",
                      "unsupported_media_type", "store_full", "store_unavailable")
 SEND_OUTCOMES = ("success", "rejected", "error")
-CONNECTION_CLOSE_REASONS = ("idle", "slow", "shed")
+CONNECTION_CLOSE_REASONS = ("idle", "slow", "shed", "head_too_large", "body_too_large")
 """Why the server closed a client connection before a request arrived whole (bridge.run.worker)."""
 SEND_FAILURE_REASONS = ("timeout", "connection", "server_error", "client_error", "rejected")
 
@@ -79,7 +79,8 @@ class Metrics:
         self.connections_closed = Counter(
             "cloud_alarm_bridge_connections_closed_total",
             "Client connections closed before a request arrived whole: idle past the deadline, slow (408), "
-            "or shed at --max-connections.", ["reason"], registry=r)
+            "shed at --max-connections, head over 64 KiB (431) or body over --max-body-bytes (413).",
+            ["reason"], registry=r)
         for reason in CONNECTION_CLOSE_REASONS:
             self.connections_closed.labels(reason)
         # Written by whichever process (gunicorn master or worker) last tried a reload: the newest value wins.

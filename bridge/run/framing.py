@@ -2,17 +2,24 @@
 
 The worker's event loop reads every connection without blocking and feeds what arrived to a
 :class:`RequestFraming`; only once the request line, headers and body are all there (or the request
-is one the parser must refuse at once) does a thread take it. A sender that trickles or stalls then
-costs a buffer in the loop, never a thread. The scan follows only the framings the bridge accepts:
-no body, one ``Content-Length``, or ``Transfer-Encoding: chunked``; anything else is handed over to
-gunicorn's parser at once, which refuses it. Each call resumes where the previous one stopped, so a
-byte-by-byte sender costs no rescans.
+is malformed, so the parser refuses it from what arrived) does a thread take it; a request over a
+limit (head over ``max_head``, body over ``max_body``) the loop refuses itself. A sender that trickles
+or stalls then costs a buffer in the loop, never a thread: no thread ever waits for a request's bytes.
+The scan follows only the framings the bridge accepts: no body, one ``Content-Length``, or
+``Transfer-Encoding: chunked``; anything else is handed over to gunicorn's parser at once, with the
+head whole, which refuses it. Each call resumes where the previous one stopped, so a byte-by-byte
+sender costs no rescans.
 """
 
 from __future__ import annotations
 
 HAND_OVER = -1
-"""``scan``'s answer for a request the parser must see now: malformed, over a limit, or framed otherwise."""
+"""``scan``'s answer for a request the parser must see now: malformed or framed otherwise. What arrived
+is all it gets: the parser refuses it from that (its head is whole), or finds it ends early."""
+HEAD_TOO_LARGE = -2
+"""``scan``'s answer for a request line and headers (or trailer fields) over ``max_head``: refuse with 431."""
+BODY_TOO_LARGE = -3
+"""``scan``'s answer for a body announced or sent over ``max_body``: refuse with 413, before it is sent."""
 
 _MAX_SIZE_LINE = 1024
 """A chunk-size line (hex size and extensions) longer than this is not a real client's."""
@@ -31,6 +38,7 @@ class RequestFraming:
         self._length: int | None = None  # None: chunked
         self._chunk_at = 0  # the next chunk-size line
         self._body_seen = 0  # chunk data bytes before _chunk_at
+        self._trailer_searched = 0  # the trailer's end is not before this offset
 
     @property
     def has_head(self) -> bool:
@@ -42,7 +50,9 @@ class RequestFraming:
             head_end = data.find(b"\r\n\r\n", self._searched)
             if head_end < 0:
                 self._searched = max(0, len(data) - 3)
-                return HAND_OVER if len(data) > self.max_head else None
+                return HEAD_TOO_LARGE if len(data) > self.max_head else None
+            if head_end + 4 > self.max_head:
+                return HEAD_TOO_LARGE
             self._body_start = head_end + 4
             framing = self._framing(bytes(data[:head_end]))
             if framing is not None:
@@ -75,8 +85,10 @@ class RequestFraming:
             return None
         if not lengths:
             return self._body_start
-        if len(lengths) > 1 or not lengths[0].isdigit() or int(lengths[0]) > self.max_body:
+        if len(lengths) > 1 or not lengths[0].isdigit():
             return HAND_OVER
+        if int(lengths[0]) > self.max_body:
+            return BODY_TOO_LARGE
         self._length = int(lengths[0])
         return None
 
@@ -91,14 +103,14 @@ class RequestFraming:
             size = int(size_text, 16)
             data_start = line_end + 2
             if size == 0:  # the last chunk, then trailer fields (usually none) and an empty line
-                if data[data_start:data_start + 2] == b"\r\n":
-                    return data_start + 2
-                trailer_end = data.find(b"\r\n\r\n", data_start)
+                # from the last chunk's own CRLF: an empty trailer ends at CRLF CRLF there
+                trailer_end = data.find(b"\r\n\r\n", max(line_end, self._trailer_searched))
                 if trailer_end < 0:
-                    return HAND_OVER if len(data) - data_start > self.max_head else None
+                    self._trailer_searched = max(line_end, len(data) - 3)
+                    return HEAD_TOO_LARGE if len(data) - data_start > self.max_head else None
                 return trailer_end + 4
             if self._body_seen + size > self.max_body:
-                return HAND_OVER
+                return BODY_TOO_LARGE
             chunk_end = data_start + size
             if len(data) < chunk_end + 2:
                 return None

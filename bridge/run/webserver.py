@@ -27,7 +27,7 @@ from bridge.reload import SharedReload, restart_options
 from bridge.rules import Rules
 from bridge.rules.loading import rules_for
 from bridge.run import worker
-from bridge.run.worker import SERVER_HEADER, CallbackWorker
+from bridge.run.worker import GUNICORN_HEAD_LIMITS, SERVER_HEADER, CallbackWorker
 from bridge.settings import Settings, from_json, read_text
 from bridge.web.app import create_app
 
@@ -110,6 +110,7 @@ class WebServer(BaseApplication):
             "logger_class": "bridge.logs.JsonGunicornLogger",
             "child_exit": _child_exit,
             "proc_name": "cloud-alarm-bridge-web",
+            **GUNICORN_HEAD_LIMITS,
         }
         if os.path.isdir("/dev/shm"):
             options["worker_tmp_dir"] = "/dev/shm"

@@ -9,6 +9,9 @@ its keep-alive, and changes who waits for bytes:
 
 - the loop reads every connection without blocking and buffers it until the request is whole
   (:mod:`bridge.run.framing`); a thread only gets whole requests, so slow senders cost no thread;
+  a head over :data:`MAX_HEAD_BYTES` (431) or a body over ``--max-body-bytes`` (413) the loop refuses
+  itself and closes, and a malformed request a thread gets ends where its bytes end: no thread ever
+  reads a request from the socket;
 - every connection has a deadline: ``--request-timeout`` for a request to arrive whole (counted from
   the connection's start or from a kept-alive request's first byte), gunicorn's ``keepalive`` for an
   idle kept-alive connection; a request still incomplete then gets 408, an idle one is closed;
@@ -38,10 +41,15 @@ from typing import Any
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from bridge.run.framing import HAND_OVER, RequestFraming
+from bridge.run.framing import BODY_TOO_LARGE, HAND_OVER, HEAD_TOO_LARGE, RequestFraming
 
 MAX_HEAD_BYTES = 64 * 1024
-"""A request line and headers longer than this go to gunicorn's parser at once, which refuses them."""
+"""A request line and headers (or trailer fields) longer than this get 431 from the loop, and the connection
+closes. gunicorn's own limits (:data:`GUNICORN_HEAD_LIMITS`) refuse single lines and fields within it."""
+GUNICORN_HEAD_LIMITS = {"limit_request_line": 4094, "limit_request_fields": 100,
+                        "limit_request_field_size": 8190}
+"""gunicorn's limits on a head, set by the web server; with MAX_HEAD_BYTES capping the whole, a head
+gunicorn would accept (up to ~800 KB by these, its defaults) never reaches a thread."""
 BUFFER_BUDGET = 64 * 1024 * 1024
 """Bytes of incomplete requests one worker buffers at most (at least four whole bodies)."""
 _READ_SIZE = 64 * 1024
@@ -51,6 +59,7 @@ _SWEEP_INTERVAL = 0.25
 _FDS_KEPT = 64
 """File descriptors kept free of connections: the store, logs, metrics files, the wake-up pipe."""
 _TOO_SLOW = json.dumps({"error": "the request did not arrive in time"}).encode()
+_HEAD_TOO_LARGE = json.dumps({"error": f"the request line and headers are larger than {MAX_HEAD_BYTES} bytes"}).encode()
 
 SERVER_HEADER = "cloud-alarm-bridge"
 """Sent as ``Server``: gunicorn always sends the header, so name the service and no version."""
@@ -58,44 +67,27 @@ SERVER_HEADER = "cloud-alarm-bridge"
 request_timeout: float = 10.0
 """Set by WebServer.load_config in the master (0: no deadline); workers are forked from it and inherit it."""
 max_body_bytes: int = 1 << 20
-"""Likewise: a body announced or sent larger goes to the app at once, which answers 413."""
-
-
-class DeadlineSocket:
-    """The socket a request thread reads the rest of a handed-over request through: every ``recv``
-    may wait only for what is left of the request's deadline (see :class:`BufferedSource`)."""
-
-    def __init__(self, sock: socket.socket, deadline: float | None) -> None:
-        self._sock = sock
-        self._deadline = deadline
-
-    def recv(self, size: int) -> bytes:
-        if self._deadline is None:
-            return self._sock.recv(size)
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the request did not arrive in time")
-        timeout = self._sock.gettimeout()
-        self._sock.settimeout(remaining)
-        try:
-            return self._sock.recv(size)
-        finally:
-            self._sock.settimeout(timeout)
+"""Likewise: a body announced or sent larger gets 413 from the loop, before it is sent (no 100 Continue)."""
 
 
 class BufferedSource:
-    """What gunicorn's parser reads one request from: the bytes the loop buffered, then (only for a request
-    handed over before it was whole) the socket, within the request's deadline."""
+    """What gunicorn's parser reads one request from: the bytes the loop buffered, and nothing after them.
 
-    def __init__(self, data: bytes, rest: DeadlineSocket | None) -> None:
+    A thread never reads a request from the socket, so no sender can make it wait. After the bytes, a
+    request handed over as malformed ends (the parser refuses it); one past its deadline raises
+    TimeoutError, which the app answers 408 (bridge.web.ingest)."""
+
+    def __init__(self, data: bytes, timed_out: bool) -> None:
         self._data = data
-        self._rest = rest
+        self._timed_out = timed_out
 
     def recv(self, size: int) -> bytes:
         if self._data:
             data, self._data = self._data[:size], self._data[size:]
             return data
-        return self._rest.recv(size) if self._rest else b""
+        if self._timed_out:
+            raise TimeoutError("the request did not arrive in time")
+        return b""
 
 
 class Connection(TConn):
@@ -216,6 +208,12 @@ class CallbackWorker(ThreadWorker):
         if answer:
             with contextlib.suppress(OSError):  # non-blocking and small: best effort
                 conn.sock.send(answer)
+                conn.sock.shutdown(socket.SHUT_WR)
+                # what the client sent already, read so closing does not reset the connection (and
+                # discard the answer) at once; a client still sending may get a reset all the same
+                for _ in range(4):
+                    if not conn.sock.recv(_READ_SIZE):
+                        break
         self.nr_conns -= 1
         conn.close()
 
@@ -271,6 +269,15 @@ class CallbackWorker(ThreadWorker):
                     conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
                 conn.continue_sent = True
             return
+        if end == HEAD_TOO_LARGE:
+            self._close(conn, _answer(431, "Request Header Fields Too Large", _HEAD_TOO_LARGE))
+            self._count_close("head_too_large")
+            return
+        if end == BODY_TOO_LARGE:  # the app's words (bridge.web.errors.too_large_message)
+            message = f"the body is larger than {max_body_bytes} bytes (--max-body-bytes)"
+            self._close(conn, _answer(413, "Request Entity Too Large", json.dumps({"error": message}).encode()))
+            self._count_close("body_too_large")
+            return
         self._release(conn)
         if end == HAND_OVER:
             request, conn.buffer = bytes(conn.buffer), bytearray()
@@ -282,9 +289,8 @@ class CallbackWorker(ThreadWorker):
     def _submit(self, conn: Connection, request: bytes, whole: bool, timed_out: bool = False) -> None:
         conn.whole = whole
         conn.initialized = True
-        conn.sock.settimeout(request_timeout or None)  # blocking for the thread; bounds the answer's writes too
-        rest = None if whole else DeadlineSocket(conn.sock, time.monotonic() if timed_out else conn.request_deadline())
-        conn.parser = http.RequestParser(self.cfg, BufferedSource(request, rest), conn.client)
+        conn.sock.settimeout(request_timeout or None)  # blocking for the thread's writes, bounded
+        conn.parser = http.RequestParser(self.cfg, BufferedSource(request, timed_out), conn.client)
         future = self.tpool.submit(self.handle, conn)
         future.add_done_callback(partial(self._answered, conn))
         self.futures.append(future)

@@ -192,3 +192,46 @@ def test_connections_churning_at_the_cap_never_crash_a_worker(alertmanager: Aler
         sock.close()
     assert acknowledged_in_time(bridge, "ins-churn") < ACK_WITHIN
     assert bridge.log_text().count("Booting worker") == 2, "a worker died and was replaced"
+
+
+def answer_status(sock: socket.socket) -> bytes:
+    """The status line the server answered on a connection, read until it closes."""
+    answer = b""
+    with contextlib.suppress(OSError):
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer.partition(b"\r\n")[0]
+
+
+def test_requests_over_a_limit_are_refused_at_once_not_handed_to_a_waiting_thread(
+        alertmanager: Alertmanager, start_bridge: Callable[..., Bridge]) -> None:
+    """Stalled senders of a head over 64 KiB (no token needed), of a chunk over --max-body-bytes and of a
+    Content-Length over it with ``Expect: 100-continue``: each used to take a thread until the request
+    deadline, here none (0) with 1 worker x 2 threads."""
+    bridge = start_bridge([alertmanager.url], f"--token={TOKEN}", "--workers=1", "--threads=2",
+                          "--request-timeout=0", "--max-body-bytes=65536")
+    authenticated = b"POST /callbacks/tencent?token=" + TOKEN.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+    stalled = {
+        b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: %s\r\n" % (n, b"a" * 8000) for n in range(9)):
+            b"HTTP/1.1 431 ",
+        authenticated + b"Transfer-Encoding: chunked\r\n\r\n20000\r\n" + b"x" * 100: b"HTTP/1.1 413 ",
+        authenticated + b"Content-Length: 131072\r\nExpect: 100-continue\r\n\r\n": b"HTTP/1.1 413 ",
+    }
+    socks = []
+    try:
+        for request in stalled:
+            for _ in range(3):
+                sock = socket.create_connection(("127.0.0.1", bridge.port), timeout=ACK_WITHIN)
+                with contextlib.suppress(OSError):  # refused while sending
+                    sock.sendall(request)
+                socks.append((sock, stalled[request]))
+        assert acknowledged_in_time(bridge, "ins-among-refused") < ACK_WITHIN
+        assert healthy(bridge)
+        assert [answer_status(sock).startswith(status) for sock, status in socks] == [True] * len(socks)
+    finally:
+        for sock, _ in socks:
+            sock.close()
+    metrics = bridge.metrics()
+    assert metric(metrics, 'cloud_alarm_bridge_connections_closed_total{reason="head_too_large"}') == 3
+    assert metric(metrics, 'cloud_alarm_bridge_connections_closed_total{reason="body_too_large"}') == 6
+    alertmanager.wait_for(active, message="the callback among refused senders", unInstanceId="ins-among-refused")
