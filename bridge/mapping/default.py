@@ -56,7 +56,9 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
     if alarm.state is AlarmState.RESOLVED:
         ends_at = max(starts_at, _clamp(alarm.resolved_at or now, now))
     labels = labels_for(alarm, options)
-    key, former = object_key_of(identity_labels(alarm, labels)), object_key_of(labels)
+    key_labels = labels if alarm.region else {k: v for k, v in labels.items() if k != "region"}
+    # what an older version keyed the object on: every label it had (a region from a dimension is new)
+    key, former = object_key_of(identity_labels(alarm, key_labels)), object_key_of(key_labels)
     return Alert(
         labels=labels,
         annotations=annotations_for(alarm),
@@ -92,13 +94,23 @@ def labels_for(alarm: Alarm, options: MappingOptions) -> dict[str, str]:
         "alertname": alarm.name,
         "vendor": alarm.vendor,
         "namespace": alarm.namespace,
-        "region": alarm.region,
+        "region": alarm.region or region_dimension(alarm.dimensions),
         "policy_id": alarm.policy_id,
         "severity": severity,
         "alarm_state": alarm.alarm_state,
     }
     labels = {k: cleaned for k, v in core.items() if (cleaned := clean_value(v))}
     return {**labels, **dimension_labels(alarm.dimensions)}
+
+
+def region_dimension(dimensions: Mapping[str, str]) -> str:
+    """The region a vendor left out of its top-level field but gave as a ``regionId`` or ``region`` dimension.
+
+    Alibaba API Gateway sends ``regionId=null`` and ``region=cn-shenzhen``; routes and silences match the
+    ``region`` label. A region read this way adds no identity (its dimension is a label already), so it is
+    left out of the object key: alerts raised before the label existed are still the same object.
+    """
+    return dimensions.get("regionId", "") or dimensions.get("region", "")
 
 
 def identity_labels(alarm: Alarm, labels: Mapping[str, str]) -> Mapping[str, str]:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 from hypothesis import strategies as st
 
 from bridge.vendors._fields import load_json
-from tests.harness.fixtures import sample_paths
+from tests.harness import fixtures
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -55,11 +55,10 @@ def assert_safe_text(alert: dict[str, Any]) -> None:
 def fixture_payloads() -> list[tuple[str, str, bytes]]:
     """Every stored vendor sample: (vendor, content type, body)."""
     found = []
-    for path in sample_paths():
+    for path in fixtures.sample_paths():
         if path.stat().st_size == 0:
             continue
-        content_type = "application/x-www-form-urlencoded" if path.suffix == ".form" else "application/json"
-        found.append((path.parent.name, content_type, path.read_bytes()))
+        found.append((path.parent.name, fixtures.content_type(path), path.read_bytes()))
     return found
 
 

@@ -19,12 +19,15 @@ from bridge.vendors._fields import load_json
 from tests.harness.fuzzing import SAMPLES, TRICKY, texts
 
 STATES = {
-    "tencent": ("alarmStatus", ["1", "0", 1, 0, "-"]),
-    "kingsoft": ("alarmState", [1, 0, "1", "0"]),
-    "aliyun": ("alertState", ["ALERT", "OK", "INSUFFICIENT_DATA"]),
+    "tencent": {"alarmStatus": ["1", "0", 1, 0, "-"]},
+    "kingsoft": {"alarmState": [1, 0, "1", "0"]},
+    "aliyun": {"alertState": ["ALERT", "OK", "INSUFFICIENT_DATA"],  # threshold callback
+               "alertStatus": ["TRIGGERED", "RESOLVED"],  # notification-policy push (inside ``alert``)
+               "status": ["OCCURRED", "PERSISTENT", "RESOLVED", "RECOVERED"]},  # CloudMonitor 2.0 (events: free)
 }
-"""Each vendor's state field and the values it documents: hostile states are refused (400), and
-tests/unit/test_fuzz_parsers.py's every_field test covers each of them; here they stay valid."""
+"""Each vendor's state fields (one per callback shape) and the values they document: hostile states are
+refused (400), and tests/unit/test_fuzz_parsers.py's every_field test covers each of them; here they stay
+valid."""
 
 HOSTILE_SHARE = 0.7
 """How often a value is replaced; the rest keep the sample's, so that required fields mostly stay readable."""
@@ -44,13 +47,25 @@ def _hostile_like(draw: st.DrawFn, original: Any) -> Any:
     return draw(hostile_texts)
 
 
-def _rewrite(draw: st.DrawFn, value: Any, state_key: str, states: list[Any]) -> Any:
+def _rewrite(draw: st.DrawFn, value: Any, states: dict[str, list[Any]]) -> Any:
     if isinstance(value, dict):
-        return {key: draw(st.sampled_from(states)) if key == state_key else _rewrite(draw, item, state_key, states)
+        return {key: draw(st.sampled_from(states[key])) if key in states else _rewrite(draw, item, states)
                 for key, item in value.items()}
     if isinstance(value, list):
-        return [_rewrite(draw, item, state_key, states) for item in value]
+        return [_rewrite(draw, item, states) for item in value]
     return _hostile_like(draw, value)
+
+
+def _rewrite_field(draw: st.DrawFn, value: str, states: dict[str, list[Any]]) -> str:
+    """A form field made hostile; one that carries a JSON object (Alibaba's ``alert``) keeps its structure."""
+    if value.startswith("{"):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict):
+            return json.dumps(_rewrite(draw, decoded, states), ensure_ascii=False)
+    return str(_hostile_like(draw, value))
 
 
 def sample_kinds(vendor: str) -> set[str]:
@@ -63,13 +78,13 @@ def hostile_callbacks(draw: st.DrawFn, vendor: str, content_type: str | None = N
     """(body, content type): one of ``vendor``'s real samples (of ``content_type``), its values made hostile."""
     samples = [(ct, body) for v, ct, body in SAMPLES if v == vendor and content_type in (None, ct)]
     content_type, body = draw(st.sampled_from(samples))
-    state_key, states = STATES[vendor]
+    states = STATES[vendor]
     if content_type == "application/json":
-        payload = _rewrite(draw, load_json(body), state_key, states)
+        payload = _rewrite(draw, load_json(body), states)
         ascii_only = draw(st.booleans())  # escapes carry lone surrogates; raw output makes invalid UTF-8
         return json.dumps(payload, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass"), content_type
     fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
-    pairs = [(key, str(draw(st.sampled_from(states))) if key == state_key else str(_hostile_like(draw, value)))
+    pairs = [(key, str(draw(st.sampled_from(states[key]))) if key in states else _rewrite_field(draw, value, states))
              for key, value in fields.items()]
     return urlencode([(k.encode("utf-8", "surrogatepass"), v.encode("utf-8", "surrogatepass"))
                       for k, v in pairs]).encode(), content_type

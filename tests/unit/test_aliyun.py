@@ -7,7 +7,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from bridge.model import AlarmState, InvalidPayload, UnsupportedMediaType
+from bridge.mapping.default import MappingOptions, to_alert
+from bridge.model import AlarmState, InvalidPayload, UnsupportedMediaType, object_key_of
 from bridge.vendors import ParseContext
 from bridge.vendors.aliyun import VENDOR as aliyun
 from bridge.vendors.aliyun import parse_dimensions
@@ -40,7 +41,7 @@ def test_it_reads_millisecond_timestamps_and_null_strings() -> None:
     [alarm] = parse(fixture_bytes("aliyun", "apigateway-alert-ms.form")).alarms
     assert alarm.started_at == 1685614196.421
     assert alarm.severity == "info"
-    assert alarm.region == ""  # regionId=null
+    assert alarm.region == ""  # regionId=null; the mapping takes the region dimension instead
     assert "instance_name" not in alarm.details
     assert alarm.dimensions["region"] == "cn-shenzhen"
     assert alarm.details["last_time"] == "2分钟"
@@ -107,3 +108,29 @@ def test_it_refuses_other_content_types() -> None:
 def test_json_body_must_be_an_object() -> None:
     with pytest.raises(InvalidPayload, match="body: must be an object"):
         parse(json.dumps([1]).encode(), "application/json")
+
+
+API_GATEWAY = {"alertname": "Code5XX", "vendor": "aliyun", "namespace": "acs_apigateway_dashboard",
+               "policy_id": "rule-5xx-0001", "severity": "info", "apiStageName": "RELEASE",
+               "apiUid": "c6fa5e4b2d1e4f0a9b8c7d6e5f4a3b2c", "userId": "1270000000000000", "dim_region": "cn-shenzhen"}
+
+
+@pytest.mark.parametrize(("name", "before"), [
+    ("threshold-alert.form", {"alertname": "Host.mem.usedutilization", "vendor": "aliyun", "namespace": "acs_ecs",
+                              "policy_id": "applyTemplateee147e59-664f-4033-a1be-e9595746****",
+                              "severity": "warning", "instanceId": "i-12****", "userId": "12****)"}),
+    ("json-list-dimensions.json", {"alertname": "CPUUtilization", "vendor": "aliyun", "namespace": "acs_ecs_dashboard",
+                                   "policy_id": "rule-cpu-0001", "severity": "critical", "instanceId": "i-12345",
+                                   "userId": "12345"}),
+    ("apigateway-alert-ms.form", API_GATEWAY),
+    ("apigateway-ok-ms.form", API_GATEWAY),
+    ("apigateway-insufficient-data.form", {**API_GATEWAY, "alarm_state": "insufficient_data"}),
+])
+def test_payloads_that_worked_before_keep_their_labels_and_their_object(name: str, before: dict[str, str]) -> None:
+    """The labels each sample had before issue 13; the one change asked for is a region from a dimension."""
+    content_type = FORM if name.endswith(".form") else "application/json"
+    [alarm] = parse(fixture_bytes("aliyun", name), content_type).alarms
+    alert = to_alert(alarm, MappingOptions(), CTX.now)
+    added = {"region": "cn-shenzhen"} if "dim_region" in before else {}
+    assert alert.labels == {**before, **added}
+    assert alert.object_key == object_key_of(before)

@@ -13,7 +13,7 @@ from bridge.deliver.alertmanager import postable
 from bridge.rules.loading import load_settings
 from bridge.store.sqlite import SqliteStore
 from bridge.web.app import create_app
-from tests.harness.fixtures import FIXTURES, sample_paths
+from tests.harness.fixtures import FIXTURES, content_type, sample_paths
 
 CONFIG = """\
 vendor_timezone: UTC
@@ -24,10 +24,6 @@ annotation_templates:
 """
 """Settings and rules that change what every sample becomes, so a translate that skipped any would show."""
 SAMPLES = [path.relative_to(FIXTURES).as_posix() for path in sample_paths()]
-
-
-def content_type(name: str) -> str:
-    return "application/x-www-form-urlencoded" if name.endswith(".form") else "application/json"
 
 
 @pytest.mark.parametrize("sample", SAMPLES)
