@@ -33,10 +33,10 @@ class FailingClient(RecordingClient):
         self.down = False
         self.rejected: set[str] = set()
 
-    def send(self, alerts: list[dict[str, Any]], offset: int = 0, timeout: float | None = None) -> list[int]:
+    def send(self, alerts: list[dict[str, Any]], offset: int = 0, deadline: float | None = None) -> list[int]:
         if self.down:
             raise SendError("ConnectionError: connection refused", permanent=False)
-        super().send(alerts, offset, timeout)
+        super().send(alerts, offset, deadline)
         return [i for i, a in enumerate(alerts) if a["labels"]["host"] in self.rejected]
 
 
