@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -295,9 +296,17 @@ def parse_text(text: str, path: str) -> dict[str, Any]:
     return data
 
 
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'" r'|"(?:[^"\\]|\\.)*"')
+_HARMLESS_QUOTE = re.compile(r"""'<[a-z ]+>'|'\\[a-z0-9]+'|'[^\w\s'\\]'""")
+"""Quoted text that cannot be a secret's: a token's name ('<scalar>'), an escaped character ('\\t'),
+one punctuation character (':')."""
+
+
 def yaml_problem(error: yaml.YAMLError) -> str:
     """What is wrong and where, without the text around it: PyYAML quotes the offending line, and a typo
-    such as an unclosed quote makes that line a password or a token (SECURITY.md, item 5)."""
+    such as an unclosed quote makes that line a password or a token (SECURITY.md, item 5). Its messages
+    also quote file text (an alias, a tag, an anchor: ``password: *AM-PASSWORD-123``): such quotes are
+    replaced, keeping only token names and single characters."""
     if not isinstance(error, yaml.MarkedYAMLError):
         return type(error).__name__
     mark = error.problem_mark or error.context_mark
@@ -305,7 +314,11 @@ def yaml_problem(error: yaml.YAMLError) -> str:
     started = error.context_mark if error.context and error.context_mark is not mark else None
     context = f"{error.context} (from line {started.line + 1}, column {started.column + 1})" if started \
         else error.context
-    return where + "; ".join(part for part in (context, error.problem) if part)
+    return where + "; ".join(_unquoted(part) for part in (context, error.problem) if part)
+
+
+def _unquoted(message: str) -> str:
+    return _QUOTED.sub(lambda m: m[0] if _HARMLESS_QUOTE.fullmatch(m[0]) else "(text omitted)", message)
 
 
 def _targets(values: dict[str, Any], file_values: Mapping[str, Any], path: str,

@@ -90,16 +90,17 @@ class AlertmanagerClient:
         if tls.cert_file:
             self.session.cert = (tls.cert_file, tls.key_file) if tls.key_file else tls.cert_file
 
-    def send(self, alerts: Sequence[dict[str, Any]], offset: int = 0, timeout: float | None = None) -> list[int]:
+    def send(self, alerts: Sequence[dict[str, Any]], offset: int = 0, deadline: float | None = None) -> list[int]:
         """POST alerts, isolating rejected ones; returns the indexes of the alerts Alertmanager rejected.
 
         Alertmanager stores the valid alerts of a batch it answers 400, but a 422 rejects the whole
         batch, so a rejected batch is split in halves until each rejected alert stands alone.
-        Raises SendError(permanent=False) for network errors and 5xx: the caller retries. ``timeout``
-        replaces the target's own (the delivery lease fences a POST with it).
+        Raises SendError(permanent=False) for network errors and 5xx: the caller retries. ``deadline``
+        (``time.monotonic()``) ends every POST of the call, the halves' too: the delivery lease fences
+        them with it, and no POST starts once it has passed.
         """
         try:
-            self._post(alerts, timeout)
+            self._post(alerts, self._timeout(deadline))
         except SendError as error:
             if not error.permanent:
                 raise
@@ -109,22 +110,30 @@ class AlertmanagerClient:
                     "alertmanager": self.name, "error": str(error), "labels": alerts[0].get("labels")})
                 return [offset]
             middle = len(alerts) // 2
-            return (self.send(alerts[:middle], offset, timeout)
-                    + self.send(alerts[middle:], offset + middle, timeout))
+            return (self.send(alerts[:middle], offset, deadline)
+                    + self.send(alerts[middle:], offset + middle, deadline))
         self.metrics.alerts_sent.labels(self.name, "success").inc(len(alerts))
         return []
 
-    def _post(self, alerts: Sequence[dict[str, Any]], timeout: float | None = None) -> None:
+    def _timeout(self, deadline: float | None) -> float:
+        """The target's timeout, or less to end by ``deadline``; SendError if it has passed."""
+        if deadline is None:
+            return self.target.timeout
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SendError("delivery lease ends: POST left for later", permanent=False)
+        return min(self.target.timeout, left)
+
+    def _post(self, alerts: Sequence[dict[str, Any]], timeout: float) -> None:
         self.metrics.batch_size.labels(self.name).observe(len(alerts))
         started = time.monotonic()
         try:
-            response = self.session.post(self.target.alerts_url, json=list(alerts),
-                                         timeout=self.target.timeout if timeout is None else timeout)
+            response = self.session.post(self.target.alerts_url, json=list(alerts), timeout=timeout)
         except requests.RequestException as exc:
             self.metrics.alerts_sent.labels(self.name, "error").inc(len(alerts))
             reason = "timeout" if isinstance(exc, requests.Timeout) else "connection"
             self.metrics.send_failures.labels(self.name, reason).inc()
-            raise SendError(describe(exc, self.target.timeout), permanent=False) from None
+            raise SendError(describe(exc, timeout), permanent=False) from None
         finally:
             self.metrics.send_duration.labels(self.name).observe(time.monotonic() - started)
         if response.status_code // 100 == 2:

@@ -27,9 +27,9 @@ RESOLVED_RESEND_FOR = 15 * 60.0
 BACKOFF_BASE, BACKOFF_CAP = 0.25, 5.0
 """Retry delays after a failed POST or store call: doubling from the base, jittered, up to the cap."""
 FENCE_MIN_POST = 1.0
-"""A POST starts only if the lease lasts this long yet (or a renewal interval, if shorter), and its timeout
-ends before the lease may pass to another replica: after a lease loss the loop stops rather than racing
-the replica that takes over (issue 19 item 11)."""
+"""A POST starts only if the lease lasts this long yet (or a renewal interval, if shorter), and it (with
+the halves of a rejected batch) must end before the lease may pass to another replica: after a lease loss
+the loop stops rather than racing the replica that takes over (issue 19 item 11)."""
 
 
 class TargetLoop(threading.Thread):
@@ -149,8 +149,8 @@ class TargetLoop(threading.Thread):
         fence = self.lease.expires_in(self.clock())  # the store reads before may have been slow
         if fence < min(FENCE_MIN_POST, self.lease.renew_every):
             return False
-        try:
-            rejected = self.client.send(bodies, timeout=min(self.timeout, fence))
+        try:  # a deadline, not a timeout: a rejected batch is split into several POSTs, all within it
+            rejected = self.client.send(bodies, deadline=time.monotonic() + min(self.timeout, fence))
         except SendError as error:
             self._failed(error, len(bodies))
             return False

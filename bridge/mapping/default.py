@@ -18,9 +18,14 @@ from bridge.model import Alarm, AlarmState, Alert, object_key_of
 _INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 """Terminal escape sequences (CSI colours and cursor moves, OSC titles and links, two-byte escapes)."""
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-"""C0 and C1 controls but tab and line feed, DEL, and the bidi marks, embeddings, overrides and isolates."""
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+                      "\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]")
+"""C0 and C1 controls but tab and line feed, DEL, the bidi marks, embeddings, overrides and isolates, and
+invisible characters (zero-width space and joiners, word joiner, BOM, soft hyphen, tag characters) that
+make two values look the same, e.g. a label ``web-1`` and ``web-\u200b1`` that silences and routes tell apart."""
 _LINE_BREAKS = re.compile(r"[\t\n]+")
+_UNICODE_LINE_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n"})
+"""Unicode's line and paragraph separators, which receivers show as line breaks or not at all."""
 
 CORE_LABELS = ("alertname", "vendor", "cloud_namespace", "region", "policy_id", "severity", "alarm_state")
 """``cloud_namespace`` is the vendor's product (``acs_ecs_dashboard``, ``qce/cvm``). Not ``namespace``:
@@ -193,14 +198,15 @@ def label_name(name: str) -> str:
 
 def clean_value(value: str, *, multiline: bool = False) -> str:
     """A value Alertmanager and every receiver can show safely: valid UTF-8 (lone surrogates a JSON body
-    may carry are replaced), without terminal escapes, NUL and other control characters, or the bidi
-    controls that make a value read differently than it is (Trojan Source). ``multiline`` keeps line
-    breaks and tabs (annotations); in a label value they become spaces.
+    may carry are replaced), without terminal escapes, NUL and other control characters, the bidi
+    controls that make a value read differently than it is (Trojan Source), or invisible characters.
+    ``multiline`` keeps line breaks and tabs (annotations, where U+2028 and U+2029 become line feeds); in
+    a label value they become spaces.
     """
     if not value.isascii():
         value = value.encode("utf-8", "replace").decode("utf-8")
     if not value.isprintable():
-        value = _CONTROL.sub("", _ANSI_ESCAPE.sub("", value))
+        value = _CONTROL.sub("", _ANSI_ESCAPE.sub("", value)).translate(_UNICODE_LINE_BREAKS)
         if not multiline:
             value = _LINE_BREAKS.sub(" ", value)
     return value.strip()

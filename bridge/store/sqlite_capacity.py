@@ -88,18 +88,28 @@ def make_room(db: sqlite3.Connection, caps: Caps, alerts: Sequence[Alert]) -> No
     if not (caps.max_alerts or caps.max_bytes):
         return
     count, size = _counters(db)
-    need_rows = count + len(alerts) - caps.max_alerts if caps.max_alerts else 0
+    if (not caps.max_alerts or count + len(alerts) <= caps.max_alerts) and (
+            not caps.max_bytes or size + sum(map(_at_most_bytes, alerts)) <= caps.max_bytes):
+        return  # fits even if every alert were new: no need to look at what is stored
+    # An alert that updates a stored fingerprint takes no new row and only its growth in bytes: a
+    # repeated firing callback at the cap must not evict anything (issue 19, review of item 4).
+    incoming = {a.fingerprint: a for a in alerts}
+    marks = ", ".join("?" * len(incoming))
+    stored = dict(db.execute(f"SELECT fingerprint, {SIZE} FROM alerts WHERE fingerprint IN ({marks})",
+                             list(incoming)).fetchall())
+    need_rows = count + len(incoming.keys() - stored.keys()) - caps.max_alerts if caps.max_alerts else 0
     need_bytes = 0
-    if caps.max_bytes and size + sum(map(_at_most_bytes, alerts)) > caps.max_bytes:  # exact only when near
-        need_bytes = size + sum(map(stored_bytes, alerts)) - caps.max_bytes
+    if caps.max_bytes:
+        need_bytes = size + sum(max(0, stored_bytes(a) - stored.get(a.fingerprint, 0)) for a in alerts) \
+            - caps.max_bytes
     if need_rows <= 0 and need_bytes <= 0:
         return
     keys = sorted({a.object_key for a in alerts})
-    candidates = db.execute(
+    candidates = db.execute(  # the callback's own rows stay: they were counted as already stored
         f"SELECT fingerprint, {SIZE} FROM alerts WHERE state = 'resolved'"
-        f" AND object_key NOT IN ({', '.join('?' * len(keys))})"
+        f" AND object_key NOT IN ({', '.join('?' * len(keys))}) AND fingerprint NOT IN ({marks})"
         " ORDER BY seq > (SELECT coalesce(min(cursor), (SELECT value FROM counters WHERE name = 'seq'))"
-        " FROM targets), ends_at, fingerprint", keys)
+        " FROM targets), ends_at, fingerprint", [*keys, *incoming])
     evicted: list[str] = []
     for fingerprint, taken in candidates:
         if need_rows <= 0 and need_bytes <= 0:

@@ -265,6 +265,25 @@ def test_resolved_alerts_make_room_for_new_ones_delivered_first_then_oldest(make
     assert store.stats([], NOW).total == 3
 
 
+@pytest.mark.parametrize("caps", [{"max_alerts": 3}, {"max_bytes": 1200}], ids=["max_alerts", "max_bytes"])
+def test_at_the_cap_a_repeated_callback_of_stored_alerts_evicts_nothing(
+        make_store: StoreFactory, caps: dict[str, int]) -> None:
+    """Only fingerprints not yet stored take a row, and only growth takes bytes: vendors repeat a firing
+    alarm every few minutes, and each repeat must not evict a resolved alert (issue 19, review of item 4)."""
+    store = make_store(**caps)
+    store.apply([alert(host="a"), alert(host="b"), alert(host="c")], NOW)
+    store.apply([alert("resolved", host="c", event=T0 + 1, ends=T0 + 1)], NOW)
+    if "max_bytes" in caps:  # fill the bytes near the cap with a resolved alert of another object
+        store.apply([alert(host="d", description="x" * 500)], NOW)
+        store.apply([alert("resolved", host="d", event=T0 + 1, ends=T0 + 1)], NOW)
+        assert caps["max_bytes"] - 200 < store.stats([], NOW).bytes <= caps["max_bytes"]
+    before = sorted(everything(store))
+    for repeat in range(1, 4):
+        assert store.apply([alert(host="a", event=T0 + 60 * repeat), alert(host="b", event=T0 + 60 * repeat)],
+                           NOW + 60 * repeat) == [UNCHANGED, UNCHANGED]
+    assert sorted(everything(store)) == before
+
+
 def test_a_recovery_of_an_unknown_object_takes_no_room_from_a_full_store(make_store: StoreFactory) -> None:
     store = make_store(max_alerts=1)
     store.apply([alert(host="a")], NOW)

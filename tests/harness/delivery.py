@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from bridge.model import AlarmState, Alert
@@ -16,9 +17,9 @@ class RecordingClient:
         self.timeouts: list[float | None] = []
         self.probes = 0
 
-    def send(self, alerts: list[dict[str, Any]], offset: int = 0, timeout: float | None = None) -> list[int]:
+    def send(self, alerts: list[dict[str, Any]], offset: int = 0, deadline: float | None = None) -> list[int]:
         self.posts.append(list(alerts))
-        self.timeouts.append(timeout)
+        self.timeouts.append(None if deadline is None else deadline - time.monotonic())
         return []
 
     def probe(self) -> None:

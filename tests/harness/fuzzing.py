@@ -39,8 +39,9 @@ def assert_acceptable(alert: dict[str, Any]) -> None:
     json.dumps(alert, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-UNSAFE_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-"""What no label or annotation may carry: controls (annotations keep tab and line feed), bidi controls."""
+UNSAFE_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+"""What no label or annotation may carry: controls (annotations keep tab and line feed), bidi controls,
+zero-width and other invisible characters, Unicode line and paragraph separators."""
 
 
 def assert_safe_text(alert: dict[str, Any]) -> None:
@@ -68,7 +69,8 @@ TRICKY = ["", "null", "0", "1", "-", "-1", "1e999", "NaN", "OK", "ALERT", "ALARM
           "1e300", "-1e300", "{a=b, c=d}", '[{"k":"v"}]', "__name__", "1abc", "a b", "中文", "\ud800", "x" * 3000,
           "[" * 5000 + "]" * 5000, '{"a":' * 3000 + "1" + "}" * 3000,
           "{" + ", ".join(f"k{i}=v" for i in range(60)) + "}",
-          "\x00\x1b[31mred\x1b[0m\u202eevil\u2066\x9b", "\t\r\n"]
+          "\x00\x1b[31mred\x1b[0m\u202eevil\u2066\x9b", "\t\r\n",
+          "web\u200b-1\u200c\u200d\u2060\ufeff", "line\u2028para\u2029"]
 """Values that have broken parsers before: absent-likes, extreme times and numbers, deep JSON in a string,
 control characters, terminal escapes and bidi overrides (issue 19 item 10)."""
 texts = st.text(st.characters(codec=None, exclude_categories=()), max_size=40) | st.sampled_from(TRICKY)

@@ -102,11 +102,19 @@ def test_a_dimension_cannot_override_an_external_label() -> None:
 
 
 @pytest.mark.parametrize("raw", ["ins\x00-1", "\x1b[31mins-1\x1b[0m", "\u202eins-1", "ins-1\u2066", "\x1b]0;x\x07ins-1",
-                                 "ins-1\r", "\x9bins-1"])
+                                 "ins-1\r", "\x9bins-1", "ins\u200b-1", "i\u200c\u200dns-1", "ins-\u20601",
+                                 "\ufeffins-1", "ins-1\U000e0041"])
 def test_control_characters_escapes_and_bidi_overrides_never_reach_labels(raw: str) -> None:
     [alert] = mapped([alarm(dimensions={"unInstanceId": raw}, description=f"on {raw}\nline two")])
     assert alert.labels["unInstanceId"] == "ins-1"
     assert alert.annotations["description"] == "on ins-1\nline two"  # line breaks stay in annotations
+
+
+def test_unicode_line_and_paragraph_separators_are_line_breaks_in_annotations_and_spaces_in_labels() -> None:
+    [alert] = mapped([alarm(dimensions={"unInstanceId": "ins-1", "disk": "/data\u2028x\u2029"},
+                            description="on ins-1\u2029line two\u2028three")])
+    assert alert.labels["disk"] == "/data x"
+    assert alert.annotations["description"] == "on ins-1\nline two\nthree"
 
 
 def test_a_value_of_only_control_characters_gives_no_label() -> None:

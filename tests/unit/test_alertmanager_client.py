@@ -6,6 +6,7 @@ import base64
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -105,6 +106,28 @@ def test_a_rejected_batch_is_split_until_the_bad_alert_stands_alone(server, clie
                 for a in r["alerts"]}
     assert accepted == {str(i) for i in range(8) if i != 5}
     assert len(recorder.requests) <= 1 + 2 * 3  # the batch, then two halves per level of log2(8)
+
+
+def test_the_halves_of_a_rejected_batch_end_by_the_lease_deadline(server, client) -> None:
+    """Issue 19 review of item 11: the halves of a split batch are POSTs of their own; each gets only what is
+    left of the lease, and none starts after it, or a replica that lost its lease would still be posting."""
+    url, recorder = server
+
+    def reply(body: list[dict[str, Any]]) -> int:
+        time.sleep(0.3)  # a busy Alertmanager: each POST well within the timeout, all of them not
+        return reject_bad(body)
+
+    recorder.reply = reply
+    am = client(AlertmanagerTarget(url=url, timeout=10))
+    started = time.monotonic()
+    with pytest.raises(SendError) as error:
+        am.send(alerts(8, bad={5}), deadline=started + 0.5)  # up to 7 POSTs: 2.1 s
+    assert not error.value.permanent  # retried later, by whoever holds the lease then
+    assert time.monotonic() - started < 0.9
+    assert len(recorder.requests) == 2  # the batch, then its first half: cut short at the deadline
+    with pytest.raises(SendError) as error:
+        am.send(alerts(1), deadline=time.monotonic())
+    assert not error.value.permanent and len(recorder.requests) == 2  # past the deadline: no POST at all
 
 
 def test_alertmanagers_own_400_isolates_the_bad_alert_like_a_422(server, client) -> None:

@@ -21,6 +21,13 @@ TYPOS = {
     "unclosed quote in a token list": f"tokens: ['{SECRET}]\n",
     "basic_auth as a string": f'alertmanagers:\n  - url: http://am:9093\n    basic_auth: "bridge:{SECRET}"\n',
     "a tab before a secret": f"tokens:\n\t- {SECRET}\n",
+    # PyYAML's own messages quote an alias, a tag or an anchor: the text of the file
+    "a password written as an alias": f"alertmanagers:\n  - url: http://am:9093\n    basic_auth:\n"
+                                      f"      password: *{SECRET}\n",
+    "a token written as a tag": f"vendor_tokens:\n  tencent: !{SECRET} x\n",
+    "a token written as a standard tag": f"tokens: [!!{SECRET} x]\n",
+    "a token written as a verbatim tag": f"tokens: !<{SECRET}> x\n",
+    "a secret as a duplicate anchor": f"tokens: [&{SECRET} a, &{SECRET} b]\n",
 }
 
 

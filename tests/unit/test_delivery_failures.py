@@ -36,10 +36,10 @@ class FailingClient(RecordingClient):
         self.probe_down = False
         """Fails the probe (GET /api/v2/status); ``down`` fails only the POSTs, as a server may."""
 
-    def send(self, alerts: list[dict[str, Any]], offset: int = 0, timeout: float | None = None) -> list[int]:
+    def send(self, alerts: list[dict[str, Any]], offset: int = 0, deadline: float | None = None) -> list[int]:
         if self.down:
             raise SendError("ConnectionError: connection refused", permanent=False)
-        super().send(alerts, offset, timeout)
+        super().send(alerts, offset, deadline)
         return [i for i, a in enumerate(alerts) if a["labels"]["host"] in self.rejected]
 
     def probe(self) -> None:

@@ -115,13 +115,26 @@ end
 
 -- Near the caps, evict resolved alerts of other objects: delivered to every target first, then the rest,
 -- oldest first (see bridge/store/sqlite_capacity.py, make_room, for why).
+-- An alert that updates a stored fingerprint takes no new row and only its growth in bytes: a repeated
+-- firing callback at the cap evicts nothing. Rows of the callback's fingerprints are never evicted for it.
 local function make_room()
-  local need_rows, need_bytes = 0, 0
-  if max_alerts > 0 then need_rows = count + #incoming - max_alerts end
-  if max_bytes > 0 then
-    need_bytes = BYTES - max_bytes
-    for _, a in ipairs(incoming) do need_bytes = need_bytes + #a.labels + #a.annotations + #a.generator_url end
+  if max_alerts <= 0 and max_bytes <= 0 then return end
+  local need_rows, need_bytes = -max_alerts, BYTES - max_bytes
+  local counted = {}
+  for _, a in ipairs(incoming) do
+    local size = #a.labels + #a.annotations + #a.generator_url
+    local stored = counted[a.fingerprint]
+    if stored == nil then
+      local r = redis.call('HMGET', P .. 'alert:' .. a.fingerprint, 'labels', 'annotations', 'generator_url')
+      stored = false
+      if r[1] then stored = #r[1] + #(r[2] or '') + #(r[3] or '') end
+      if not stored then need_rows = need_rows + 1 end
+      counted[a.fingerprint] = stored
+    end
+    need_bytes = need_bytes + math.max(0, size - (stored or 0))
   end
+  if max_alerts > 0 then need_rows = need_rows + count else need_rows = 0 end
+  if max_bytes <= 0 then need_bytes = 0 end
   if need_rows <= 0 and need_bytes <= 0 then return end
   local keep = {}
   for _, a in ipairs(incoming) do
@@ -142,7 +155,7 @@ local function make_room()
       start = start + #page
       for _, fp in ipairs(page) do
         local r = redis.call('HMGET', P .. 'alert:' .. fp, 'object_key', 'seq')
-        if r[1] and not keep[r[1]] and (num(r[2]) <= delivered) == (pass == 1)
+        if r[1] and not keep[r[1]] and counted[fp] == nil and (num(r[2]) <= delivered) == (pass == 1)
             and (need_rows > 0 or need_bytes > 0) then
           local size = drop(P, fp)
           start = start - 1
