@@ -143,7 +143,8 @@ class Settings:
 
 
 MAPPING_OPTIONS = frozenset({"vendor_timezone", "default_severity", "resend_interval", "max_json_depth",
-                             "max_dimensions", "max_labels", "max_label_value_length", "max_alerts_per_callback"})
+                             "max_dimensions", "max_labels", "max_label_value_length", "max_alerts_per_callback",
+                             "max_alert_bytes", "max_callback_bytes"})
 """The options that change what a callback becomes (``translate`` resolves only these, so previewing rules
 with a production file never needs its secret files or its Alertmanagers)."""
 

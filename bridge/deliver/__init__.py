@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from bridge.deliver.alertmanager import AlertmanagerClient
 from bridge.deliver.lease import Lease
-from bridge.deliver.target import TargetLoop
+from bridge.deliver.target import TargetLoop, capped_doubling
 from bridge.discovery import Resolver, TargetSet
 from bridge.logs import Outage
 from bridge.metrics import Metrics
@@ -138,7 +138,7 @@ class Deliverer:
                 self.store_down.failed(str(exc), logging.ERROR)
             except Exception:
                 failures += 1
-                next_housekeeping = now + min(HOUSEKEEPING_BACKOFF_CAP, HOUSEKEEPING_EVERY * 2 ** (failures - 1))
+                next_housekeeping = now + capped_doubling(HOUSEKEEPING_EVERY, HOUSEKEEPING_BACKOFF_CAP, failures)
                 log.exception("unexpected error in housekeeping; will retry",
                               extra={"retry_in_seconds": round(next_housekeeping - now, 3)})
             else:

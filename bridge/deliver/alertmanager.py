@@ -52,6 +52,10 @@ MAX_POST_BYTES = 1 << 20
 """A POST carries at most about this much of alerts' labels, annotations and URLs (at least one alert), so
 that a batch of large alerts cannot make a POST Alertmanager times out on (issue 19 item 3)."""
 
+PROBE_ANSWERING = frozenset({404, 405})
+"""Probe answers that still mean a server is there and answering (a proxy or gateway that serves only the
+POST path): reachable. 401/403 (wrong credentials or tenant), 5xx and no answer count as down."""
+
 
 def within_post_bytes(alerts: Sequence[StoredAlert], budget: int = MAX_POST_BYTES) -> list[StoredAlert]:
     """The longest head of ``alerts`` that fits ``budget`` bytes, and never less than one alert."""
@@ -154,7 +158,7 @@ class AlertmanagerClient:
             response = self.session.get(self.target.url.rstrip("/") + "/api/v2/status", timeout=self.target.timeout)
         except requests.RequestException as exc:
             raise SendError(describe(exc, self.target.timeout), permanent=False) from None
-        if response.status_code // 100 != 2:
+        if response.status_code // 100 != 2 and response.status_code not in PROBE_ANSWERING:
             raise SendError(f"HTTP {response.status_code} from /api/v2/status: {response.text[:200].strip()}",
                             permanent=False)
 

@@ -55,19 +55,27 @@ class TargetLoop(threading.Thread):
         """Read right before each POST, to fence it by the lease (tests set it to their own clock)."""
         self.sweep_sent = False
         """Whether the sweep under way has posted anything; one that posts nothing probes instead."""
+        self.undelivered = False
+        """Whether the last look found changes past the cursor. While there are, their POSTs tell whether
+        the Alertmanager takes alerts; a probe answered meanwhile would hide POSTs that keep failing."""
         self.rejected: dict[str, int] = {}
         """Fingerprint -> sequence number of alerts Alertmanager rejected: not re-sent until they change."""
         self.unreachable = Outage(log, "cannot reach alertmanager; will retry", "still cannot reach alertmanager",
                                   "alertmanager reachable again", alertmanager=self.name_label)
         self.store_down = Outage(log, "store error while delivering; will retry", "store still failing",
                                  "store reachable again", alertmanager=self.name_label)
+        self.store_answered = False
+        """Set by :meth:`step` when it got past its waits: every path on from there reads the store, so a
+        step that then returns has heard from it. Waiting (no lease, a retry pending) says nothing."""
 
     def run(self) -> None:
         while not self.stop.is_set():
             pause = POLL_INTERVAL
+            self.store_answered = False
             try:
                 busy = self.step(time.time())
-                self.store_down.ended()
+                if self.store_answered:  # not merely waited: the store did answer
+                    self.store_down.ended()
             except StoreError as exc:
                 self.store_down.failed(str(exc), logging.ERROR)
                 busy, pause = False, _backoff(self.store_down.failures)
@@ -82,6 +90,7 @@ class TargetLoop(threading.Thread):
         """Do one unit of work; True to go on at once, False to wait (a poll interval at least)."""
         if not self.lease.held(now) or now < self.retry_at or now < self.paused_until:
             return False
+        self.store_answered = True  # set before the reads: a StoreError from them is handled in run()
         if self.lease.generation != self.lease_generation:  # a new holder re-sends everything at once
             self.lease_generation, self.next_sweep, self.sweep_after = self.lease.generation, 0.0, ""
         # During a storm of changes a due re-send still gets every other POST, so that unchanged
@@ -91,6 +100,7 @@ class TargetLoop(threading.Thread):
             return True
         self.sweep_turn = True
         changes = self.store.changes(self.name_label, self.settings.batch_size)
+        self.undelivered = bool(changes)
         if changes:
             batch = within_post_bytes(changes)
             if self._deliver(batch, now):
@@ -109,7 +119,7 @@ class TargetLoop(threading.Thread):
         page = within_post_bytes(self.store.active(self.sweep_after, self.settings.batch_size, now,
                                                    RESOLVED_RESEND_FOR))
         if not page:
-            if not self.sweep_sent and not self._probe():
+            if not self.sweep_sent and not self.undelivered and not self._probe():
                 return False  # retried after the backoff, not a whole interval later
             self.sweep_after, self.next_sweep = "", self.sweep_started + self.settings.resend_interval
             return False
@@ -122,7 +132,7 @@ class TargetLoop(threading.Thread):
         return True
 
     def _probe(self) -> bool:
-        """With nothing to re-send, ask whether the Alertmanager answers, so that ``alertmanager_up``
+        """With nothing to send at all, ask whether the Alertmanager answers, so that ``alertmanager_up``
         and the alert rules on it tell the truth on a quiet bridge too; True if it does."""
         try:
             self.client.probe()
@@ -162,5 +172,11 @@ class TargetLoop(threading.Thread):
 
 
 def _backoff(failures: int) -> float:
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (failures - 1))
+    delay = capped_doubling(BACKOFF_BASE, BACKOFF_CAP, failures)
     return delay / 2 + random.uniform(0, delay / 2)
+
+
+def capped_doubling(base: float, cap: float, failures: int) -> float:
+    """``base`` doubled per failure after the first, at most ``cap``. The exponent is capped too: a float
+    ``2 ** 1024`` raises OverflowError, which an outage of about an hour reaches (issue 20 review)."""
+    return min(cap, base * 2.0 ** min(max(failures - 1, 0), 64))

@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from bridge.logs import CLIENT_ADDRESS
 from bridge.store import StoreError
-from bridge.web.auth import presented_token, token_matches
+from bridge.web.auth import client_address, presented_token, token_matches
 from bridge.web.errors import UNAUTHORIZED, error_response, undecodable_query
 from bridge.web.state import AppState, app_state
 
@@ -29,8 +30,13 @@ def metrics_endpoint() -> Response:
 def reload() -> Any:
     """Check the configuration file and apply it, as Prometheus' endpoint does: 200 once applied."""
     state = app_state()
-    if not state.guard.source_ok(None, request.remote_addr or "", request.headers.get("X-Forwarded-For", "")):
-        log.info("refused a reload from outside the allowed networks", extra={"remote": request.remote_addr})
+    forwarded_for = request.headers.get("X-Forwarded-For", "")
+    client = client_address(request.remote_addr or "", forwarded_for, state.guard.trusted_proxies)
+    request.environ[CLIENT_ADDRESS] = str(client) if client is not None else "unknown"  # the access log's too
+    if not state.guard.source_ok(None, request.remote_addr or "", forwarded_for):
+        # the address that was checked (behind a trusted proxy, the client's), not the proxy's (issue 20 item 7)
+        log.info("refused a reload from outside the allowed networks",
+                 extra={"remote": request.environ[CLIENT_ADDRESS], "peer": request.remote_addr})
         return error_response(403, "source address not allowed")
     if not _authorized(state):
         return error_response(401, "missing or wrong token", UNAUTHORIZED)

@@ -63,10 +63,15 @@ def in_child(function: Callable[[], Any], timeout: float) -> Any:
 
     child = multiprocessing.get_context("fork").Process(target=run, daemon=True)
     child.start()
+    sender.close()  # the child's copy is then the only one: its death is an EOF here, not a wait to the end
     try:
         if not receiver.poll(timeout):
             raise AssertionError(f"still running after {timeout} s: killed")
-        ok, result = receiver.recv()
+        try:
+            ok, result = receiver.recv()
+        except EOFError:
+            child.join(5)
+            raise AssertionError(f"the child died without answering (exit code {child.exitcode})") from None
     finally:
         child.kill()
         child.join()

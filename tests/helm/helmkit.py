@@ -35,6 +35,8 @@ METRICS = {
     "cloud_alarm_bridge_alerts", "cloud_alarm_bridge_store_alerts",
     "cloud_alarm_bridge_store_capacity_alerts",
 }  # fmt: skip
+ALERTED_ONLY = {"cloud_alarm_bridge_store_up"}
+"""Exported metrics the shipped rules alert on that have no dashboard panel (yet)."""
 
 
 class Rendered:

@@ -24,6 +24,8 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.reply: Reply = lambda alerts: 200
+        self.status_answer = 200
+        """What GET /api/v2/status (the reachability probe) answers."""
 
 
 @pytest.fixture
@@ -39,6 +41,11 @@ def server() -> Iterator[tuple[str, Recorder]]:
             self.end_headers()
             if status != 200:
                 self.wfile.write(b'"invalid label set: invalid name \\"bad-name\\""')
+
+        def do_GET(self) -> None:
+            recorder.requests.append({"path": self.path, "headers": dict(self.headers)})
+            self.send_response(recorder.status_answer)
+            self.end_headers()
 
         def log_message(self, *args: object) -> None:
             pass
@@ -165,3 +172,20 @@ def test_a_failed_post_or_probe_says_what_went_wrong_in_a_few_words() -> None:
         with pytest.raises(SendError) as caught:
             attempt()
         assert str(caught.value) == "Connection refused"
+
+
+@pytest.mark.parametrize(("status", "reachable"), [(200, True), (404, True), (405, True), (401, False),
+                                                   (403, False), (500, False), (503, False)])
+def test_the_probe_counts_an_answering_server_as_reachable_and_refusals_as_down(
+        server: tuple[str, Recorder], client: Callable[[AlertmanagerTarget], AlertmanagerClient],
+        status: int, reachable: bool) -> None:
+    """A gateway serving only the POST path answers 404/405 to the status GET, and is up; wrong credentials
+    (401/403) and a failing server (5xx) fail the POSTs too, so they count as down (issue 20 review item 4)."""
+    url, recorder = server
+    recorder.status_answer = status
+    if reachable:
+        client(AlertmanagerTarget(url)).probe()
+    else:
+        with pytest.raises(SendError, match=f"HTTP {status} from /api/v2/status"):
+            client(AlertmanagerTarget(url)).probe()
+    assert recorder.requests[-1]["path"] == "/api/v2/status"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -143,6 +144,19 @@ def test_a_reload_from_outside_the_allowed_networks_is_refused(tmp_path: Path, s
     assert outside.status_code == 403 and outside.json == {"error": "source address not allowed"}
     inside = c.post("/-/reload", environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert inside.status_code == 400 and "nothing to reload" in inside.get_data(as_text=True)  # past the check
+
+
+def test_a_refused_reload_behind_a_trusted_proxy_logs_the_client_checked_not_the_proxy(
+        store: SqliteStore, caplog: pytest.LogCaptureFixture) -> None:
+    """The operator must see who tried to reload (issue 20 item 7), not the ingress every request comes from."""
+    c = create_app(Settings(allow_cidrs=("192.0.2.0/24",), trusted_proxies=("10.0.0.0/8",)), store=store).test_client()
+    with caplog.at_level(logging.INFO, logger="bridge.web"):
+        refused = c.post("/-/reload", headers={"X-Forwarded-For": "203.0.113.7"},
+                         environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert refused.status_code == 403
+    [record] = [r for r in caplog.records if r.getMessage() == "refused a reload from outside the allowed networks"]
+    assert record.__dict__["remote"] == "203.0.113.7"
+    assert record.__dict__["peer"] == "10.1.2.3"
 
 
 def test_413_and_404_name_the_limit_and_the_endpoints(make_client: Callable[..., FlaskClient]) -> None:

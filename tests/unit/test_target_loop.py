@@ -79,3 +79,14 @@ def test_after_a_partial_batch_the_loop_pauses_so_the_next_post_carries_more(tmp
     assert not step(target_loop, 2.1) and len(client.posts) == 3  # still pausing: "late" waits
     step(target_loop, 2.0 + BATCH_PAUSE)
     assert hosts(client.posts[-1]) == ["late"]
+
+
+def test_a_quiet_bridge_probes_its_alertmanager_once_per_resend_interval(tmp_path: Path) -> None:
+    """No alerts: no POST, but a probe each interval, so ``alertmanager_up`` is known without traffic."""
+    target_loop, _, client = loop(tmp_path, resend_interval=60)
+    drain(target_loop, 1.0)
+    assert client.probes == 1 and not client.posts
+    drain(target_loop, 30.0)
+    assert client.probes == 1
+    drain(target_loop, 62.0)
+    assert client.probes == 2
