@@ -62,7 +62,7 @@ def test_event_rule_callbacks_fire_on_their_instance_and_resolve_themselves(
 
     preempted = firing(am, alertname="Instance:PreemptibleInstanceInterruption")
     assert preempted["labels"] == {
-        "alertname": "Instance:PreemptibleInstanceInterruption", "vendor": "aliyun", "namespace": "ECS",
+        "alertname": "Instance:PreemptibleInstanceInterruption", "vendor": "aliyun", "cloud_namespace": "ECS",
         "region": "eu-west-1", "policy_id": "抢占式实例中断事件报警", "severity": "warning",
         "instanceId": "i-d7o6oaa1z4lpi4ekuf6k", "arn": "acs:ecs:cn-shanghai:153774292245****:instance/<resource-id>"}
     assert preempted["annotations"]["content_action"] == "de***"
@@ -98,7 +98,8 @@ def test_a_subscription_push_fires_as_form_and_its_resolved_push_as_json_resolve
 
     alert = firing(am, alertname="CloudAssistant:FirstHeartbeat")
     assert alert["labels"] == {
-        "alertname": "CloudAssistant:FirstHeartbeat", "vendor": "aliyun", "namespace": "ECS", "region": "cn-hangzhou",
+        "alertname": "CloudAssistant:FirstHeartbeat", "vendor": "aliyun", "cloud_namespace": "ECS",
+        "region": "cn-hangzhou",
         "policy_id": "testid", "severity": "info", "instanceId": "i-testhost",
         "arn": "acs:ecs:cn-hangzhou:testuser:instance/i-testhost"}
     assert alert["annotations"]["strategy_name"] == "eventwebhook"
@@ -117,7 +118,7 @@ def test_a_cloudmonitor_2_alert_fires_survives_a_retag_and_its_recovery_resolves
     post(bridge, {**body, "timestamp": now_ms - 60_000})
     alert = firing(am, alertname="ECS CPU usage is high")
     assert alert["labels"] == {
-        "alertname": "ECS CPU usage is high", "vendor": "aliyun", "namespace": "ecs", "region": "cn-hangzhou",
+        "alertname": "ECS CPU usage is high", "vendor": "aliyun", "cloud_namespace": "ecs", "region": "cn-hangzhou",
         "policy_id": "rule-1", "severity": "warning", "entity_type": "instance", "entity_id": "i-123",
         "cms_region": "cn-hangzhou", "customNumber": "7", "regionId": "cn-hangzhou", "environment": "production"}
     assert alert["annotations"]["current_value"] == "92.5"

@@ -62,32 +62,32 @@ def resolved(am: Alertmanager, **labels: str) -> None:
 # --- the corpus: each real or documented sample becomes the expected alert, and its recovery resolves it -------
 REAL_TENCENT = {
     "real-cvm-mem-firing.json": {
-        "alertname": "mem_usage", "vendor": "tencent", "namespace": "qce/cvm", "region": "sg",
+        "alertname": "mem_usage", "vendor": "tencent", "cloud_namespace": "qce/cvm", "region": "sg",
         "policy_id": "policy-8f5m0jo2", "severity": "warning", "unInstanceId": "ins-jis5nk7e",
         "objId": "f49fc905-e8bf-4f00-a62e-a4933958e7e7", "objName": "172.22.0.4#1250000002",
         "deviceName": "gt-omg3sea-gametest-misc-02"},
     "real-cdb-cpu-firing.json": {
-        "alertname": "cpu_use_rate", "vendor": "tencent", "namespace": "qce/cdb", "region": "sg",
+        "alertname": "cpu_use_rate", "vendor": "tencent", "cloud_namespace": "qce/cdb", "region": "sg",
         "policy_id": "policy-r9mwiupe", "severity": "warning", "uInstanceId": "cdb-59ds6dfv",
         "objId": "09a82419-aca7-11eb-a85e-0c42a163eabd",
         "objName": "cdb-59ds6dfv(instance name:gt-omg3sea-game-db-03,IP:172.22.0.47:3306)"},
     "doc-2025-metric-multilevel-firing.json": {
-        "alertname": "cpu_usage", "vendor": "tencent", "namespace": "qce/cvm", "region": "gz",
+        "alertname": "cpu_usage", "vendor": "tencent", "cloud_namespace": "qce/cvm", "region": "gz",
         "policy_id": "policy-n4exeh88", "severity": "info", "unInstanceId": "ins-o9p3rg3m",
         "objId": "xxxxxxxxxxxx"},
 }
 RECOVERIES = {  # captured (real-…) or constructed recoveries, each after the firing it ends
     "metric-resolved-string-status.json": {
-        "alertname": "mem_usage", "vendor": "tencent", "namespace": "qce/cvm", "region": "hk",
+        "alertname": "mem_usage", "vendor": "tencent", "cloud_namespace": "qce/cvm", "region": "hk",
         "policy_id": "policy-1a2b3c4d", "severity": "warning", "unInstanceId": "ins-2a4b6c8d",
         "objId": "5f0e7f9c-6ad1-4a6a-9e61-58c1f1e2f3a4", "objName": "10.0.0.12#1090831"},
     "real-cvm-load-resolved-without-recover-time.json": {
-        "alertname": "cpu_load_1", "vendor": "tencent", "namespace": "qce/cvm", "region": "sg",
+        "alertname": "cpu_load_1", "vendor": "tencent", "cloud_namespace": "qce/cvm", "region": "sg",
         "policy_id": "policy-8f5m0jo2", "severity": "warning", "unInstanceId": "ins-age4ak12",
         "objId": "a1192217-868b-44b6-937a-ec3dfadcba01", "objName": "172.22.0.14#1250000002",
         "deviceName": "gt-omg3sea-misc-01"},
     "real-event-ping-resolved-without-policy-id.json": {  # an event with no policyId: no policy_id label
-        "alertname": "ping_unreachable", "vendor": "tencent", "namespace": "cvm", "region": "hk",
+        "alertname": "ping_unreachable", "vendor": "tencent", "cloud_namespace": "cvm", "region": "hk",
         "severity": "warning", "unInstanceId": "ins-7hw5sju6", "deviceName": "Unnamed33",
         "deviceLanIp": "172.19.0.125", "deviceWanIp": "203.0.113.84", "uniqVpcId": "vpc-lfvj69yw"},
 }
@@ -118,7 +118,7 @@ def test_the_captured_tencent_recovery_resolves_the_captured_alarm(shared_stack:
     post(bridge, "tencent", tencent_fixture("real-cvm-disk-firing.json"))
     [alert] = firing(am, alertname="disk_usage", unInstanceId="ins-4ap7abk6")
     assert alert["labels"] == {
-        "alertname": "disk_usage", "vendor": "tencent", "namespace": "qce/cvm", "region": "hk",
+        "alertname": "disk_usage", "vendor": "tencent", "cloud_namespace": "qce/cvm", "region": "hk",
         "policy_id": "policy-9dz6qbwy", "severity": "warning", "unInstanceId": "ins-4ap7abk6",
         "objId": "dc2df8c0-e7a8-4f03-ac06-94fb93a427d5", "objName": "172.19.0.34#1250000001",
         "deviceName": "Unnamed1"}
@@ -171,7 +171,7 @@ def test_kingsoft_documented_alarm_and_restore(shared_stack: tuple[Alertmanager,
     am, bridge = shared_stack
     post(bridge, "kingsoft", fixture_bytes("kingsoft", "alarm.json"))
     [alert] = firing(am, vendor="kingsoft", host="50fa05d9211b478293744280ac1592ag")
-    assert alert["labels"] == {"alertname": "cpu.util", "vendor": "kingsoft", "namespace": "Eip",
+    assert alert["labels"] == {"alertname": "cpu.util", "vendor": "kingsoft", "cloud_namespace": "Eip",
                                "region": "Shanghai Region 2 (VPC)", "policy_id": "8888", "severity": "warning",
                                "host": "50fa05d9211b478293744280ac1592ag", "p1": "cpu1"}
     post(bridge, "kingsoft", fixture_bytes("kingsoft", "restore.json"))
@@ -198,7 +198,7 @@ def test_the_old_alibaba_json_shape_without_a_rule_id_fires_and_resolves(
             "metricName": "CPUUtilization", "metricProject": "acs_ecs"}
     post(bridge, "aliyun", body)
     [alert] = firing(am, vendor="aliyun", instanceId="i-oldjson")
-    assert alert["labels"] == {"alertname": "CPUUtilization", "vendor": "aliyun", "namespace": "acs_ecs",
+    assert alert["labels"] == {"alertname": "CPUUtilization", "vendor": "aliyun", "cloud_namespace": "acs_ecs",
                                "severity": "warning", "instanceId": "i-oldjson", "userId": "12345"}
     post(bridge, "aliyun", {**body, "alertState": "OK", "timestamp": "1508136820"})
     resolved(am, vendor="aliyun", instanceId="i-oldjson")
