@@ -28,10 +28,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from bridge.config_file import RULE_KEYS, ConfigError, parse_text, read_text
 from bridge.metrics import Metrics
 from bridge.rules import Rules
 from bridge.rules.loading import rules_for
-from bridge.settings import RULE_KEYS, ConfigError, Settings, parse_text, read_text
+from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
 

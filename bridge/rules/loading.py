@@ -12,10 +12,11 @@ import argparse
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bridge.config_file import ConfigError, parse_text, read_text, yaml_text
 from bridge.rules import Rules
 from bridge.rules.relabel import LABEL_NAME, RESERVED_PREFIX, Action, RelabelConfig
 from bridge.rules.templates import AnnotationTemplate
-from bridge.settings import ConfigError, Settings, check_file_options, load, parse_text, read_text, yaml_text
+from bridge.settings import Settings, check_file_options, load
 from bridge.vendors import VENDORS
 
 _RELABEL_KEYS = ("source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action")

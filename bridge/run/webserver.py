@@ -22,13 +22,14 @@ from gunicorn.arbiter import Arbiter
 from prometheus_client import multiprocess
 
 from bridge import logs
+from bridge.config_file import read_text
 from bridge.metrics import Metrics
 from bridge.reload import SharedReload, restart_options
 from bridge.rules import Rules
 from bridge.rules.loading import rules_for
 from bridge.run import worker
 from bridge.run.worker import GUNICORN_HEAD_LIMITS, SERVER_HEADER, CallbackWorker
-from bridge.settings import Settings, from_json, read_text
+from bridge.settings import Settings, from_json
 from bridge.web.app import create_app
 
 

@@ -12,7 +12,8 @@ import pytest
 import requests
 import yaml
 
-from bridge.settings import check_file_options, parse_text
+from bridge.config_file import parse_text
+from bridge.settings import check_file_options
 from tests.harness.alertmanager import Alertmanager
 from tests.harness.processes import wait_for
 from tests.helm.helmkit import CHART_DIR, NAMESPACE, fullname, load_values

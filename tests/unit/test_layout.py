@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).parents[2] / "bridge"
 LAYERS = (
     ("bridge", "bridge.model", "bridge.logs"),
     ("bridge.vendors",),
-    ("bridge.options", "bridge.settings", "bridge.discovery"),
+    ("bridge.options", "bridge.config_file", "bridge.settings", "bridge.discovery"),
     ("bridge.mapping",),
     ("bridge.rules",),
     ("bridge.pipeline", "bridge.store"),
