@@ -8,7 +8,6 @@ among the callbacks that arrive together.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -23,6 +22,7 @@ from bridge.model import AlarmState, Alert
 from bridge.store import sqlite_capacity as capacity
 from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreStats, TargetStats
 from bridge.store.group_commit import GroupCommit, PendingApply
+from bridge.store.sqlite_paths import unusable_directory, unwritable_because
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -71,11 +71,11 @@ class SqliteStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the directory {path.parent}: {_cause(exc)}") from None
+            raise StoreError(f"cannot create the directory {path.parent}: {unusable_directory(exc)}") from None
         try:
             self._db().executescript(SCHEMA)  # idempotent; executescript manages its own transaction
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot initialise {path}: {exc}{_why_unwritable(path)}") from exc
+            raise StoreError(f"cannot initialise {path}: {exc}{unwritable_because(path)}") from exc
 
     @classmethod
     def from_url(cls, url: str, *, max_alerts: int = 0, max_bytes: int = 0) -> SqliteStore:
@@ -93,7 +93,7 @@ class SqliteStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(f"PRAGMA synchronous={self._synchronous}")
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot open {self.path}: {exc}{_why_unwritable(self.path)}") from exc
+                raise StoreError(f"cannot open {self.path}: {exc}{unwritable_because(self.path)}") from exc
             self._local.db = db
         return db
 
@@ -383,32 +383,3 @@ def _row(row: tuple) -> StoredAlert:
                   starts_at=starts, event_at=event, ends_at=ends, generator_url=url, expires_at=expires,
                   source_key=key)
     return StoredAlert(alert=alert, fingerprint=fingerprint, seq=seq, changed_at=changed)
-
-
-def _cause(exc: OSError) -> str:
-    """Why a directory could not be made, in the operator's words (no errno, no traceback)."""
-    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
-        return f"{exc.filename} is a file, not a directory" if exc.errno == errno.EEXIST else \
-            "a part of the path is a file, not a directory"
-    if exc.errno == errno.EROFS:
-        return "the file system is read-only"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return f"permission denied (running as uid {os.getuid()})"
-    return exc.strerror or str(exc)
-
-
-def _why_unwritable(path: Path) -> str:
-    """SQLite says only "unable to open database file": add what stands in the way, if anything does."""
-    directory = path.parent
-    try:
-        if not directory.is_dir():
-            return f" ({directory} is not a directory)"
-        if os.statvfs(directory).f_flag & os.ST_RDONLY:
-            return f" ({directory} is on a read-only file system)"
-        if path.is_dir():
-            return f" ({path} is a directory)"
-        if not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
-            return f" (permission denied for uid {os.getuid()})"
-    except OSError as exc:
-        return f" ({exc.strerror})"
-    return ""

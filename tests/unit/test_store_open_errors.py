@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from bridge.store import StoreError
-from bridge.store.sqlite import SqliteStore, _cause
+from bridge.store.sqlite import SqliteStore
+from bridge.store.sqlite_paths import unusable_directory
 
 
 @pytest.mark.parametrize(("errno_", "cause"), [(errno.EROFS, "read-only"), (errno.EACCES, "permission denied")])
 def test_the_causes_root_cannot_provoke_are_named_too(errno_: int, cause: str) -> None:
     """Tests run as root in CI, where neither a read-only nor a forbidden directory stops a mkdir."""
-    assert cause in _cause(OSError(errno_, "x", "data"))
+    assert cause in unusable_directory(OSError(errno_, "x", "data"))
 
 
 def test_a_store_path_that_is_a_directory_says_so(tmp_path: Path) -> None:
