@@ -184,6 +184,8 @@ def test_connections_churning_at_the_cap_never_crash_a_worker(alertmanager: Aler
     """At the cap, the loop closes the oldest connection while the clients close theirs: an event of a connection
     already closed in the same round must not kill the worker (every connection it held would drop)."""
     bridge = start_bridge([alertmanager.url], f"--token={TOKEN}", "--max-connections=16")
+    # Ready means one worker answers; on a loaded machine the second may boot only now.
+    wait_for(lambda: bridge.log_text().count("Booting worker") >= 2, timeout=20, message="both workers booted")
     held = collections.deque(connect_idle(bridge, 40))
     for _ in range(600):
         held.popleft().close()
