@@ -24,10 +24,16 @@ STATES = {
     "aliyun": {"alertState": ["ALERT", "OK", "INSUFFICIENT_DATA"],  # threshold callback
                "alertStatus": ["TRIGGERED", "RESOLVED"],  # notification-policy push (inside ``alert``)
                "status": ["OCCURRED", "PERSISTENT", "RESOLVED", "RECOVERED"]},  # CloudMonitor 2.0 (events: free)
+    "huawei": {"type": ["Notification"], "alarm_status": ["alarm", "ok", "insufficient_data"],  # default shape
+               "IsAlarm": [True, False]},  # JSON template
 }
 """Each vendor's state fields (one per callback shape) and the values they document: hostile states are
 refused (400), and tests/unit/test_fuzz_parsers.py's every_field test covers each of them; here they stay
 valid."""
+
+NESTED_JSON = {"message"}
+"""Fields whose string is a JSON object (Huawei SMN's ``message``): made hostile inside, kept a JSON string,
+so the body still reaches the alarm it carries."""
 
 HOSTILE_SHARE = 0.7
 """How often a value is replaced; the rest keep the sample's, so that required fields mostly stay readable."""
@@ -49,7 +55,9 @@ def _hostile_like(draw: st.DrawFn, original: Any) -> Any:
 
 def _rewrite(draw: st.DrawFn, value: Any, states: dict[str, list[Any]]) -> Any:
     if isinstance(value, dict):
-        return {key: draw(st.sampled_from(states[key])) if key in states else _rewrite(draw, item, states)
+        return {key: draw(st.sampled_from(states[key])) if key in states
+                else _rewrite_field(draw, item, states) if key in NESTED_JSON and isinstance(item, str)
+                else _rewrite(draw, item, states)
                 for key, item in value.items()}
     if isinstance(value, list):
         return [_rewrite(draw, item, states) for item in value]
