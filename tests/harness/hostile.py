@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 from hypothesis import strategies as st
 
 from bridge.vendors._fields import load_json
-from tests.harness.fuzzing import SAMPLES, TRICKY, texts
+from tests.harness.fuzzing import NESTED_JSON, SAMPLES, TRICKY, texts
 
 STATES = {
     "tencent": {"alarmStatus": ["1", "0", 1, 0, "-"]},
@@ -30,10 +30,6 @@ STATES = {
 """Each vendor's state fields (one per callback shape) and the values they document: hostile states are
 refused (400), and tests/unit/test_fuzz_parsers.py's every_field test covers each of them; here they stay
 valid."""
-
-NESTED_JSON = {"message"}
-"""Fields whose string is a JSON object (Huawei SMN's ``message``): made hostile inside, kept a JSON string,
-so the body still reaches the alarm it carries."""
 
 HOSTILE_SHARE = 0.7
 """How often a value is replaced; the rest keep the sample's, so that required fields mostly stay readable."""

@@ -14,6 +14,8 @@ from bridge.rules.loading import load_settings
 from bridge.store.sqlite import SqliteStore
 from bridge.web.app import create_app
 from tests.harness.fixtures import FIXTURES, content_type, sample_paths
+from tests.harness.signed import signed_sample, trust_env
+from tests.harness.signing import SigningServer
 
 CONFIG = """\
 vendor_timezone: UTC
@@ -28,7 +30,8 @@ SAMPLES = [path.relative_to(FIXTURES).as_posix() for path in sample_paths()]
 
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_translate_shows_the_labels_and_annotations_serve_stores(sample: str, tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                                 capsys: pytest.CaptureFixture[str],
+                                                                 signing_server: SigningServer) -> None:
     vendor = sample.split("/")[0]
     config = tmp_path / "bridge.yml"
     config.write_text(CONFIG)
@@ -36,9 +39,10 @@ def test_translate_shows_the_labels_and_annotations_serve_stores(sample: str, tm
     printed = json.loads(capsys.readouterr().out)
 
     store = SqliteStore(tmp_path / "bridge.db", synchronous="OFF")
-    client = create_app(load_settings(env={"BRIDGE_CONFIG": str(config)}), store=store).test_client()
-    response = client.post(f"/callbacks/{vendor}", data=(FIXTURES / sample).read_bytes(),
-                           content_type=content_type(sample))
+    settings = load_settings(env={"BRIDGE_CONFIG": str(config), **trust_env(signing_server)})
+    client = create_app(settings, store=store).test_client()
+    body = signed_sample(vendor, (FIXTURES / sample).read_bytes(), signing_server)  # serve checks signatures
+    response = client.post(f"/callbacks/{vendor}", data=body, content_type=content_type(sample))
     assert response.status_code == 200, response.text
     stored = [row.alert for row in store.active("", 1000, time.time(), 10**9)]
 
