@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from bridge.cli import main
 from bridge.mapping.default import MappingOptions, to_alert
 from bridge.model import AlarmState, InvalidPayload, UnsupportedMediaType
 from bridge.vendors import ParseContext
 from bridge.vendors.huawei import EVENT_TTL, VENDOR, alarm_time, parse_dimension, topic_region
-from tests.harness.fixtures import fixture_bytes, sample_paths
+from tests.harness.fixtures import FIXTURES, fixture_bytes, sample_paths
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 CTX = ParseContext(now=NOW)
@@ -187,3 +188,17 @@ def test_dimensions_and_topic_regions() -> None:
     assert parse_dimension("nonsense") == {}
     assert topic_region("urn:smn:ap-southeast-1:0a1b:CES_group") == "ap-southeast-1"
     assert topic_region("arn:aws:sns:x") == ""
+
+
+def test_translate_shows_the_alerts_and_says_it_checked_no_signature(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["translate", "huawei", str(FIXTURES / "huawei" / "default-rds-firing.json")]) == 0
+    printed = capsys.readouterr()
+    [alert] = json.loads(printed.out)
+    assert alert["labels"]["alertname"] == "rds039_disk_util"
+    assert "signature" in printed.err and "NOT checked" in printed.err
+
+
+def test_translate_says_why_a_confirmation_carries_no_alert(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["translate", "huawei", str(FIXTURES / "huawei" / "signed" / "subscription-confirmation.json")]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out) == [] and "SubscriptionConfirmation, not an alarm" in printed.err
