@@ -18,6 +18,7 @@ CloudWatch alarm (a console test message, an EventBridge or budget notice on the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,7 @@ from bridge.vendors._fields import (
 )
 
 ENVELOPE_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
+_REGION_CODE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 _STATES = {"ALARM": AlarmState.FIRING, "INSUFFICIENT_DATA": AlarmState.FIRING, "OK": AlarmState.RESOLVED}
 
 
@@ -78,7 +80,7 @@ class Aws:
         at = (iso_time(message.get("StateChangeTime"), "StateChangeTime", unparsed)
               or iso_time(envelope.get("Timestamp"), "Timestamp", unparsed) or ctx.now)
         arn = text(message.get("AlarmArn"))
-        region = arn_part(arn, 3) or arn_part(text(envelope.get("TopicArn")), 3)
+        region = region_code(arn_part(arn, 3)) or region_code(arn_part(text(envelope.get("TopicArn")), 3))
         account = text(message.get("AWSAccountId")) or arn_part(arn, 4) or arn_part(text(envelope.get("TopicArn")), 4)
         if not arn:
             partition = "aws-cn" if region.startswith("cn-") else "aws"
@@ -122,8 +124,8 @@ class Aws:
             dimensions=dimensions,
             details=given_details(details, unparsed),
             summary=f"CloudWatch alarm {name} is {raw_state}",
-            description=" ".join(filter(None, (text(message.get("AlarmDescription")),
-                                               text(message.get("NewStateReason"))))),
+            description=" — ".join(filter(None, (text(message.get("AlarmDescription")),
+                                                 text(message.get("NewStateReason"))))),
             console_url=console_url(region, name),
             raw=message,
         )
@@ -177,6 +179,12 @@ def arn_part(arn: str, index: int) -> str:
     """A field of ``arn:partition:service:region:account:…``; "" if it is no ARN."""
     parts = arn.split(":", 6)
     return parts[index] if len(parts) > index and parts[0] == "arn" else ""
+
+
+def region_code(value: str) -> str:
+    """``value`` if it looks like a region code (``eu-west-1``, ``cn-north-1``, ``us-gov-west-1``), else ""
+    (AWS's own samples carry the placeholder ``REGION``)."""
+    return value if _REGION_CODE.fullmatch(value) else ""
 
 
 def iso_time(value: Any, where: str, unparsed: dict[str, str]) -> float | None:

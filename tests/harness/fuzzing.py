@@ -101,16 +101,16 @@ def _get(value: Any, path: tuple) -> Any:
     return value
 
 
-NESTED_JSON = {"message"}
+JSON_TEXT_FIELDS = {"message"}
 """Fields whose string is a JSON object (Huawei SMN's ``message``, the Cloud Eye alarm): fuzzed inside too,
 kept a JSON string, so the body still reaches the alarm it carries."""
 
 
 def _nested_variants(payload: Any, seen: set[frozenset]) -> list[Any]:
-    """``payload`` with one leaf inside a :data:`NESTED_JSON` string set to each TRICKY value; only for the
+    """``payload`` with one leaf inside a :data:`JSON_TEXT_FIELDS` string set to each TRICKY value; only for the
     first sample of each inner shape (key set, in ``seen``): the others would repeat its cases."""
     variants = []
-    for key in NESTED_JSON & (payload.keys() if isinstance(payload, dict) else set()):
+    for key in JSON_TEXT_FIELDS & (payload.keys() if isinstance(payload, dict) else set()):
         raw = payload[key]
         inner = json.loads(raw) if isinstance(raw, str) and raw.startswith("{") else None
         if not isinstance(inner, dict) or frozenset(inner) in seen:

@@ -52,3 +52,9 @@ def headers_for(body: dict[str, Any]) -> dict[str, str]:
     """The headers SMN sends (case-insensitive; the body, not these, is what is signed)."""
     return {"Content-Type": "application/json; charset=UTF-8", "X-SMN-MESSAGE-TYPE": body["type"],
             "X-SMN-MESSAGE-ID": body["message_id"], "X-SMN-TOPIC-URN": body["topic_urn"]}
+
+
+def resign(body: bytes, ca: TestCA, cert_url: str) -> bytes:
+    """A stored envelope (tests/fixtures/huawei) with its certificate URL moved to ``cert_url`` and signed anew
+    by the test CA; every other field, the real ``message`` above all, is kept as it is."""
+    return encoded(sign({**json.loads(body), "signing_cert_url": cert_url}, ca))

@@ -56,3 +56,11 @@ def encoded(body: dict[str, Any]) -> bytes:
 def headers_for(body: dict[str, Any]) -> dict[str, str]:
     return {**HEADERS, "x-amz-sns-message-type": body["Type"], "x-amz-sns-message-id": body["MessageId"],
             "x-amz-sns-topic-arn": body["TopicArn"]}
+
+
+def resign(body: bytes, ca: TestCA, cert_url: str, version: str = "") -> bytes:
+    """A stored envelope (tests/fixtures/aws) with its certificate URL moved to ``cert_url`` and signed anew by
+    the test CA; every other field, the real ``Message`` above all, is kept as it is."""
+    envelope_ = json.loads(body)
+    envelope_["SigningCertURL"] = cert_url
+    return encoded(sign(envelope_, ca, version or envelope_.get("SignatureVersion") or "1"))
