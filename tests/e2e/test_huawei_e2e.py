@@ -4,15 +4,20 @@ real Alertmanager shows what it let through."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+from bridge.model import InvalidPayload
 from tests.harness import smn
 from tests.harness.alertmanager import Alertmanager, active
 from tests.harness.bridge_process import Bridge, metric
 from tests.harness.fixtures import fixture_bytes
+from tests.harness.hostile import hostile_callbacks
 from tests.harness.signing import SigningServer
 
 TOPIC = smn.TOPIC
@@ -124,3 +129,32 @@ def test_a_subscription_is_confirmed_once_and_unsubscribe_links_are_never_follow
     assert server.fetched(smn.UNSUBSCRIBE_PATH) == 0  # every notification above carried an unsubscribe_url
     assert "confirmed the subscription" in bridge.log_text() and TOPIC in bridge.log_text()
 
+
+
+def test_hostile_alarms_signed_by_smn_get_no_5xx_and_a_genuine_one_still_goes_through(stack) -> None:
+    """The hostile strategy's Huawei bodies (values made hostile inside SMN's message), signed as SMN would:
+    they pass the gate and reach the parser, the mapping and the store of the real serve."""
+    am, bridge, server = stack
+    statuses: Counter[int] = Counter()
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(callback=hostile_callbacks("huawei", "application/json"))
+    def one(callback: tuple[bytes, str]) -> None:
+        envelope = json.loads(callback[0].decode("utf-8", "surrogatepass"))
+        envelope.update(topic_urn=TOPIC, signing_cert_url=server.base + smn.CERTIFICATE_PATH, signature_version="v1")
+        with contextlib.suppress(InvalidPayload):  # a signed field made a number: no SMN envelope (a 400 below)
+            envelope = smn.sign(envelope, server.ca)
+        response = bridge.post("huawei", json.dumps(envelope).encode())  # ASCII: escapes carry lone surrogates
+        statuses[response.status_code] += 1
+        assert response.status_code in (200, 400), (response.status_code, response.text[:300])
+        if response.status_code == 400:
+            assert set(response.json()) == {"error"} and "Traceback" not in response.text
+
+    one()
+    print(f"hostile SMN alarms: {dict(statuses)}")
+    assert statuses[200] >= 20, statuses  # most reach the alarm: the strategy is not stopped at the gate
+    assert post(bridge, signed(server, alarm("r-after-hostile"))).status_code == 200
+    am.wait_for(lambda alerts: firing_on(am, "r-after-hostile"), timeout=30,
+                message="a genuine alarm after the hostile ones")
+    assert "Traceback" not in bridge.log_text() and "unexpected error" not in bridge.log_text()
