@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 from bridge.cli import main
 from bridge.mapping.default import MappingOptions, to_alert
 from bridge.model import AlarmState, InvalidPayload, UnsupportedMediaType
+from bridge.run.supervisor import warn_about_topics
+from bridge.settings import Settings
 from bridge.vendors import VENDORS, ParseContext
 from tests.harness.fixtures import FIXTURES, fixture_bytes
 
@@ -111,3 +114,12 @@ def test_translate_of_a_confirmation_shows_no_alert_and_says_why(capsys: pytest.
     assert main(["translate", "aws", str(path)]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out) == [] and "SubscriptionConfirmation carries no alarm" in err
+
+
+def test_serve_warns_at_start_when_any_topic_is_accepted(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        warn_about_topics(Settings())
+        warned = [r.vendors for r in caplog.records if r.message.startswith("no --allow-topic")]
+        warn_about_topics(Settings(allow_topics={"aws": ("arn:aws:sns:*:123456789012:*",)}))
+    assert warned == [["aws"]] or "aws" in warned[0]
+    assert len([r for r in caplog.records if r.message.startswith("no --allow-topic")]) == len(warned)
