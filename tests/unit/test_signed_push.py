@@ -285,3 +285,15 @@ def test_a_signed_push_option_for_an_unsigned_vendor_or_a_missing_file_is_refuse
         env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match=next(iter(env))):
         load_settings(argparse.ArgumentParser().parse_args([]), env)
+
+
+def test_a_failing_certificate_url_is_answered_503_and_fetched_once_however_many_messages_name_it(
+        client: FlaskClient, store: SqliteStore, signing_server: SigningServer, served) -> None:
+    path = served("missing.pem")
+    signing_server.serve(path, b"gone", 404)
+    body = sns.sign(sns.envelope(json.dumps(ALARM), cert_url=signing_server.base + path), signing_server.ca)
+    for _ in range(3):
+        response = post(client, body)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5", response.text
+    assert signing_server.fetched(path) == 1
+    assert stored(store) == []
