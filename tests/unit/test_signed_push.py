@@ -297,3 +297,8 @@ def test_a_failing_certificate_url_is_answered_503_and_fetched_once_however_many
         assert response.status_code == 503 and response.headers["Retry-After"] == "5", response.text
     assert signing_server.fetched(path) == 1
     assert stored(store) == []
+
+
+def test_an_alarm_sent_with_raw_message_delivery_is_a_400_that_says_to_turn_it_off(client: FlaskClient) -> None:
+    response = post(client, json.dumps(ALARM).encode())
+    assert response.status_code == 400 and "raw message delivery" in response.json["error"]
