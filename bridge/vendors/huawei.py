@@ -73,12 +73,13 @@ class Huawei:
         envelope = obj(load_json(body, ctx.max_json_depth), "body")
         kind = required_text(envelope.get("type"), "type")
         if kind in HANDSHAKES:  # serve answers these before parsing; translate shows them as no alarm
-            return Callback(alarms=[], reply={"status": "ok"}, ignored=f"an SMN {kind}, not an alarm")
+            reason = f"an SMN {kind}, not an alarm"
+            return Callback(alarms=[], reply={"ignored": reason}, ignored=reason)
         if kind != NOTIFICATION:
             raise InvalidPayload(f"type: must be one of {', '.join(MESSAGE_TYPES)}, got {kind[:40]!r}")
         message = _message(envelope, ctx.max_json_depth)
         if isinstance(message, str):
-            return Callback(alarms=[], reply={"status": "ok"}, ignored=message)
+            return Callback(alarms=[], reply={"ignored": message}, ignored=message)
         if "data" in message or "version" in message:
             alarm = _template_alarm(envelope, obj(message.get("data"), "message.data"), ctx)
         else:

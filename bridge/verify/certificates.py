@@ -154,9 +154,10 @@ class Certificates:
             try:
                 key, not_after = self._fetch(url)
             except (Rejected, Unavailable) as exc:
-                with self._lock:
+                with self._lock:  # bounded: a failure costs a real fetch, and expired ones are dropped here
                     self._failed = {u: f for u, f in self._failed.items() if f[0] > self._clock()}
                     self._failed[url] = (self._clock() + FAILURE_TTL, exc)
+                    self._url_locks.pop(url, None)
                 raise
             with self._lock:
                 self._cache[url] = (key, not_after)

@@ -32,6 +32,9 @@ def envelope_fields(body: bytes, max_json_depth: int) -> dict[str, Any]:
     envelope = obj(load_json(body, max_json_depth), "body")
     kind = envelope.get("Type")
     if kind not in KINDS:
+        if "AlarmName" in envelope:  # the alarm without the signed envelope around it
+            raise InvalidPayload("a CloudWatch alarm without its SNS envelope: turn raw message delivery off in "
+                                 "the subscription, so that SNS sends the signed envelope")
         shown = repr(kind[:40]) if isinstance(kind, str) else "missing" if kind is None else type_name(kind)
         raise InvalidPayload(f"Type: must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation, "
                              f"got {shown} (is this an SNS message?)")

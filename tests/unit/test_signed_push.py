@@ -8,6 +8,7 @@ server's request log says what that test made the bridge fetch.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import logging
@@ -19,6 +20,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from bridge.config_file import ConfigError
+from bridge.options import add_arguments
+from bridge.rules.loading import load_settings
+from bridge.settings import from_json, to_json
 from bridge.store.sqlite import SqliteStore
 from bridge.verify.sns import string_to_sign
 from tests.harness import sns
@@ -252,3 +257,48 @@ def test_the_string_to_sign_is_the_documented_fields_in_the_documented_order() -
                  "SubscribeURL": "https://s", "Timestamp": "ts"}
     assert string_to_sign(subscribe) == (b"Message\nx\nMessageId\nm\nSubscribeURL\nhttps://s\nTimestamp\nts\nToken\nk\n"
                                          b"TopicArn\nt\nType\nSubscriptionConfirmation\n")
+
+
+def test_the_signed_push_options_come_from_flags_environment_and_file_and_survive_the_trip_to_gunicorn(
+        tmp_path, signing_server: SigningServer) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    flags = parser.parse_args(["--allow-topic", "aws=arn:aws:sns:*:123456789012:a",
+                               "--allow-topic", "aws=arn:aws:sns:*:123456789012:b"])
+    assert load_settings(flags, {}).allow_topics == {"aws": ("arn:aws:sns:*:123456789012:a",
+                                                            "arn:aws:sns:*:123456789012:b")}
+    env = {"BRIDGE_SIGNING_HOSTS": "aws=127.0.0.1,aws=*.example.test",
+           "BRIDGE_SIGNING_CA_FILES": f"aws={signing_server.ca.ca_path}"}
+    settings = load_settings(parser.parse_args([]), env)
+    assert settings.signing_hosts == {"aws": ("127.0.0.1", "*.example.test")}
+    assert from_json(to_json(settings)) == settings
+    config = tmp_path / "bridge.yml"
+    config.write_text("allow_topics: {aws: ['arn:aws:sns:eu-west-1:123456789012:alarms']}\n")
+    assert load_settings(parser.parse_args([]), {"BRIDGE_CONFIG": str(config)}).allow_topics == {
+        "aws": ("arn:aws:sns:eu-west-1:123456789012:alarms",)}
+
+
+@pytest.mark.parametrize("env", [{"BRIDGE_ALLOW_TOPICS": "tencent=arn:aws:sns:*:1:*"},
+                                 {"BRIDGE_SIGNING_CA_FILES": "aws=/nonexistent/ca.pem"},
+                                 {"BRIDGE_SIGNING_HOSTS": "aws"}])
+def test_a_signed_push_option_for_an_unsigned_vendor_or_a_missing_file_is_refused_at_start(
+        env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match=next(iter(env))):
+        load_settings(argparse.ArgumentParser().parse_args([]), env)
+
+
+def test_a_failing_certificate_url_is_answered_503_and_fetched_once_however_many_messages_name_it(
+        client: FlaskClient, store: SqliteStore, signing_server: SigningServer, served) -> None:
+    path = served("missing.pem")
+    signing_server.serve(path, b"gone", 404)
+    body = sns.sign(sns.envelope(json.dumps(ALARM), cert_url=signing_server.base + path), signing_server.ca)
+    for _ in range(3):
+        response = post(client, body)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5", response.text
+    assert signing_server.fetched(path) == 1
+    assert stored(store) == []
+
+
+def test_an_alarm_sent_with_raw_message_delivery_is_a_400_that_says_to_turn_it_off(client: FlaskClient) -> None:
+    response = post(client, json.dumps(ALARM).encode())
+    assert response.status_code == 400 and "raw message delivery" in response.json["error"]
