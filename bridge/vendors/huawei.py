@@ -126,10 +126,11 @@ def _is_event(message_type: str, variables: dict[str, Any]) -> bool:
 
 
 def _state(firing: bool, event: bool, at: float) -> tuple[AlarmState, float | None]:
-    """Firing or resolved, and when a firing event resolves itself."""
-    if not firing:
-        return AlarmState.RESOLVED, None
-    return AlarmState.FIRING, (at + EVENT_TTL if event else None)
+    """Firing or resolved, and when a firing event resolves itself. An event always fires: Cloud Eye sends
+    no recovery for one, so a notification of it that says otherwise (no ``IsAlarm``) is still the event."""
+    if event:
+        return AlarmState.FIRING, at + EVENT_TTL
+    return (AlarmState.FIRING, None) if firing else (AlarmState.RESOLVED, None)
 
 
 def _severity(*levels: Any) -> str:
@@ -137,7 +138,7 @@ def _severity(*levels: Any) -> str:
 
 
 def _template_alarm(envelope: dict[str, Any], data: dict[str, Any], ctx: ParseContext) -> Alarm:
-    """The JSON template: ``IsAlarm`` true fires, false (or absent) recovers."""
+    """The JSON template: ``IsAlarm`` true fires, false (or absent) recovers; an event always fires."""
     name = required_text(data.get("MetricName") or data.get("EventName"), "message.data.MetricName")
     unparsed: dict[str, str] = {}
     at = (alarm_time(data.get("AlarmTime"), "AlarmTime", unparsed)

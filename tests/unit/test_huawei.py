@@ -122,6 +122,11 @@ def test_an_event_alarm_resolves_itself() -> None:
     [alarm] = parse(with_message("template-dcs-firing.json", event)).alarms
     assert alarm.state is AlarmState.FIRING
     assert alarm.expires_at == alarm.started_at + EVENT_TTL
+    [without_flag] = parse(with_message("template-dcs-firing.json", lambda m: (event(m), m["data"].pop("IsAlarm")))
+                           ).alarms
+    assert without_flag.state is AlarmState.FIRING  # an event has no recovery to be mistaken for
+    [default_event] = parse(with_message("default-rds-firing.json", lambda m: m.update(message_type="event"))).alarms
+    assert default_event.expires_at == default_event.started_at + EVENT_TTL
     [metric] = parse(fixture_bytes("huawei", "template-dcs-firing.json")).alarms
     assert metric.expires_at is None
 
