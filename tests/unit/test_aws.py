@@ -120,6 +120,7 @@ def test_serve_warns_at_start_when_any_topic_is_accepted(caplog: pytest.LogCaptu
     with caplog.at_level(logging.WARNING):
         warn_about_topics(Settings())
         warned = [r.vendors for r in caplog.records if r.message.startswith("no --allow-topic")]
-        warn_about_topics(Settings(allow_topics={"aws": ("arn:aws:sns:*:123456789012:*",)}))
+        warn_about_topics(Settings(allow_topics={"aws": ("arn:aws:sns:*:123456789012:*",),
+                                                 "huawei": ("urn:smn:*:0a1b2c3d4e5f40718293a4b5c6d7e8f9:*",)}))
     assert warned == [["aws"]] or "aws" in warned[0]
     assert len([r for r in caplog.records if r.message.startswith("no --allow-topic")]) == len(warned)
