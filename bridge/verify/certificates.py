@@ -11,7 +11,8 @@ the real hosts and the system CAs only.
 A fetch blocks the request thread that needs it (never the worker's event loop, which only buffers
 requests: bridge.run.worker), for at most :data:`TIMEOUT`; the certificate is then cached per worker
 process, so steady state costs no fetch. At most :data:`MAX_CONCURRENT_FETCHES` fetches run at once
-per process, so messages naming many certificates cannot take every thread.
+per process, and a message that would start a third is answered 503 at once (SNS retries), so messages
+naming many certificates cannot take every request thread.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class Fetcher:
     def get(self, url: str, what: str, max_bytes: int) -> bytes:
         """The body of a 200 answer; Rejected for a URL that may not be fetched, Unavailable if it fails."""
         host, port, target = checked_url(url, self.trust.hosts, what)
-        if not self._slots.acquire(timeout=self.timeout):
+        if not self._slots.acquire(blocking=False):  # waiting would hold one more request thread
             raise Unavailable(f"{what}: too many fetches under way; retry later")
         try:
             connection = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._context)

@@ -36,8 +36,10 @@ def envelope_fields(body: bytes, max_json_depth: int) -> dict[str, Any]:
             raise InvalidPayload("a CloudWatch alarm without its SNS envelope: turn raw message delivery off in "
                                  "the subscription, so that SNS sends the signed envelope")
         shown = repr(kind[:40]) if isinstance(kind, str) else "missing" if kind is None else type_name(kind)
-        raise InvalidPayload(f"Type: must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation, "
-                             f"got {shown} (is this an SNS message?)")
+        problem = f"Type: must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation, got {shown}"
+        if "Signature" in envelope:  # claims to be signed, but no SNS message has this type: a forgery
+            raise Rejected(problem)
+        raise InvalidPayload(f"{problem} (is this an SNS message?)")
     return envelope
 
 
@@ -49,8 +51,8 @@ def string_to_sign(envelope: dict[str, Any]) -> bytes:
         value = envelope.get(name)
         if value is None and name == "Subject":
             continue
-        if not isinstance(value, str):
-            raise InvalidPayload(f"{name}: must be a string, got {type_name(value)}")
+        if not isinstance(value, str):  # SNS signs strings only: whatever this is, SNS did not sign it
+            raise Rejected(f"{name}: must be a string, got {type_name(value)}")
         lines.append(f"{name}\n{value}\n")
     return "".join(lines).encode("utf-8", "surrogatepass")
 

@@ -12,6 +12,7 @@ import http.server
 import ipaddress
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,12 +92,14 @@ class SigningServer:
     def __init__(self, ca: TestCA) -> None:
         self.ca = ca
         self.routes: dict[str, tuple[int, bytes, dict[str, str]]] = {}
+        self.delays: dict[str, float] = {}
         self.requests: list[str] = []
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests.append(self.path)
+                time.sleep(server.delays.get(self.path.split("?")[0], 0))
                 status, body, headers = server.routes.get(self.path.split("?")[0], (404, b"no such path", {}))
                 self.send_response(status)
                 for name, value in {"Content-Length": str(len(body)), **headers}.items():
@@ -123,9 +126,11 @@ class SigningServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def serve(self, path: str, body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> str:
-        """Serve ``body`` at ``path``; return its URL."""
+    def serve(self, path: str, body: bytes, status: int = 200, headers: dict[str, str] | None = None,
+              delay: float = 0.0) -> str:
+        """Serve ``body`` at ``path`` (after ``delay`` seconds); return its URL."""
         self.routes[path] = (status, body, headers or {})
+        self.delays[path] = delay
         return self.base + path
 
     def serve_certificate(self, path: str = "/SimpleNotificationService-test.pem") -> str:
