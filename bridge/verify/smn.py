@@ -38,13 +38,16 @@ CONFIRM_PATH = "/smn/subscription/confirm"
 
 
 def envelope_fields(body: bytes, max_json_depth: int) -> dict[str, Any]:
-    """The envelope as a dict with a known ``type``; InvalidPayload for a body that is no SMN envelope."""
+    """The envelope as a dict with a known ``type``; InvalidPayload for a body that is no SMN envelope,
+    Rejected for one that claims a signature but has no SMN type (as bridge.verify.sns)."""
     envelope = obj(load_json(body, max_json_depth), "body")
     kind = envelope.get("type")
     if kind not in KINDS:
         shown = repr(kind[:40]) if isinstance(kind, str) else "missing" if kind is None else type_name(kind)
-        raise InvalidPayload(f"type: must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation, "
-                             f"got {shown} (is this an SMN message?)")
+        problem = f"type: must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation, got {shown}"
+        if "signature" in envelope:  # claims to be signed, but no SMN message has this type: a forgery
+            raise Rejected(problem)
+        raise InvalidPayload(f"{problem} (is this an SMN message?)")
     return envelope
 
 
@@ -56,8 +59,8 @@ def string_to_sign(envelope: dict[str, Any]) -> bytes:
         value = envelope.get(name)
         if name == "subject" and (value is None or (isinstance(value, str) and not value.strip())):
             continue  # "if subject is empty, it is not part of the signature"
-        if not isinstance(value, str):
-            raise InvalidPayload(f"{name}: must be a string, got {type_name(value)}")
+        if not isinstance(value, str):  # SMN signs strings only: whatever this is, SMN did not sign it
+            raise Rejected(f"{name}: must be a string, got {type_name(value)}")
         lines.append(f"{name}\n{value}\n")
     return "".join(lines).encode("utf-8", "surrogatepass")
 

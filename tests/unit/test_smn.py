@@ -71,10 +71,17 @@ def test_what_cannot_be_checked_or_must_not_be_fetched_is_rejected(change: dict,
         SCHEME.open(json.dumps({**signed("subscription-confirmation.json"), **change}).encode(), 32)
 
 
-@pytest.mark.parametrize("body", [{"Type": "Notification"}, {"type": "Other"}, {"type": "Notification", "message": 1}])
-def test_a_body_that_is_no_smn_envelope_is_invalid(body: dict) -> None:
+@pytest.mark.parametrize("body", [{"Type": "Notification"}, {"type": "Other"}, [1]])
+def test_a_body_that_is_no_smn_envelope_is_invalid(body) -> None:
     with pytest.raises(InvalidPayload):
         SCHEME.open(json.dumps(body).encode(), 32)
+
+
+@pytest.mark.parametrize(("change", "reason"), [({"type": "Other"}, "type: must be"),
+                                                ({"message": 1}, "message: must be a string")])
+def test_a_signed_body_no_smn_message_could_be_is_a_forgery(change: dict, reason: str) -> None:
+    with pytest.raises(Rejected, match=reason):
+        SCHEME.open(json.dumps({**signed("notification-template-dcs.json"), **change}).encode(), 32)
 
 
 @pytest.mark.parametrize(("host", "allowed"), [
