@@ -19,6 +19,7 @@ from tests.harness.fixtures import fixture_bytes
 from tests.harness.hostile import hostile_callbacks
 from tests.harness.signing import SigningServer
 
+pytestmark = pytest.mark.e2e
 TOPIC = smn.TOPIC
 ALLOWED = "urn:smn:*:0a1b2c3d4e5f40718293a4b5c6d7e8f9:CES_*"
 
