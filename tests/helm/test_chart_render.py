@@ -241,14 +241,16 @@ def test_pdb_and_networkpolicy_select_the_pods(render):
 
 def test_notes_print_the_three_callback_urls_and_how_to_check(render):
     notes = render().notes
-    for vendor in ("tencent", "aliyun", "kingsoft", "aws"):
+    for vendor in ("tencent", "aliyun", "kingsoft", "aws", "huawei"):
         # Never a 127.0.0.1 URL to enter in a cloud console: the vendors call from the internet.
         assert f"https://<PUBLIC_ADDRESS>/callbacks/{vendor}?token=$TOKEN" in notes
     assert "http://127.0.0.1:8080/callbacks/kingsoft?token=$TOKEN" in notes  # a try from here
     assert f"kubectl get secret --namespace {NAMESPACE} {fullname()} -o jsonpath='{{.data.token}}'" in notes
     assert "amtool alert query" in notes
     assert "bridge.allowTopics.aws is empty" in notes
-    assert "allowTopics" not in render({"bridge": {"allowTopics": {"aws": ["arn:aws:sns:*:1:*"]}}}).notes
+    assert "bridge.allowTopics.huawei is empty" in notes
+    allowed = {"aws": ["arn:aws:sns:*:1:*"], "huawei": ["urn:smn:*:0a1b2c3d4e5f40718293a4b5c6d7e8f9:*"]}
+    assert "allowTopics" not in render({"bridge": {"allowTopics": allowed}}).notes
 
 
 def _notes_lines(notes: str) -> list[str]:
