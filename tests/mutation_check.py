@@ -87,6 +87,12 @@ MUTATIONS = [
     Mutation("subscription-confirmed-every-time", "bridge/verify/gate.py",
              "            if envelope.message_id in self._confirmed:", "            if False:",
              "each SNS retry of a confirmation fetches its SubscribeURL again"),
+    Mutation("smn-any-certificate-path", "bridge/verify/smn.py",
+             "        if not CERTIFICATE_PATH.fullmatch(_path(certificate_url)):", "        if False:",
+             "a Huawei message makes the bridge fetch any path of Huawei's hosts as its certificate"),
+    Mutation("smn-signed-with-sha1", "bridge/verify/smn.py",
+             'HASHES = {"v1": hashes.SHA256}', 'HASHES = {"v1": hashes.SHA1}',
+             "every genuine Huawei message is refused (SMN v1 is SHA256withRSA)"),
 ]
 
 
