@@ -202,7 +202,9 @@ def iso_time(value: Any, where: str, unparsed: dict[str, str]) -> float | None:
 
 def console_url(region: str, name: str) -> str:
     host = "console.amazonaws.cn" if region.startswith("cn-") else "console.aws.amazon.com"
-    return f"https://{host}/cloudwatch/home?region={quote(region)}#alarmsV2:alarm/{quote(name, safe='')}"
+    # errors="replace": a name may hold a lone surrogate (JSON's \ud800), which UTF-8 cannot encode
+    return (f"https://{host}/cloudwatch/home?region={quote(region, errors='replace')}"
+            f"#alarmsV2:alarm/{quote(name, safe='', errors='replace')}")
 
 
 VENDOR = Aws()

@@ -124,3 +124,9 @@ def test_serve_warns_at_start_when_any_topic_is_accepted(caplog: pytest.LogCaptu
                                                  "huawei": ("urn:smn:*:0a1b2c3d4e5f40718293a4b5c6d7e8f9:*",)}))
     assert warned == [["aws"]] or "aws" in warned[0]
     assert len([r for r in caplog.records if r.message.startswith("no --allow-topic")]) == len(warned)
+
+
+def test_an_alarm_name_with_a_lone_surrogate_still_becomes_an_alert() -> None:
+    """Found by the hostile fuzz: the console link quoted the name as UTF-8 and raised (a 500)."""
+    _, mapped = alert(with_message("lambda-errors-ok.json", AlarmName="cpu\ud800", NewStateValue="ALARM"))
+    assert mapped.generator_url.endswith("#alarmsV2:alarm/cpu%3F")
