@@ -7,6 +7,7 @@ import base64
 import hmac
 import io
 import ipaddress
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -194,6 +195,16 @@ def test_the_token_never_reaches_a_log_line() -> None:
                                            "'GET /callbacks/tencent?sessionId=1&token=s3cret HTTP/9'"})
     line = JsonFormatter().format(record)
     assert "s3cret" not in line and "token=***" in line
+
+
+def test_a_lone_surrogate_in_a_logged_field_still_gives_a_writable_line() -> None:
+    """An alarm name from a hostile JSON body (``"\\ud800"``) goes into the access log's ``alarms``: the line
+    must still be UTF-8, or the handler drops it with a "Logging error" (found by the Huawei e2e fuzz)."""
+    record = logging.makeLogRecord({"msg": "request", "alarms": ["cpu\ud800"]})
+    line = JsonFormatter().format(record)
+    line.encode("utf-8")
+    assert json.loads(line)["alarms"] == ["cpu\ud800"]
+    assert "中文" in JsonFormatter().format(logging.makeLogRecord({"msg": "中文"}))  # readable when it can be
 
 
 @pytest.mark.parametrize(("query", "logged"), [
