@@ -7,6 +7,7 @@ import base64
 import hmac
 import io
 import ipaddress
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -213,6 +214,16 @@ def test_the_token_never_reaches_a_log_line() -> None:
 ])
 def test_every_spelling_of_the_token_is_redacted_in_the_access_log(query: str, logged: str) -> None:
     assert redact_query(query) == logged
+
+
+def test_a_line_holding_a_lone_surrogate_is_written_escaped_not_lost() -> None:
+    """Found by the hostile SNS fuzz: an alarm named "\ud800" in the access log's ``alarms`` made every
+    handler fail to write its line ("--- Logging error ---" and a traceback instead)."""
+    record = logging.makeLogRecord({"msg": "request", "alarms": ["cpu\ud800"], "vendor": "aws"})
+    line = JsonFormatter().format(record)
+    line.encode("utf-8")
+    assert json.loads(line)["alarms"] == ["cpu\ud800"] and json.loads(JsonFormatter().format(
+        logging.makeLogRecord({"msg": "中文"})))["msg"] == "中文"
 
 
 def test_a_quoted_request_line_is_redacted_whatever_the_token_holds() -> None:
