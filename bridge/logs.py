@@ -80,10 +80,11 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = redact_text(self.formatException(record.exc_info))
         line = json.dumps(entry, ensure_ascii=False, default=str)
-        try:
-            line.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate from a hostile body (an alarm name): escape, or it is lost
-            return json.dumps(entry, ensure_ascii=True, default=str)
+        if not line.isascii():
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate from a vendor's "\ud800": the stream cannot write
+                line = json.dumps(entry, default=str)  # it, so the line would be lost; JSON escapes it
         return line
 
 
