@@ -146,12 +146,17 @@ def _translate(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot read the payload {args.file}: {_reason(exc)}")
     now = time.time()
+    if getattr(vendor, "signed_by", ""):
+        print(f"note: the signature of this {args.vendor} message is NOT checked by translate; serve checks it "
+              "and refuses (403) what fails", file=sys.stderr)
     try:
         parsed = _parse(vendor, body, args.content_type, settings, now)
         alerts = pipeline.to_alerts(parsed.alarms, rules, Limits.from_settings(settings), now)
     except (InvalidPayload, UnsupportedMediaType) as exc:
         print(f"invalid {args.vendor} payload: {exc}", file=sys.stderr)
         return 1
+    if parsed.ignored:
+        print(f"no alarm: {parsed.ignored}", file=sys.stderr)
     shown = []
     for index, (alarm, alert) in enumerate(zip(parsed.alarms, alerts, strict=True)):
         if alert.resolve_only:

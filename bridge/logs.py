@@ -79,7 +79,13 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
         if record.exc_info:
             entry["exception"] = redact_text(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        if not line.isascii():
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate from a vendor's "\ud800": the stream cannot write
+                line = json.dumps(entry, default=str)  # it, so the line would be lost; JSON escapes it
+        return line
 
 
 def setup(level: str = "info") -> None:

@@ -151,6 +151,28 @@ def _per_vendor(parse_value: Callable[[Any], tuple[str, ...]]) -> Callable[[Any]
     return parse
 
 
+def _signed_per_vendor(parse_value: Callable[[Any], tuple[str, ...]]) -> Callable[[Any], tuple[tuple[str, str], ...]]:
+    """``VENDOR=VALUE`` pairs (as :func:`_per_vendor`) for vendors whose pushes are signed (aws, huawei)."""
+    per_vendor = _per_vendor(parse_value)
+
+    def parse(value: Any) -> tuple[tuple[str, str], ...]:
+        pairs = per_vendor(value)
+        signed = [name for name, vendor in VENDORS.items() if getattr(vendor, "signed_by", "")]
+        for vendor, _ in pairs:
+            if vendor not in signed:
+                raise ValueError(f"{vendor}: its callbacks are not signed; signed: {', '.join(signed)}")
+        return pairs
+
+    return parse
+
+
+def _readable_files(value: Any) -> tuple[str, ...]:
+    paths = _strings(value)
+    for path in paths:
+        read_secret(path)
+    return paths
+
+
 def _cidrs(value: Any) -> tuple[str, ...]:
     """IPv4/IPv6 networks; a bare address is a /32 (or /128)."""
     networks = []
@@ -212,6 +234,15 @@ OPTIONS: tuple[Option, ...] = (
            _cidrs, "CIDR", repeatable=True),
     Option("vendor_allow_cidr", "source networks for one vendor, replacing --allow-cidr for it, "
            "e.g. aliyun=47.74.206.0/26", _per_vendor(_cidrs), "VENDOR=CIDR", repeatable=True),
+    Option("allow_topic", "accept signed pushes only from these topics, e.g. aws=arn:aws:sns:*:123456789012:*"
+           " (an SNS topic ARN or SMN topic URN; * matches any characters); none given: any topic (a warning at "
+           "start); repeatable", _signed_per_vendor(_strings), "VENDOR=TOPIC", repeatable=True),
+    Option("signing_host", "also fetch one vendor's signing certificates and subscribe URLs from this host "
+           "(exact, or * for one DNS label), e.g. aws=127.0.0.1; for tests and private endpoints; repeatable",
+           _signed_per_vendor(_strings), "VENDOR=HOST", repeatable=True),
+    Option("signing_ca_file", "CA bundle trusted besides the system's for one vendor's certificate and subscribe "
+           "URL fetches, e.g. aws=/etc/test-ca.pem; for tests and private endpoints; repeatable",
+           _signed_per_vendor(_readable_files), "VENDOR=FILE", repeatable=True),
     Option("trusted_proxy", "proxies whose X-Forwarded-For names the client; repeatable",
            _cidrs, "CIDR", repeatable=True),
     Option("max_json_depth", "deepest JSON nesting accepted (400 above)", _positive_int, "N"),
@@ -248,10 +279,12 @@ TOKEN_OPTIONS = ("token", "token_file", "vendor_token", "vendor_token_file")
 _ENV_NAMES = {"alertmanager_url": "BRIDGE_ALERTMANAGER_URLS", "token": "BRIDGE_TOKEN",
               "vendor_token": "BRIDGE_VENDOR_TOKENS", "vendor_token_file": "BRIDGE_VENDOR_TOKEN_FILES",
               "allow_cidr": "BRIDGE_ALLOW_CIDRS", "vendor_allow_cidr": "BRIDGE_VENDOR_ALLOW_CIDRS",
-              "trusted_proxy": "BRIDGE_TRUSTED_PROXIES"}
+              "trusted_proxy": "BRIDGE_TRUSTED_PROXIES", "allow_topic": "BRIDGE_ALLOW_TOPICS",
+              "signing_host": "BRIDGE_SIGNING_HOSTS", "signing_ca_file": "BRIDGE_SIGNING_CA_FILES"}
 _FILE_KEYS = {"alertmanager_url": "alertmanager_urls", "token": "tokens", "vendor_token": "vendor_tokens",
               "vendor_token_file": "vendor_token_files", "allow_cidr": "allow_cidrs",
-              "vendor_allow_cidr": "vendor_allow_cidrs", "trusted_proxy": "trusted_proxies"}
+              "vendor_allow_cidr": "vendor_allow_cidrs", "trusted_proxy": "trusted_proxies",
+              "allow_topic": "allow_topics", "signing_host": "signing_hosts", "signing_ca_file": "signing_ca_files"}
 
 
 def env_name(option: Option) -> str:

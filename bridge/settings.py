@@ -104,6 +104,9 @@ class Settings:
     allow_cidrs: tuple[str, ...] = ()
     vendor_allow_cidrs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     trusted_proxies: tuple[str, ...] = ()
+    allow_topics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    signing_hosts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    signing_ca_files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     max_json_depth: int = 32
     max_dimensions: int = 32
     max_labels: int = 40
@@ -134,6 +137,9 @@ class Settings:
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.vendor_timezone)
 
+
+SIGNED_PUSH_OPTIONS = ("allow_topic", "signing_host", "signing_ca_file")
+"""Per-vendor options of signed pushes (bridge.verify), each a mapping vendor → values in Settings."""
 
 MAPPING_OPTIONS = frozenset({"vendor_timezone", "default_severity", "resend_interval", "max_json_depth",
                              "max_dimensions", "max_labels", "max_label_value_length", "max_alerts_per_callback",
@@ -241,6 +247,8 @@ def _settings(values: dict[str, Any], targets: tuple[AlertmanagerTarget, ...], c
     values["allow_cidrs"] = values.pop("allow_cidr", ())
     values["vendor_allow_cidrs"] = _group(values.pop("vendor_allow_cidr", ()))
     values["trusted_proxies"] = values.pop("trusted_proxy", ())
+    for option in SIGNED_PUSH_OPTIONS:
+        values[file_key(option)] = _group(values.pop(option, ()))
     values.pop("alertmanager_url", None)
     values.pop("config", None)
     known = {f.name for f in fields(Settings)}
@@ -346,6 +354,6 @@ def from_json(text: str) -> Settings:
     targets = tuple(AlertmanagerTarget(**{**t, "tls": TlsConfig(**t["tls"])}) for t in data.pop("alertmanagers"))
     for key in ("tokens", "allow_cidrs", "trusted_proxies"):
         data[key] = tuple(data[key])
-    for key in ("vendor_tokens", "vendor_allow_cidrs"):
+    for key in ("vendor_tokens", "vendor_allow_cidrs", *map(file_key, SIGNED_PUSH_OPTIONS)):
         data[key] = {vendor: tuple(values) for vendor, values in data[key].items()}
     return Settings(**{**data, "alertmanagers": targets})

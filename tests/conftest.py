@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, settings
 
 from tests.harness.alertmanager import Alertmanager
 from tests.harness.redis_server import RedisServer
+from tests.harness.signing import SigningServer, TestCA
 
 
 @pytest.fixture
@@ -30,6 +31,22 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     Set up as the docs recommend for no loss at all: append-only file, fsync before every reply.
     """
     server = RedisServer(tmp_path_factory.mktemp("redis"), appendfsync="always").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def signing_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    """A test CA and message-signing key for signed pushes (AWS SNS, Huawei SMN), made once per run."""
+    return TestCA(tmp_path_factory.mktemp("signing-ca"))
+
+
+@pytest.fixture(scope="session")
+def signing_server(signing_ca: TestCA) -> Iterator[SigningServer]:
+    """One HTTPS server under ``signing_ca`` for the run: it serves signing certificates and subscribe URLs.
+
+    Tests serve paths of their own (``serve``/``serve_certificate``) and count their own paths' fetches."""
+    server = SigningServer(signing_ca).start()
     yield server
     server.stop()
 

@@ -76,6 +76,23 @@ MUTATIONS = [
     Mutation("invalid-is-500", "bridge/web/errors.py",
              "    if isinstance(error, InvalidPayload):\n", "    if False:\n",
              "a bad callback gets a 500 instead of a 400 naming the field"),
+    Mutation("signature-not-checked", "bridge/verify/gate.py",
+             "            key.verify(signed.signature, signed.signed_bytes, padding.PKCS1v15(), signed.hash)\n",
+             "            pass\n",
+             "a forged SNS message raises or resolves alerts"),
+    Mutation("certificate-from-any-host", "bridge/verify/certificates.py",
+             "    if parts.username or parts.password or not hosts.matches(host):",
+             "    if parts.username or parts.password:",
+             "a forger names a certificate on a host of their own, and it is fetched and trusted"),
+    Mutation("subscription-confirmed-every-time", "bridge/verify/gate.py",
+             "            if envelope.message_id in self._confirmed:", "            if False:",
+             "each SNS retry of a confirmation fetches its SubscribeURL again"),
+    Mutation("smn-any-certificate-path", "bridge/verify/smn.py",
+             "        if not CERTIFICATE_PATH.fullmatch(_path(certificate_url)):", "        if False:",
+             "a Huawei message makes the bridge fetch any path of Huawei's hosts as its certificate"),
+    Mutation("smn-signed-with-sha1", "bridge/verify/smn.py",
+             'HASHES = {"v1": hashes.SHA256}', 'HASHES = {"v1": hashes.SHA1}',
+             "every genuine Huawei message is refused (SMN v1 is SHA256withRSA)"),
 ]
 
 

@@ -136,6 +136,16 @@ def warn_about_tokens(settings: Settings) -> None:
                     extra={"vendors": refused})
 
 
+def warn_about_topics(settings: Settings) -> None:
+    """Name the signed-push vendors that accept any topic: anyone may create a topic in their own account
+    and subscribe a URL they know; the bridge would confirm it."""
+    open_to_any = [name for name, vendor in VENDORS.items()
+                   if getattr(vendor, "signed_by", "") and not settings.allow_topics.get(name)]
+    if open_to_any:
+        log.warning("no --allow-topic for these vendors: signed pushes from any topic are accepted, including "
+                    "topics of other accounts subscribed to a URL they know", extra={"vendors": open_to_any})
+
+
 def serve(settings: Settings) -> int:
     """Run the bridge until SIGTERM or SIGINT; the exit status (1 if a part of it died).
 
@@ -144,6 +154,7 @@ def serve(settings: Settings) -> int:
     check_listen(settings.listen)
     store = open_checked_store(settings)
     warn_about_tokens(settings)
+    warn_about_topics(settings)
     log.info("starting", extra={"version": __version__, "listen": settings.listen, "store": describe_store(settings),
                                 "config_file": os.path.abspath(settings.config_file) if settings.config_file else "",
                                 "workers": settings.workers, "alertmanagers": [t.name for t in settings.alertmanagers],

@@ -1,7 +1,9 @@
 """Vendor adapters: bytes of a callback in, vendor-neutral :class:`~bridge.model.Alarm` s out.
 
 Every module in this package that defines ``VENDOR`` is registered under ``VENDOR.name``, so a new
-vendor is one new file (plus its tests). Adapters import nothing from Flask.
+vendor is one new file (plus its tests). Adapters import nothing from Flask and fetch nothing. A vendor
+whose callbacks are signed pushes (AWS SNS, Huawei SMN) says so with an attribute ``signed_by`` naming
+its scheme in :mod:`bridge.verify`; serve checks every body's signature before ``parse`` sees it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class Callback:
 
     alarms: list[Alarm]
     reply: dict[str, Any]
+    ignored: str = ""
+    """Why a well-formed callback carries no alarm (an SNS message that is not a CloudWatch alarm): it is
+    answered 2xx with ``reply``, logged and counted as ``ignored``, and nothing is stored."""
 
 
 class Vendor(Protocol):

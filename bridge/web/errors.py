@@ -17,6 +17,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from bridge.model import InvalidPayload, UnsupportedMediaType
 from bridge.store import StoreError, StoreFull
 from bridge.vendors import VENDORS
+from bridge.verify import Rejected, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,8 @@ RETRY_AFTER = {"Retry-After": "5"}
 """Vendors retry a 503; tell them when."""
 UNAUTHORIZED = {"WWW-Authenticate": 'Basic realm="cloud-alarm-bridge"'}
 
-STAGE_ERRORS = (InvalidPayload, UnsupportedMediaType, StoreError, RequestEntityTooLarge, BadRequest)
+STAGE_ERRORS = (InvalidPayload, UnsupportedMediaType, StoreError, RequestEntityTooLarge, BadRequest, Rejected,
+                Unavailable)
 """The errors of the stages below that a callback's client caused or must retry."""
 
 
@@ -44,6 +46,12 @@ def refusal_for(error: Exception) -> Refusal:
     if isinstance(error, InvalidPayload):
         log.info("rejected an invalid callback", extra={"vendor": vendor, "error": str(error)})
         return Refusal(400, "invalid", str(error))
+    if isinstance(error, Rejected):  # logged without the body: it is not the vendor's
+        log.warning("refused a signed push that failed its check", extra={"vendor": vendor, "error": str(error)})
+        return Refusal(403, "unverified", str(error))
+    if isinstance(error, Unavailable):
+        log.warning("cannot check a signed push now", extra={"vendor": vendor, "error": str(error)})
+        return Refusal(503, "verification_unavailable", f"{error}; retry later", RETRY_AFTER)
     if isinstance(error, UnsupportedMediaType):
         return Refusal(415, "unsupported_media_type", str(error))
     if isinstance(error, StoreFull):

@@ -17,6 +17,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from bridge import pipeline
 from bridge.logs import ACCESS_FIELDS, CLIENT_ADDRESS
 from bridge.vendors import VENDORS
+from bridge.verify import Kind
 from bridge.web.auth import Guard, client_address, presented_token
 from bridge.web.errors import (
     STAGE_ERRORS,
@@ -61,8 +62,18 @@ def receive(vendor_name: str) -> Response:
     if not body.strip():
         return jsonify(vendor.empty_reply(request.args))  # the console's URL check
     g.ingest_started = started
+    gate = state.gates.get(vendor_name)
+    if gate is not None:  # a signed push: nothing is done with it before its signature is checked
+        envelope = gate.admit(body)
+        if envelope.kind is not Kind.NOTIFICATION:
+            g.outcome = envelope.kind.value
+            return jsonify({envelope.kind.value: envelope.topic})
     now = time.time()
     parsed = pipeline.parse(vendor, body, request.mimetype, state.settings, now)
+    if parsed.ignored:
+        log.warning("ignored a callback that carries no alarm", extra={"vendor": vendor_name, "reason": parsed.ignored})
+        g.outcome = "ignored"
+        return jsonify(parsed.reply)
     alerts = pipeline.to_alerts(parsed.alarms, state.rules.current(), state.limits, now,
                                 state.metrics.count_template_error)
     outcomes = state.store().apply(alerts, now)

@@ -12,7 +12,16 @@ from bridge.metrics import Metrics, StoreCollector
 from bridge.reload import RulesInForce
 from bridge.settings import Settings
 from bridge.store import Store, open_store
+from bridge.vendors import VENDORS
+from bridge.verify.gate import Gate, GateSettings, gates_for
 from bridge.web.auth import Guard
+
+
+def signed_gates(settings: Settings) -> dict[str, Gate]:
+    """The check of signed pushes for each vendor that declares ``signed_by`` (bridge.verify)."""
+    signed_by = {name: vendor.signed_by for name, vendor in VENDORS.items() if getattr(vendor, "signed_by", "")}
+    return gates_for(signed_by, GateSettings(settings.signing_hosts, settings.signing_ca_files,
+                                             settings.allow_topics, settings.max_json_depth))
 
 
 class AppState:
@@ -22,6 +31,7 @@ class AppState:
         self.settings = settings
         self.guard = Guard.from_settings(settings)
         self.limits = Limits.from_settings(settings)
+        self.gates = signed_gates(settings)
         self.rules = rules
         self.metrics = metrics
         self._store = store

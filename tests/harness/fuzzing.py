@@ -101,9 +101,31 @@ def _get(value: Any, path: tuple) -> Any:
     return value
 
 
+JSON_TEXT_FIELDS = {"message"}
+"""Fields whose string is a JSON object (Huawei SMN's ``message``, the Cloud Eye alarm): fuzzed inside too,
+kept a JSON string, so the body still reaches the alarm it carries."""
+
+
+def _nested_variants(payload: Any, seen: set[frozenset]) -> list[Any]:
+    """``payload`` with one leaf inside a :data:`JSON_TEXT_FIELDS` string set to each TRICKY value; only for the
+    first sample of each inner shape (key set, in ``seen``): the others would repeat its cases."""
+    variants = []
+    for key in JSON_TEXT_FIELDS & (payload.keys() if isinstance(payload, dict) else set()):
+        raw = payload[key]
+        inner = json.loads(raw) if isinstance(raw, str) and raw.startswith("{") else None
+        if not isinstance(inner, dict) or frozenset(inner) in seen:
+            continue
+        seen.add(frozenset(inner))
+        for path in leaf_paths(inner):
+            variants += [{**payload, key: json.dumps(_replace(inner, path, value), ensure_ascii=False)}
+                         for value in TRICKY]
+    return variants
+
+
 def every_field_with_every_tricky_value() -> list[tuple[str, str, bytes]]:
     """Each sample with one field set to one TRICKY value, every combination: (vendor, content type, body)."""
-    cases = []
+    cases: list[tuple[str, str, bytes]] = []
+    shapes: set[frozenset] = set()
     for vendor, content_type, body in SAMPLES:
         if content_type == "application/json":
             payload = load_json(body)
@@ -111,6 +133,8 @@ def every_field_with_every_tricky_value() -> list[tuple[str, str, bytes]]:
                 for value in TRICKY:
                     changed = json.dumps(_replace(payload, path, value)).encode()
                     cases.append((vendor, content_type, changed))
+            cases += [(vendor, content_type, json.dumps(variant).encode("utf-8", "surrogatepass"))
+                      for variant in _nested_variants(payload, shapes)]
         else:
             fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
             for key in fields:

@@ -24,10 +24,17 @@ STATES = {
     "aliyun": {"alertState": ["ALERT", "OK", "INSUFFICIENT_DATA"],  # threshold callback
                "alertStatus": ["TRIGGERED", "RESOLVED"],  # notification-policy push (inside ``alert``)
                "status": ["OCCURRED", "PERSISTENT", "RESOLVED", "RECOVERED"]},  # CloudMonitor 2.0 (events: free)
+    "aws": {"Type": ["Notification"], "NewStateValue": ["ALARM", "OK", "INSUFFICIENT_DATA"]},  # SNS envelope, alarm
+    "huawei": {"type": ["Notification"], "alarm_status": ["alarm", "ok", "insufficient_data"],  # default shape
+               "IsAlarm": [True, False]},  # JSON template
 }
 """Each vendor's state fields (one per callback shape) and the values they document: hostile states are
 refused (400), and tests/unit/test_fuzz_parsers.py's every_field test covers each of them; here they stay
 valid."""
+
+NESTED_JSON = {"aws": "Message", "huawei": "message"}
+"""Fields that carry the callback's real content as a JSON string (the SNS/SMN envelope's message): made
+hostile inside, so that the alarm parser is reached, not only the envelope's."""
 
 HOSTILE_SHARE = 0.7
 """How often a value is replaced; the rest keep the sample's, so that required fields mostly stay readable."""
@@ -80,7 +87,12 @@ def hostile_callbacks(draw: st.DrawFn, vendor: str, content_type: str | None = N
     content_type, body = draw(st.sampled_from(samples))
     states = STATES[vendor]
     if content_type == "application/json":
-        payload = _rewrite(draw, load_json(body), states)
+        original = load_json(body)
+        payload = _rewrite(draw, original, states)
+        nested = NESTED_JSON.get(vendor)
+        if nested and nested in original:
+            payload[nested] = json.dumps(_rewrite(draw, load_json(original[nested].encode()), states),
+                                         ensure_ascii=draw(st.booleans()))
         ascii_only = draw(st.booleans())  # escapes carry lone surrogates; raw output makes invalid UTF-8
         return json.dumps(payload, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass"), content_type
     fields = dict(parse_qsl(body.decode(), keep_blank_values=True))

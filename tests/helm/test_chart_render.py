@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import bridge
+from bridge.settings import check_file_options
 from tests.helm.helmkit import CHART_DIR, CI_VALUES, NAMESPACE, RELEASE, REPO, Rendered, fullname, load_values
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest known.
@@ -240,12 +241,16 @@ def test_pdb_and_networkpolicy_select_the_pods(render):
 
 def test_notes_print_the_three_callback_urls_and_how_to_check(render):
     notes = render().notes
-    for vendor in ("tencent", "aliyun", "kingsoft"):
+    for vendor in ("tencent", "aliyun", "kingsoft", "aws", "huawei"):
         # Never a 127.0.0.1 URL to enter in a cloud console: the vendors call from the internet.
         assert f"https://<PUBLIC_ADDRESS>/callbacks/{vendor}?token=$TOKEN" in notes
     assert "http://127.0.0.1:8080/callbacks/kingsoft?token=$TOKEN" in notes  # a try from here
     assert f"kubectl get secret --namespace {NAMESPACE} {fullname()} -o jsonpath='{{.data.token}}'" in notes
     assert "amtool alert query" in notes
+    assert "bridge.allowTopics.aws is empty" in notes
+    assert "bridge.allowTopics.huawei is empty" in notes
+    allowed = {"aws": ["arn:aws:sns:*:1:*"], "huawei": ["urn:smn:*:0a1b2c3d4e5f40718293a4b5c6d7e8f9:*"]}
+    assert "allowTopics" not in render({"bridge": {"allowTopics": allowed}}).notes
 
 
 def _notes_lines(notes: str) -> list[str]:
@@ -469,3 +474,15 @@ def test_the_default_sqlite_render_has_no_redis_objects_or_variables(render):
     assert "env" not in rendered.container()
     assert [s["metadata"]["name"] for s in rendered.all("Secret")] == [fullname()]
     assert rendered.bridge_config()["store"] == "sqlite:////data/bridge.db"
+
+
+def test_the_topics_allowlist_reaches_the_config_file_and_the_bridge_accepts_it(render):
+    topics = {"aws": ["arn:aws:sns:*:123456789012:*", "arn:aws-cn:sns:cn-north-1:123456789012:alarms"],
+              "huawei": ["urn:smn:*:0a1b2c3d4e5f40718293a4b5c6d7e8f9:*"]}
+    config = render({"bridge": {"allowTopics": topics}}).bridge_config()
+    assert config["allow_topics"] == topics
+    problems: list[str] = []  # only this option: the token file exists only in the pod
+    check_file_options(config, "config.yaml", problems, only=frozenset({"allow_topic"}))
+    assert problems == []
+    assert "allow_topics" not in render().bridge_config()
+    assert not {"signing_hosts", "signing_ca_files"} & set(render().bridge_config()), "test-only trust stays out"

@@ -10,6 +10,7 @@ import pytest
 from bridge.cli import main
 from bridge.rules.loading import load_settings, rules_for
 from bridge.settings import ConfigError
+from bridge.vendors import VENDORS
 from bridge.web.app import create_app
 from tests.harness.fixtures import FIXTURES
 
@@ -72,8 +73,8 @@ annotation_templates:
         "cloud-alarm-bridge: invalid configuration:",
         f"  {path}: workers: invalid literal for int() with base 10: 'many'",
         f"  {path}: vendors.tencent.alert_relabel_configs[0].modulus: hashmod requires a non-zero modulus",
-        f"  {path}: vendors.azure: unknown vendor; known: aliyun, kingsoft, tencent",
-        f"  {path}: severity.vendors.nobody: unknown vendor; known: aliyun, kingsoft, tencent",
+        f"  {path}: vendors.azure: unknown vendor; known: {', '.join(VENDORS)}",
+        f"  {path}: severity.vendors.nobody: unknown vendor; known: {', '.join(VENDORS)}",
         f"  {path}: severity.default: must be a non-empty string",
         f"  {path}: external_labels.bad-name: not a valid label name (use [a-zA-Z_][a-zA-Z0-9_]*, not __*)",
         f"  {path}: external_labels.empty: the value must be a non-empty string",

@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).parents[2] / "bridge"
 LAYERS = (
     ("bridge", "bridge.model", "bridge.logs"),
     ("bridge.vendors",),
+    ("bridge.verify",),
     ("bridge.options", "bridge.config_file", "bridge.settings", "bridge.discovery"),
     ("bridge.mapping",),
     ("bridge.rules",),

@@ -286,6 +286,9 @@ whose URL carries the password from a Secret (a change to it changes the pod tem
   "store_max_alerts" .Values.store.maxAlerts
   "token_file" (printf "%s/token" $secretsDir)
 }}
+{{- with .Values.bridge.allowTopics }}
+{{- $_ := set $cfg "allow_topics" . }}
+{{- end }}
 {{- with (include "cloud-alarm-bridge.alertmanagerUrls" . | fromYaml).urls }}
 {{- $_ := set $cfg "alertmanager_urls" . }}
 {{- end }}

@@ -1,0 +1,85 @@
+"""Amazon SNS message signatures ("Verifying the signatures of Amazon SNS messages", AWS SNS developer guide).
+
+The string to sign is ``Key\\nValue\\n`` for a fixed list of the envelope's fields in a fixed order:
+Message, MessageId, Subject (only if the message has one), Timestamp, TopicArn, Type for a Notification;
+Message, MessageId, SubscribeURL, Timestamp, Token, TopicArn, Type for a SubscriptionConfirmation or an
+UnsubscribeConfirmation. ``SignatureVersion`` 1 signs it with SHA1withRSA, 2 with SHA256withRSA; the
+signature is base64 in ``Signature``, the certificate at ``SigningCertURL`` on an SNS host.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+
+from bridge.model import InvalidPayload
+from bridge.vendors._fields import load_json, obj, type_name
+from bridge.verify import Envelope, Kind, Rejected, Signed
+
+KINDS = {"Notification": Kind.NOTIFICATION, "SubscriptionConfirmation": Kind.SUBSCRIBE,
+         "UnsubscribeConfirmation": Kind.UNSUBSCRIBE}
+NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
+HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+"""SignatureVersion → hash; SHA-1 only because SNS still signs with it unless the topic asks for 2."""
+
+
+def envelope_fields(body: bytes, max_json_depth: int) -> dict[str, Any]:
+    """The envelope as a dict with a known ``Type``; InvalidPayload for a body that is no SNS envelope."""
+    envelope = obj(load_json(body, max_json_depth), "body")
+    kind = envelope.get("Type")
+    if kind not in KINDS:
+        if "AlarmName" in envelope:  # the alarm without the signed envelope around it
+            raise InvalidPayload("a CloudWatch alarm without its SNS envelope: turn raw message delivery off in "
+                                 "the subscription, so that SNS sends the signed envelope")
+        shown = repr(kind[:40]) if isinstance(kind, str) else "missing" if kind is None else type_name(kind)
+        problem = f"Type: must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation, got {shown}"
+        if "Signature" in envelope:  # claims to be signed, but no SNS message has this type: a forgery
+            raise Rejected(problem)
+        raise InvalidPayload(f"{problem} (is this an SNS message?)")
+    return envelope
+
+
+def string_to_sign(envelope: dict[str, Any]) -> bytes:
+    """The bytes SNS signed, from the fields its documentation lists for the message's type."""
+    names = NOTIFICATION_FIELDS if envelope["Type"] == "Notification" else CONFIRMATION_FIELDS
+    lines = []
+    for name in names:
+        value = envelope.get(name)
+        if value is None and name == "Subject":
+            continue
+        if not isinstance(value, str):  # SNS signs strings only: whatever this is, SNS did not sign it
+            raise Rejected(f"{name}: must be a string, got {type_name(value)}")
+        lines.append(f"{name}\n{value}\n")
+    return "".join(lines).encode("utf-8", "surrogatepass")
+
+
+class Sns:
+    name = "sns"
+    default_hosts = (r"re:sns\.[a-z0-9-]{3,}\.amazonaws\.com(?:\.cn)?",)
+    """``sns.<region>.amazonaws.com``, and ``.com.cn`` in the China partition (as AWS's own SDK validators)."""
+
+    def open(self, body: bytes, max_json_depth: int) -> Signed:
+        envelope = envelope_fields(body, max_json_depth)
+        signed = string_to_sign(envelope)
+        version = envelope.get("SignatureVersion")
+        if version not in HASHES:
+            raise Rejected("SignatureVersion: must be 1 or 2")
+        try:
+            signature = base64.b64decode(str(envelope.get("Signature") or ""), validate=True)
+        except (binascii.Error, ValueError):
+            raise Rejected("Signature: not base64") from None
+        if not signature:
+            raise Rejected("Signature: missing")
+        kind = KINDS[envelope["Type"]]
+        return Signed(
+            envelope=Envelope(kind=kind, topic=envelope["TopicArn"], message_id=envelope["MessageId"],
+                              subscribe_url=envelope["SubscribeURL"] if kind is Kind.SUBSCRIBE else ""),
+            signed_bytes=signed, signature=signature, hash=HASHES[version](),
+            certificate_url=str(envelope.get("SigningCertURL") or ""))
+
+
+SCHEME = Sns()
