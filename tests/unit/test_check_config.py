@@ -10,8 +10,12 @@ import pytest
 from bridge.cli import main
 from bridge.rules.loading import load_settings, rules_for
 from bridge.settings import ConfigError
+from bridge.vendors import VENDORS
 from bridge.web.app import create_app
 from tests.harness.fixtures import FIXTURES
+
+KNOWN = ", ".join(VENDORS)
+"""How an error lists the vendors: every registered one, in order."""
 
 GOOD = """\
 listen: 127.0.0.1:9999
@@ -60,7 +64,7 @@ vendors:
     alert_relabel_configs:
       - action: hashmod
         target_label: shard
-  azure: {}
+  ibm: {}
 severity:
   default: ""
   vendors: {nobody: critical}
@@ -72,8 +76,8 @@ annotation_templates:
         "cloud-alarm-bridge: invalid configuration:",
         f"  {path}: workers: invalid literal for int() with base 10: 'many'",
         f"  {path}: vendors.tencent.alert_relabel_configs[0].modulus: hashmod requires a non-zero modulus",
-        f"  {path}: vendors.azure: unknown vendor; known: aliyun, kingsoft, tencent",
-        f"  {path}: severity.vendors.nobody: unknown vendor; known: aliyun, kingsoft, tencent",
+        f"  {path}: vendors.ibm: unknown vendor; known: {KNOWN}",
+        f"  {path}: severity.vendors.nobody: unknown vendor; known: {KNOWN}",
         f"  {path}: severity.default: must be a non-empty string",
         f"  {path}: external_labels.bad-name: not a valid label name (use [a-zA-Z_][a-zA-Z0-9_]*, not __*)",
         f"  {path}: external_labels.empty: the value must be a non-empty string",

@@ -42,8 +42,10 @@ DISPLAY_LABELS = frozenset({"resource", "resource_group", "subscription_id"})
 
 MAX_DETAIL_LENGTH = 4096
 """Characters of one annotation taken from free-form content (service-health communications, queries)."""
-MAX_CONTENT_DETAILS = 32
+MAX_CONTENT_DETAILS = 24
 """Annotations taken from one free-form object (activity-log ``properties``, custom properties)."""
+MAX_DETAILS = 64
+"""Annotations of one alert at most, the vendor's first: free-form objects may have any number of keys."""
 
 _LINK = re.compile(r"https://portal\.azure\.(?:com|cn|us)[/#?][\x21-\x7e]*")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -89,12 +91,9 @@ class Notice:
             "azure_severity": text(self.essentials.get("severity")),
             "signal_type": text(self.essentials.get("signalType")),
             "monitoring_service": self.service,
-            "monitor_condition": text(self.essentials.get("monitorCondition")),
             "rule_description": text(self.essentials.get("description"))[:MAX_DETAIL_LENGTH],
             "configuration_items": ", ".join(text(i) for i in items if text(i)) if isinstance(items, list) else "",
             "origin_alert_id": text(self.essentials.get("originAlertId")),
-            "fired_date_time": text(self.essentials.get("firedDateTime")),
-            "resolved_date_time": text(self.essentials.get("resolvedDateTime")),
             **prefixed("custom", self.custom),
         }
 
@@ -117,7 +116,8 @@ class Notice:
             event_at = max(started, resolved_at)
         target = labels.get("resource") or labels.get("resource_id") or ""
         where = f" on {target}" if target else ""
-        all_details = {**self.details(), **details, **unparsed_details(self.unparsed)}
+        given = {**unparsed_details(self.unparsed), **self.details(), **details}
+        all_details = dict(list((k, v) for k, v in given.items() if v)[:MAX_DETAILS])
         kind = labels.get("_type", "")
         labels = {k: v for k, v in labels.items() if not k.startswith("_")}
         return Alarm(
@@ -133,7 +133,7 @@ class Notice:
             severity=SEVERITIES.get(text(self.essentials.get("severity")).lower(), ""),
             dimensions=labels,
             identity=frozenset(labels) - DISPLAY_LABELS,
-            details={k: v for k, v in all_details.items() if v},
+            details=all_details,
             summary=f"{name}{where}" + (f": {summary}" if summary else ""),
             description=f"Azure Monitor alert rule {self.rule or '?'} ({self.service or 'unknown service'}): "
             f"{name}{where}",
