@@ -47,7 +47,9 @@ MAX_CONTENT_DETAILS = 24
 MAX_DETAILS = 64
 """Annotations of one alert at most, the vendor's first: free-form objects may have any number of keys."""
 
-_LINK = re.compile(r"https://portal\.azure\.(?:com|cn|us)[/#?][\x21-\x7e]*")
+_LINK = re.compile(r"(https://portal\.azure\.(?:com|cn|us))/?([/#?][A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*)")
+"""A portal link of URI characters only (RFC 3986). Azure writes ``https://portal.azure.com#@tenant/…``,
+which Alertmanager refuses as ``generatorURL`` (no ``/`` before the ``#``): it is given one."""
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _TAGS = re.compile(r"<[^<>]{0,2000}>")
 
@@ -214,6 +216,8 @@ def portal_link(*links: str) -> str:
     """The first link into the Azure portal that Alertmanager accepts as ``generatorURL``, else the
     alerts page. Only portal links are taken: a payload value is no place to send an operator elsewhere."""
     for link in links:
-        if len(link) <= 4096 and _LINK.fullmatch(link) and not _BAD_ESCAPE.search(link):
-            return link
+        match = _LINK.fullmatch(link) if len(link) <= 4096 else None
+        if match and not _BAD_ESCAPE.search(link):
+            host, rest = match.groups()
+            return f"{host}/{rest.removeprefix('/')}"
     return CONSOLE_URL
