@@ -256,3 +256,18 @@ def test_a_common_schema_sample_is_answered_ok_and_a_url_check_too(client: Flask
                            content_type="application/json")
     assert (response.status_code, response.json) == (200, {"status": "ok"})
     assert client.get("/callbacks/azure").status_code == 200
+
+
+def test_an_availability_test_alert_is_named_by_its_metric_and_names_the_test() -> None:
+    """The page's availability-test context ("Failed Location", no namespace) under a metric sample's essentials."""
+    body = sample("metric-dynamic-fired.json")
+    body["data"]["alertContext"] = {"properties": None, "conditionType": "WebtestLocationAvailabilityCriteria",
+                                    "condition": {"windowSize": "PT5M", "allOf": [{
+                                        "metricName": "Failed Location", "metricNamespace": None,
+                                        "operator": "GreaterThan", "threshold": "2", "timeAggregation": "Sum",
+                                        "dimensions": [], "metricValue": 5,
+                                        "webTestName": "myAvailabilityTest-myApplication"}]}}
+    [alarm] = parse(body)
+    assert (alarm.name, alarm.namespace) == ("Failed Location", "microsoft.storage/storageaccounts")
+    assert (alarm.details["web_test_name"], alarm.details["threshold"]) == ("myAvailabilityTest-myApplication",
+                                                                            "GreaterThan 2")
