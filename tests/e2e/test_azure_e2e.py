@@ -113,11 +113,11 @@ def test_notifications_azure_never_ends_fire_and_resolve_themselves(shared_stack
     expires_in = 5.0  # room for a loaded machine to deliver them before they expire
     happened = time.time() - EVENT_TTL + expires_in
     names = ["activity-administrative-fired.json", "activity-policy-fired.json", "activity-autoscale-fired.json",
-             "activity-security-fired.json", "log-v1-metric-measurement-fired.json",
-             "log-v1-numresults-fired.json", "budget-actual-cost.json"]
+             "activity-security-fired.json", "activity-recommendation-fired.json",
+             "log-v1-metric-measurement-fired.json", "log-v1-numresults-fired.json", "budget-actual-cost.json"]
     post(bridge, *(timed(sample(name), happened) for name in names))
 
-    alerts = firing(am, 7)
+    alerts = firing(am, 8)
     assert alerts["Microsoft.Compute/virtualMachines/restart/action"]["labels"]["resource"] == "test-VM"
     assert alerts["Microsoft.Authorization/policies/audit/action"]["labels"]["region"] == "eastus2"
     assert alerts["test-logAlertRule-v1-numResults"]["annotations"]["current_value"] == "1"

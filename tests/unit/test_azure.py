@@ -65,6 +65,8 @@ EXPECTED = {
         "region": "eastus2", "resource_id": "/subscriptions/00000000-0000-0000-0000-000000000000"}, "info"),
     "activity-autoscale-fired.json": ("Microsoft.Insights/AutoscaleSettings/Scaleup/Action", "firing", {
         "cloud_namespace": "microsoft.compute/virtualmachinescalesets", "resource": "alexademo"}, "info"),
+    "activity-recommendation-fired.json": ("Microsoft.Advisor/recommendations/available/action", "firing", {
+        "cloud_namespace": "microsoft.dbformariadb/servers", "resource": "<resource name>"}, "info"),
     "activity-security-fired.json": ("Microsoft.Security/locations/alerts/activate/action", "firing",
                                      {"resource_id": VM}, "info"),
     "service-health-incident-resolved.json": ("ServiceHealth:Incident", "resolved", {
@@ -158,7 +160,8 @@ def test_a_log_search_v2_alert_is_named_by_its_rule_and_resolves() -> None:
 
 @pytest.mark.parametrize("name", ["log-v1-numresults-fired.json", "activity-administrative-fired.json",
                                   "activity-policy-fired.json", "activity-autoscale-fired.json",
-                                  "activity-security-fired.json", "budget-actual-cost.json"])
+                                  "activity-security-fired.json", "activity-recommendation-fired.json",
+                                  "budget-actual-cost.json"])
 def test_notifications_azure_never_ends_resolve_themselves_after_an_hour(name: str) -> None:
     [alarm] = parse(sample(name))
     assert alarm.state is AlarmState.FIRING
