@@ -274,3 +274,9 @@ def test_an_availability_test_alert_is_named_by_its_metric_and_names_the_test() 
     assert (alarm.name, alarm.namespace) == ("Failed Location", "microsoft.storage/storageaccounts")
     assert (alarm.details["web_test_name"], alarm.details["threshold"]) == ("myAvailabilityTest-myApplication",
                                                                             "GreaterThan 2")
+
+
+def test_a_time_without_a_zone_is_utc_whatever_the_vendor_timezone() -> None:
+    body = sample("metric-static-fired.json")
+    body["data"]["essentials"]["firedDateTime"] = "2019-03-22T13:58:24.3713213"
+    assert parse(body)[0].started_at == at("2019-03-22T13:58:24.371321")  # CTX's zone is Asia/Shanghai
