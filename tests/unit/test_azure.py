@@ -280,3 +280,24 @@ def test_a_time_without_a_zone_is_utc_whatever_the_vendor_timezone() -> None:
     body = sample("metric-static-fired.json")
     body["data"]["essentials"]["firedDateTime"] = "2019-03-22T13:58:24.3713213"
     assert parse(body)[0].started_at == at("2019-03-22T13:58:24.371321")  # CTX's zone is Asia/Shanghai
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda body: body["data"].update(essentials=[]), "data.essentials: must be an object, got array"),
+    (lambda body: body.pop("data"), "data: missing"),
+    (lambda body: body["data"]["essentials"].update(alertRule=None, monitoringService=""),
+     "alertRule and monitoringService both missing or empty"),
+    (lambda body: body.update(schemaId="Microsoft.Insights/somethingElse"), "not the common alert schema"),
+])
+def test_a_body_that_cannot_become_an_alert_is_refused_with_the_field_named(change, message: str) -> None:
+    body = sample("metric-static-fired.json")
+    change(body)
+    with pytest.raises(InvalidPayload, match=message):
+        parse(body)
+
+
+def test_a_common_schema_body_without_its_schema_id_is_read() -> None:
+    """Hand-made tests (curl from a runbook) often leave schemaId out; the essentials say enough."""
+    body = sample("metric-static-fired.json")
+    del body["schemaId"]
+    assert [a.name for a in parse(body)] == ["Percentage CPU"]
