@@ -122,14 +122,28 @@ def _nested_variants(payload: Any, seen: set[frozenset]) -> list[Any]:
     return variants
 
 
+PATHS_ONCE = frozenset({"azure"})
+"""Vendors whose samples share one schema (Azure's common alert schema: the same essentials in every
+sample, the same context fields in each signal's samples): each field path is varied in the first sample
+that has it, not in every one. Varying all of Azure's 16 samples would add 18 000 cases (35 s)."""
+UNREAD_PATHS = {"azure": ("data", "alertContext", "SearchResults", "tables")}
+"""Fields a vendor's parser never reads (a log search's result rows), left out of the exhaustive test."""
+
+
 def every_field_with_every_tricky_value() -> list[tuple[str, str, bytes]]:
     """Each sample with one field set to one TRICKY value, every combination: (vendor, content type, body)."""
     cases: list[tuple[str, str, bytes]] = []
     shapes: set[frozenset] = set()
+    varied: set[tuple[str, tuple]] = set()
     for vendor, content_type, body in SAMPLES:
         if content_type == "application/json":
             payload = load_json(body)
             for path in leaf_paths(payload):
+                unread = UNREAD_PATHS.get(vendor)
+                if (unread and path[:len(unread)] == unread) or (vendor, path) in varied:
+                    continue
+                if vendor in PATHS_ONCE:
+                    varied.add((vendor, path))
                 for value in TRICKY:
                     changed = json.dumps(_replace(payload, path, value)).encode()
                     cases.append((vendor, content_type, changed))

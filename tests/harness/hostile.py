@@ -27,6 +27,8 @@ STATES = {
     "aws": {"Type": ["Notification"], "NewStateValue": ["ALARM", "OK", "INSUFFICIENT_DATA"]},  # SNS envelope, alarm
     "huawei": {"type": ["Notification"], "alarm_status": ["alarm", "ok", "insufficient_data"],  # default shape
                "IsAlarm": [True, False]},  # JSON template
+    "azure": {"schemaId": ["azureMonitorCommonAlertSchema"],  # any other is a legacy schema: 400
+              "monitorCondition": ["Fired", "Resolved", None]},  # None: budget alerts, which have none
 }
 """Each vendor's state fields (one per callback shape) and the values they document: hostile states are
 refused (400), and tests/unit/test_fuzz_parsers.py's every_field test covers each of them; here they stay

@@ -125,7 +125,7 @@ def test_the_start_warning_names_the_open_vendors_only(caplog: pytest.LogCapture
     warn_about_tokens(Settings(vendor_tokens={"tencent": ("t",)}))
     [closed_warning] = caplog.records
     assert "anyone" not in closed_warning.getMessage()
-    assert closed_warning.vendors == [vendor for vendor in VENDORS if vendor != "tencent"]
+    assert closed_warning.vendors == [v for v in VENDORS if v != "tencent"]
     caplog.clear()
     warn_about_tokens(Settings(tokens=("t",)))
     assert caplog.records == []

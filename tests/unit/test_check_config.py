@@ -14,6 +14,9 @@ from bridge.vendors import VENDORS
 from bridge.web.app import create_app
 from tests.harness.fixtures import FIXTURES
 
+KNOWN = ", ".join(VENDORS)
+"""How an error lists the vendors: every registered one, in order."""
+
 GOOD = """\
 listen: 127.0.0.1:9999
 default_severity: info
@@ -61,7 +64,7 @@ vendors:
     alert_relabel_configs:
       - action: hashmod
         target_label: shard
-  azure: {}
+  ibm: {}
 severity:
   default: ""
   vendors: {nobody: critical}
@@ -73,8 +76,8 @@ annotation_templates:
         "cloud-alarm-bridge: invalid configuration:",
         f"  {path}: workers: invalid literal for int() with base 10: 'many'",
         f"  {path}: vendors.tencent.alert_relabel_configs[0].modulus: hashmod requires a non-zero modulus",
-        f"  {path}: vendors.azure: unknown vendor; known: {', '.join(VENDORS)}",
-        f"  {path}: severity.vendors.nobody: unknown vendor; known: {', '.join(VENDORS)}",
+        f"  {path}: vendors.ibm: unknown vendor; known: {KNOWN}",
+        f"  {path}: severity.vendors.nobody: unknown vendor; known: {KNOWN}",
         f"  {path}: severity.default: must be a non-empty string",
         f"  {path}: external_labels.bad-name: not a valid label name (use [a-zA-Z_][a-zA-Z0-9_]*, not __*)",
         f"  {path}: external_labels.empty: the value must be a non-empty string",

@@ -96,7 +96,7 @@ def test_a_missing_or_wrong_token_is_401_and_stores_nothing(
 def test_unknown_paths_and_methods_get_json_errors(client: FlaskClient) -> None:
     missing = client.get("/nope")
     assert missing.status_code == 404 and "error" in missing.json
-    unknown = client.get("/callbacks/azure")
+    unknown = client.get("/callbacks/ibm")
     assert unknown.status_code == 404 and "tencent" in unknown.json["error"]
     response = client.delete("/callbacks/tencent")
     assert response.status_code == 405 and "error" in response.json
