@@ -24,6 +24,8 @@ STATES = {
     "aliyun": {"alertState": ["ALERT", "OK", "INSUFFICIENT_DATA"],  # threshold callback
                "alertStatus": ["TRIGGERED", "RESOLVED"],  # notification-policy push (inside ``alert``)
                "status": ["OCCURRED", "PERSISTENT", "RESOLVED", "RECOVERED"]},  # CloudMonitor 2.0 (events: free)
+    "gcp": {"state": ["open", "closed", "OPEN", "acknowledged"]},  # also metadata's ``state`` label: harmless
+    "volcengine": {"Type": ["Metric", "MetricRecovered", "MetricsNoData", "NoDataRecovered", "Event"]},
 }
 """Each vendor's state fields (one per callback shape) and the values they document: hostile states are
 refused (400), and tests/unit/test_fuzz_parsers.py's every_field test covers each of them; here they stay
