@@ -58,7 +58,7 @@ LISTS = (
 METRIC_TYPES = frozenset({"Metric", "MetricRecovered", "MetricsNoData", "NoDataRecovered"})
 DISPLAY_DIMENSIONS = frozenset({"ResourceName", "ProjectName"})
 """The resource's editable name and project: labels, but not part of its identity."""
-_HAPPENED_AT = re.compile(r"(.+?)\s*\(\s*UTC\s*([+-]\d{1,2}(?::?\d{2})?)?\s*\)")
+_UTC_OFFSET = re.compile(r"UTC\s*([+-]\d{1,2}(?::?\d{2})?)?")
 
 
 class Volcengine:
@@ -202,10 +202,10 @@ def happened_at(value: Any, ctx: ParseContext, unparsed: dict[str, str]) -> floa
     """``2026-02-26 09:12:09(UTC+08:00)``, an ISO time, or Unix seconds; None if unreadable (then the
     resource's ``LastAlertTime``, else the arrival time, stands in)."""
     given = raw = text(value)
-    match = _HAPPENED_AT.fullmatch(raw)
-    if match:
-        stamp, offset = match.groups()
-        offset = offset or "+00:00"
+    stamp, paren, zone = raw.removesuffix(")").rpartition("(")
+    match = _UTC_OFFSET.fullmatch(zone.strip()) if paren and raw.endswith(")") else None
+    if match:  # split at the last "(", never a regex over the whole text: that backtracked quadratically
+        offset = match.group(1) or "+00:00"
         if ":" not in offset and len(offset) <= 3:  # "+8" → "+08:00"
             offset = f"{offset[0]}{offset[1:].zfill(2)}:00"
         raw = stamp.strip() + offset

@@ -4,6 +4,7 @@ that lets a close resolve exactly what its open fired."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from bridge.vendors import ParseContext
 from bridge.vendors.gcp import CONSOLE_URL, TEST_NOTIFICATION_TTL
 from bridge.vendors.gcp import VENDOR as gcp
 from tests.harness.fixtures import fixture_bytes
+from tests.harness.fuzzing import SLOW_SHAPES, pathological
 
 NOW = 1_800_000_000.0
 CTX = ParseContext(now=NOW)
@@ -160,3 +162,17 @@ def test_a_console_link_that_is_no_plain_https_url_is_replaced(url: str) -> None
     body = sample("gce-cpu-open.json")
     body["incident"]["url"] = url
     assert parse(body).console_url == CONSOLE_URL
+
+
+@pytest.mark.parametrize("shape", sorted(SLOW_SHAPES))
+def test_hostile_text_in_the_fields_read_by_pattern_is_read_in_linear_time(shape: str) -> None:
+    for end in ("", "x", "/conditions/1", "-c"):
+        value = pathological(shape, 100_000) + end
+        body = sample("gke-cpu-critical-open.json")
+        incident = body["incident"]
+        incident["resource"]["labels"]["zone"] = value
+        incident.update(url=value, policy_name="projects/" + value, started_at=value)
+        incident["condition"]["name"] = "projects/p/alertPolicies/" + value
+        started = time.monotonic()
+        parse(body)
+        assert time.monotonic() - started < 1

@@ -4,6 +4,7 @@ resolve exactly theirs, nodes that share an Id, no-data alarms, events, and the 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from bridge.vendors import ParseContext
 from bridge.vendors.volcengine import VENDOR as volcengine
 from bridge.vendors.volcengine import happened_at
 from tests.harness.fixtures import fixture_bytes
+from tests.harness.fuzzing import SLOW_SHAPES, pathological
 
 NOW = 1_800_000_000.0
 CTX = ParseContext(now=NOW)
@@ -128,6 +130,17 @@ def test_an_unreadable_happened_at_falls_back_to_arrival_and_says_so() -> None:
     del body["RecoveredResources"][0]["LastAlertTime"]
     [alarm] = parse(body)
     assert alarm.resolved_at == NOW
+
+
+@pytest.mark.parametrize("shape", sorted(SLOW_SHAPES))
+def test_a_hostile_happened_at_is_read_in_linear_time(shape: str) -> None:
+    """A lazy regex over ``HappenedAt`` once backtracked quadratically on inner spaces (8 KB: 0.4 s)."""
+    for value in (pathological(shape, 200_000) + end for end in ("", "x", "(UTC+08:00)", "(UTC+08:00")):
+        body = sample("redis-node-000-metric.json")
+        body["HappenedAt"] = value
+        started = time.monotonic()
+        parse(body)
+        assert time.monotonic() - started < 1
 
 
 @pytest.mark.parametrize(("mutate", "message"), [
