@@ -3,7 +3,9 @@
 A metric callback names the rule once and lists the resources it concerns: ``Resources`` (in alarm),
 ``RecoveredResources``, ``NoDataResources`` and ``NoDataRecoveredResources``, one list per ``Type``
 (Metric, MetricRecovered, MetricsNoData, NoDataRecovered). Every resource becomes its own alert, one per
-metric of the rule: ``Metrics`` lists the rule's other metrics too, with ``Warning`` false. Two resources
+metric in warning: ``Metrics`` lists the rule's other metrics too, with ``Warning`` false; they neither
+fire nor resolve anything (the resource is still in alarm), and the recovery resolves every metric it
+lists. Two resources
 may share one ``Id`` (the nodes of a Redis instance), so the ``Dimensions`` are part of the object.
 ``HappenedAt`` reads ``2026-02-26 09:12:09(UTC+08:00)`` in metric callbacks and is Unix seconds in event
 callbacks. Event callbacks (``Type`` Event) never recover.
@@ -105,6 +107,8 @@ def _metric_alarms(payload: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
 def _resource_alarms(payload: dict[str, Any], kind: _List, resource: dict[str, Any], where: str,
                      happened: float | None, unparsed: dict[str, str], ctx: ParseContext) -> list[Alarm]:
     metrics = _metrics(resource, kind, where) or [{"Name": required_text(payload.get("RuleName"), "RuleName")}]
+    if kind.state is AlarmState.FIRING:  # the rule's other metrics are listed too, with Warning false
+        metrics = [m for m in metrics if m.get("Warning") is not False] or metrics
     dimensions = resource_dimensions(resource, where)
     dimensions.setdefault("sub_namespace", text(payload.get("SubNamespace")))
     dimensions = {k: v for k, v in dimensions.items() if v}
@@ -115,10 +119,7 @@ def _resource_alarms(payload: dict[str, Any], kind: _List, resource: dict[str, A
     name = text(resource.get("Name")) or text(resource.get("Id"))
     alarms = []
     for metric in metrics:
-        warning = metric.get("Warning")
         state = kind.state
-        if state is AlarmState.FIRING and warning is False:
-            state = AlarmState.RESOLVED  # listed with the rule's other metrics, and not in alarm itself
         metric_name = text(metric.get("Name"))
         shown = text(metric.get("Description")) or text(metric.get("DescriptionCN")) or metric_name
         current = _with_unit(metric.get("CurrentValue"), metric)

@@ -64,9 +64,29 @@ def test_two_nodes_of_one_instance_are_two_alerts_and_a_recovery_resolves_only_i
 def test_each_resource_of_one_callback_is_its_own_alert_and_only_metrics_in_warning_fire() -> None:
     alarms = parse(fixture_bytes("volcengine", "ecs-two-resources-metric.json"))
     shown = sorted((a.dimensions["ResourceID"][:7], a.name, a.state.value) for a in alarms)
-    assert shown == [("i-ycbx1", "CpuTotal", "firing"), ("i-ycbx1", "MemoryUsedUtilization", "resolved"),
+    assert shown == [("i-ycbx1", "CpuTotal", "firing"),
                      ("i-ycbx2", "CpuTotal", "firing"), ("i-ycbx2", "MemoryUsedUtilization", "firing")]
     assert {a.severity for a in alarms} == {"critical"}
+
+
+def test_a_metric_out_of_warning_in_an_alarm_callback_neither_fires_nor_resolves() -> None:
+    """The resource is still in alarm; only its recovery says the rule's metrics are fine. Resolving here
+    would also record a recovery that a later alarm with the same HappenedAt could not overcome."""
+    body = sample("ecs-two-resources-metric.json")
+    body["Resources"] = body["Resources"][:1]
+    assert [(a.name, a.state) for a in parse(body)] == [("CpuTotal", AlarmState.FIRING)]
+    for metric in body["Resources"][0]["Metrics"]:
+        metric["Warning"] = False  # contradictory: in alarm, yet no metric in warning; then every metric fires
+    assert sorted(a.name for a in parse(body)) == ["CpuTotal", "MemoryUsedUtilization"]
+    recovered = volcengine_recovery(body)
+    assert sorted((a.name, a.state) for a in parse(recovered)) == [
+        ("CpuTotal", AlarmState.RESOLVED), ("MemoryUsedUtilization", AlarmState.RESOLVED)]
+
+
+def volcengine_recovery(fired: dict[str, Any]) -> dict[str, Any]:
+    recovered = {**fired, "Type": "MetricRecovered", "RecoveredResources": fired["Resources"]}
+    del recovered["Resources"]
+    return recovered
 
 
 def test_a_renamed_resource_is_still_the_same_object() -> None:
