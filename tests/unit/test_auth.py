@@ -118,12 +118,12 @@ def test_the_start_warning_names_the_open_vendors_only(caplog: pytest.LogCapture
     warn_about_tokens(Settings())
     [open_warning] = caplog.records
     assert "anyone who can reach" in open_warning.getMessage()
-    assert open_warning.vendors == ["aliyun", "kingsoft", "tencent"]
+    assert open_warning.vendors == ["aliyun", "gcp", "kingsoft", "tencent", "volcengine"]
     caplog.clear()
     warn_about_tokens(Settings(vendor_tokens={"tencent": ("t",)}))
     [closed_warning] = caplog.records
     assert "anyone" not in closed_warning.getMessage()
-    assert closed_warning.vendors == ["aliyun", "kingsoft"]
+    assert closed_warning.vendors == ["aliyun", "gcp", "kingsoft", "volcengine"]
     caplog.clear()
     warn_about_tokens(Settings(tokens=("t",)))
     assert caplog.records == []
@@ -134,7 +134,7 @@ def test_bad_security_options_are_reported_without_echoing_secrets(tmp_path: Pat
         load_settings(args("--vendor-token", "tencnet=abc", "--vendor-token-file", "TOPSECRET", "--allow-cidr",
                          "10.0.0/33", "--token-file", str(tmp_path / "missing")), {})
     text = str(error.value)
-    assert "unknown vendor 'tencnet'; known: aliyun, kingsoft, tencent" in text
+    assert "unknown vendor 'tencnet'; known: aliyun, gcp, kingsoft, tencent, volcengine" in text
     assert "expected VENDOR=VALUE" in text and "TOPSECRET" not in text
     assert "not an IP network: '10.0.0/33'" in text
     assert "cannot read" in text

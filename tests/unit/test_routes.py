@@ -164,7 +164,7 @@ def test_413_and_404_name_the_limit_and_the_endpoints(make_client: Callable[...,
     too_large = c.post("/callbacks/tencent", data=b"{" + b" " * 200 + b"}", content_type="application/json")
     assert too_large.json == {"error": "the body is larger than 100 bytes (--max-body-bytes)"}
     missing = c.post("/callback/tencent").json["error"]
-    assert "/callbacks/<vendor>" in missing and "aliyun, kingsoft, tencent" in missing
+    assert "/callbacks/<vendor>" in missing and "aliyun, gcp, kingsoft, tencent, volcengine" in missing
 
 
 def test_an_undecodable_basic_credential_is_a_401(make_client: Callable[..., FlaskClient]) -> None:
