@@ -119,7 +119,6 @@ def _resource_alarms(payload: dict[str, Any], kind: _List, resource: dict[str, A
     name = text(resource.get("Name")) or text(resource.get("Id"))
     alarms = []
     for metric in metrics:
-        state = kind.state
         metric_name = text(metric.get("Name"))
         shown = text(metric.get("Description")) or text(metric.get("DescriptionCN")) or metric_name
         current = _with_unit(metric.get("CurrentValue"), metric)
@@ -138,10 +137,10 @@ def _resource_alarms(payload: dict[str, Any], kind: _List, resource: dict[str, A
         alarms.append(Alarm(
             vendor="volcengine",
             name=metric_name,
-            state=state,
+            state=kind.state,
             started_at=started,
             event_at=at,
-            resolved_at=at if state is AlarmState.RESOLVED else None,
+            resolved_at=at if kind.state is AlarmState.RESOLVED else None,
             namespace=text(payload.get("Namespace")),
             region=text(resource.get("Region")),
             policy_id=text(payload.get("RuleId")),
