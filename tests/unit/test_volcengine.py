@@ -155,7 +155,7 @@ def test_an_unreadable_happened_at_falls_back_to_arrival_and_says_so() -> None:
 @pytest.mark.parametrize("shape", sorted(SLOW_SHAPES))
 def test_a_hostile_happened_at_is_read_in_linear_time(shape: str) -> None:
     """A lazy regex over ``HappenedAt`` once backtracked quadratically on inner spaces (8 KB: 0.4 s)."""
-    for value in (pathological(shape, 200_000) + end for end in ("", "x", "(UTC+08:00)", "(UTC+08:00")):
+    for value in (pathological(shape, 50_000) + end for end in ("", "x", "(UTC+08:00)", "(UTC+08:00")):
         body = sample("redis-node-000-metric.json")
         body["HappenedAt"] = value
         started = time.monotonic()
