@@ -112,6 +112,15 @@ def test_the_test_notification_fires_briefly_with_its_string_documentation() -> 
     assert alarm.policy_id == "12345" and alarm.description.startswith("Google Cloud Monitoring test notification")
 
 
+@pytest.mark.parametrize(("state", "expected"), [
+    ("open", AlarmState.FIRING), ("OPEN", AlarmState.FIRING), ("acknowledged", AlarmState.FIRING),
+    ("closed", AlarmState.RESOLVED), ("CLOSED", AlarmState.RESOLVED)])
+def test_every_incident_state_in_any_case_is_read(state: str, expected: AlarmState) -> None:
+    body = sample("gce-cpu-open.json")
+    body["incident"]["state"] = state
+    assert parse(body).state is expected
+
+
 @pytest.mark.parametrize(("severity", "expected"), [
     ("Critical", "critical"), ("ERROR", "error"), ("Warning", "warning"), ("No severity", ""), (None, "")])
 def test_google_severities_map_to_severity_labels(severity: str | None, expected: str) -> None:
