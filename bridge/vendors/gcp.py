@@ -96,8 +96,8 @@ class Gcp:
 
 
 def _ids(condition_name: str, policy_name: str) -> tuple[str, str]:
-    """The policy's and the condition's ids, from ``projects/P/alertPolicies/ID/conditions/CID`` (sent in
-    ``condition.name`` since about 2021, and as ``policy_name`` by the test notification)."""
+    """The policy's and the condition's ids, from ``projects/P/alertPolicies/ID/conditions/CID`` (in
+    ``condition.name``, which older payloads lack, and as ``policy_name`` in the test notification)."""
     for candidate in (condition_name, policy_name):
         match = _POLICY_NAME.fullmatch(candidate)
         if match:
