@@ -1,8 +1,9 @@
 """Who may post callbacks: shared-secret tokens and source-network allowlists.
 
-Tokens come as ``?token=``, ``Authorization: Bearer``, or the Basic password: Tencent's console only
-offers ``http://user:pass@host/...`` and no vendor signs its callbacks in a way that can be verified
-(Alibaba's ``signature`` algorithm is not public), so a secret in the URL or header is the guard.
+Tokens come as ``?token=``, ``Authorization: Bearer``, the Basic password, or a ``Token`` header: Tencent's
+console only offers ``http://user:pass@host/...``, Volcengine's "interface encryption" sends ``Token: <token>``,
+and no vendor signs its callbacks in a way that can be verified (Alibaba's ``signature`` algorithm is not
+public), so a secret in the URL or header is the guard.
 Both checks run on the request line and headers only, before the body is read.
 """
 
@@ -33,7 +34,7 @@ def presented_token(query: Mapping[str, str], headers: Mapping[str, str]) -> str
         except ValueError:
             return None
         return decoded.partition(":")[2] or None
-    return None
+    return headers.get("Token", "").strip() or None
 
 
 def token_matches(presented: str | None, accepted: Sequence[str]) -> bool:

@@ -69,7 +69,8 @@ bodies = st.one_of(
 )
 requests_ = st.fixed_dictionaries({
     "method": st.sampled_from(["POST"] * 8 + ["GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]),
-    "vendor": st.sampled_from(["tencent", "aliyun", "kingsoft", "tencent", "aliyun", "kingsoft", "azure", "..%2f"]),
+    "vendor": st.sampled_from(["tencent", "aliyun", "kingsoft", "tencent", "aliyun", "kingsoft", "gcp", "volcengine",
+                               "azure", "..%2f"]),
     "token": st.sampled_from([TOKEN] * 6 + [None, "wrong", TOKEN + "x"]),
     "session": texts,
     "body": bodies,

@@ -223,6 +223,7 @@ SLOW_SHAPES = {
     "closers": ("", "]"),
     "java map commas": ("{a=", ","),
     "quoted java map commas": ('{"a=', ","),
+    "inner spaces": ("a", " "),
 }
 """(prefix, repeated unit) of texts that made, or could make, a parser take super-linear time."""
 

@@ -29,6 +29,8 @@ STATES = {
                "IsAlarm": [True, False]},  # JSON template
     "azure": {"schemaId": ["azureMonitorCommonAlertSchema"],  # any other is a legacy schema: 400
               "monitorCondition": ["Fired", "Resolved", None]},  # None: budget alerts, which have none
+    "gcp": {"state": ["open", "closed", "OPEN", "acknowledged"]},  # also metadata's ``state`` label: harmless
+    "volcengine": {"Type": ["Metric", "MetricRecovered", "MetricsNoData", "NoDataRecovered", "Event"]},
 }
 """Each vendor's state fields (one per callback shape) and the values they document: hostile states are
 refused (400), and tests/unit/test_fuzz_parsers.py's every_field test covers each of them; here they stay

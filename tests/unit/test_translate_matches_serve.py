@@ -36,7 +36,10 @@ signature)."""
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_translate_shows_the_labels_and_annotations_serve_stores(sample: str, tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str],
-                                                                 signing_server: SigningServer) -> None:
+                                                                 signing_server: SigningServer,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # one clock for both: a sample without times (GCP's test notification) starts at its arrival
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
     vendor = sample.split("/")[0]
     config = tmp_path / "bridge.yml"
     config.write_text(CONFIG)
