@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 ALERTMANAGER_URL ?= http://127.0.0.1:9093
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Real parts for the tests: Alertmanager (and amtool), promtool, Redis, and wrk for the benchmark smoke test.
-DEBIAN_PACKAGES := prometheus-alertmanager prometheus redis-server wrk
-TOOLS := prometheus-alertmanager amtool promtool redis-server wrk
+# Real parts for the tests: Alertmanager (and amtool), promtool, Redis, wrk for the benchmark smoke test, and
+# Chromium with its WebDriver for the inspector page's browser tests (Selenium drives Debian's, nothing is downloaded).
+DEBIAN_PACKAGES := prometheus-alertmanager prometheus redis-server wrk chromium chromium-driver
+TOOLS := prometheus-alertmanager amtool promtool redis-server wrk chromium chromedriver
 
 .PHONY: run test lint bench mutation-check system-deps
 
