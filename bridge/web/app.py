@@ -19,6 +19,7 @@ from bridge.vendors import VENDORS
 from bridge.web.errors import answer_http_error, answer_unexpected
 from bridge.web.ingest import callbacks
 from bridge.web.ops import ops
+from bridge.web.page import page
 from bridge.web.state import AppState
 
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rul
                                                                       rules_generation), metrics)
     app.register_blueprint(callbacks)
     app.register_blueprint(ops)
+    app.register_blueprint(page)
     app.register_error_handler(HTTPException, answer_http_error)
     app.register_error_handler(Exception, answer_unexpected)
     app.after_request(_security_headers)
