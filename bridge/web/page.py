@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -21,13 +22,17 @@ from typing import Any
 from flask import Blueprint, Response, make_response, redirect, render_template, request
 
 from bridge import __version__
+from bridge.store import StoreError
 from bridge.vendors import VENDORS
 from bridge.web import inspect
 from bridge.web.admin import admin_refusal, admin_token_configured
 from bridge.web.auth import presented_token
+from bridge.web.errors import undecodable_query
 from bridge.web.state import app_state
 
+log = logging.getLogger(__name__)
 page = Blueprint("page", __name__)
+page.before_request(undecodable_query)
 COOKIE = "bridge_admin"
 PAGES = (("/", "Callbacks"), ("/alerts", "Alerts"), ("/try", "Try"), ("/status", "Status"))
 OUTCOMES = ("accepted", "refused", "invalid", "unauthorized", "forbidden", "unsupported_media_type", "too_large",
@@ -125,6 +130,13 @@ def admin_page(view: Callable[..., Response]) -> Callable[..., Response]:
         return view(*args, **kwargs)
 
     return guarded
+
+
+@page.errorhandler(StoreError)
+def store_unavailable(error: StoreError) -> Response:
+    """The page says the store does not answer (the cause names hosts and paths: for the log, not the page)."""
+    log.warning("inspector: the store is unavailable", extra={"error": str(error)})
+    return _render("unavailable.html", "Store unavailable", 503)
 
 
 @page.get("/")
