@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rul
     app.register_error_handler(HTTPException, answer_http_error)
     app.register_error_handler(Exception, answer_unexpected)
     app.after_request(_security_headers)
-    app.after_request(inspector_headers)  # the page at / and /api/v1/: one CSP, set here for both
+    app.after_request(inspector_headers)  # one CSP for every answer: the page's, /api/v1/'s and the rest
     return app
 
 
