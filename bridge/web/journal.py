@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from flask import request
 
-from bridge.logs import CLIENT_ADDRESS
+from bridge.logs import CLIENT_ADDRESS, redact_query
 from bridge.model import Alert
 from bridge.store import CallbackRecord, Store, StoreError
 
@@ -32,7 +32,8 @@ REDACTED = "<redacted>"
 _SECRET_KEY = r"(?:[\w.-]*(?:token|secret|passw|signature|credential|api_?key|authorization)[\w.-]*|sign|sig)"
 _JSON_SECRET = re.compile(r'("' + _SECRET_KEY + r'"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|$)', re.IGNORECASE)
 _FORM_SECRET = re.compile(r"((?:^|(?<=[&?;\s]))" + _SECRET_KEY + r"=)[^&\s]*", re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s:\"']+:[^/@\s\"']*@", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,30}://)[^/@\s:\"']{1,256}:[^/@\s\"']{0,256}@",
+                              re.IGNORECASE)  # bounded: a long run of letters must not cost quadratic time
 _AUTH_HEADER = re.compile(r"\b(basic|bearer)(\s+)[A-Za-z0-9+/=._~-]{8,}", re.IGNORECASE)
 
 
@@ -127,6 +128,6 @@ def callback_record(vendor: str, outcome: str, status: int, error: str, body: by
     return CallbackRecord(
         received_at=received_at, vendor=vendor, source=request.environ.get(CLIENT_ADDRESS) or request.remote_addr
         or "unknown", outcome=outcome, status=status, error=error, content_type=request.content_type or "",
-        query=redact(request.query_string.decode("utf-8", "replace"), secrets)[:2048], body=text,
+        query=redact(redact_query(request.query_string.decode("utf-8", "replace")), secrets)[:2048], body=text,
         body_bytes=len(body) if body else (request.content_length or 0), body_truncated=truncated, alerts=entries,
         alerts_omitted=omitted)
