@@ -64,7 +64,7 @@ MUTATIONS = [
              "    def ping(self) -> None:\n        self._read(", "    def ping(self) -> None:\n        return (",
              "the SQLite store answers pings while broken"),
     Mutation("ack-before-commit", "bridge/web/ingest.py",
-             "    outcomes = state.store().apply(alerts, now)\n", "    outcomes = []\n",
+             "    outcomes = state.store().apply(alerts, now, record)\n", "    outcomes = []\n",
              "a callback gets its 200 without being stored"),
     Mutation("no-retry-after", "bridge/web/errors.py",
              'RETRY_AFTER = {"Retry-After": "5"}', "RETRY_AFTER: dict[str, str] = {}",

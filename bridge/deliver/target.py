@@ -163,7 +163,7 @@ class TargetLoop(threading.Thread):
         """Back off; the first failure is logged, then a reminder a minute with counts (bridge.logs.Outage)."""
         self.failures += 1
         self.retry_at = time.time() + _backoff(self.failures)
-        self.store.record_failure(self.name_label, time.time())
+        self.store.record_failure(self.name_label, time.time(), str(error))
         self.unreachable.failed(str(error), **({"alerts": alerts} if alerts else {"probe": "GET /api/v2/status"}))
 
     def _reachable(self) -> None:

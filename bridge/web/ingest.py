@@ -26,6 +26,7 @@ from bridge.web.errors import (
     error_response,
     undecodable_query,
 )
+from bridge.web.journal import callback_record
 from bridge.web.state import app_state
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def check_request_line() -> None:
 def receive(vendor_name: str) -> Response:
     vendor = VENDORS.get(vendor_name)
     if vendor is None:
+        g.journal_vendor = vendor_name[:64]  # a wrong URL pasted in a console: worth seeing in the journal
         return error_response(404, f"unknown vendor {vendor_name!r}; known: {', '.join(VENDORS)}")
     g.vendor = vendor_name
     started = time.monotonic()
@@ -61,11 +63,13 @@ def receive(vendor_name: str) -> Response:
     if not body.strip():
         return jsonify(vendor.empty_reply(request.args))  # the console's URL check
     g.ingest_started = started
+    g.body = body
     now = time.time()
     parsed = pipeline.parse(vendor, body, request.mimetype, state.settings, now)
     alerts = pipeline.to_alerts(parsed.alarms, state.rules.current(), state.limits, now,
                                 state.metrics.count_template_error)
-    outcomes = state.store().apply(alerts, now)
+    record = callback_record(vendor_name, "accepted", 200, "", body, alerts, now, state.secrets)
+    outcomes = state.store().apply(alerts, now, record)
     g.outcome = "accepted"
     dropped = sum(alert.resolve_only for alert in alerts)
     if dropped:
@@ -116,6 +120,11 @@ def count_outcome(response: Response) -> Response:
     """Count each callback's outcome, whether it was taken or refused, and time those that were ingested."""
     vendor, outcome = g.get("vendor"), g.get("outcome")
     state = app_state()
+    refused = bool(vendor and outcome) or bool(g.get("journal_vendor"))
+    if refused and outcome != "accepted":  # an accepted one is recorded with its alerts, in their transaction
+        state.journal.add(callback_record(vendor or g.journal_vendor, outcome or "unknown_vendor",
+                                          response.status_code, _error_of(response), g.get("body", b""), (),
+                                          time.time(), state.secrets))
     if vendor and outcome:
         state.metrics.callbacks.labels(vendor, outcome).inc()
         request.environ.setdefault(ACCESS_FIELDS, {"vendor": vendor})["outcome"] = outcome
@@ -123,3 +132,9 @@ def count_outcome(response: Response) -> Response:
     if started is not None and outcome:  # an unexpected error (a 500) is logged, not timed
         state.metrics.callback_duration.labels(vendor).observe(time.monotonic() - started)
     return response
+
+
+def _error_of(response: Response) -> str:
+    """The message a refusal answered with (``{"error": ...}``)."""
+    body = response.get_json(silent=True) if response.is_json else None
+    return str(body.get("error", "")) if isinstance(body, dict) else ""

@@ -25,8 +25,7 @@ from bridge import __version__
 from bridge.store import StoreError
 from bridge.vendors import VENDORS
 from bridge.web import inspect
-from bridge.web.admin import admin_refusal, admin_token_configured
-from bridge.web.auth import presented_token
+from bridge.web.admin import admin_refusal, admin_token_configured, header_token
 from bridge.web.errors import undecodable_query
 from bridge.web.state import app_state
 
@@ -35,8 +34,8 @@ page = Blueprint("page", __name__)
 page.before_request(undecodable_query)
 COOKIE = "bridge_admin"
 PAGES = (("/", "Callbacks"), ("/alerts", "Alerts"), ("/try", "Try"), ("/status", "Status"))
-OUTCOMES = ("accepted", "refused", "invalid", "unauthorized", "forbidden", "unsupported_media_type", "too_large",
-            "timeout", "store_full", "store_unavailable")
+OUTCOMES = ("refused", *inspect.CALLBACK_OUTCOMES)
+PAGE_SIZE = 200
 
 
 @page.app_template_filter("when")
@@ -97,8 +96,7 @@ def postable_state(alert: dict[str, Any]) -> str:
 
 def _token() -> str | None:
     """The admin token a request carries: ``Authorization`` (scripts) or the sign-in cookie (a person)."""
-    headers = {"Authorization": request.headers.get("Authorization", "")}
-    return presented_token({}, headers) or request.cookies.get(COOKIE) or None
+    return header_token(request.headers) or request.cookies.get(COOKIE) or None
 
 
 def _render(template: str, title: str, code: int = 200, **context: Any) -> Response:
@@ -124,7 +122,7 @@ def admin_page(view: Callable[..., Response]) -> Callable[..., Response]:
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Response:
-        refusal = admin_refusal(app_state(), _token(), request.remote_addr or "")
+        refusal = admin_refusal(app_state(), _token(), request.remote_addr or "", request.host)
         if refusal is not None:
             return _denied(*refusal)
         return view(*args, **kwargs)
@@ -142,21 +140,20 @@ def store_unavailable(error: StoreError) -> Response:
 @page.get("/")
 @admin_page
 def callbacks_page() -> Response:
-    vendor = request.args.get("vendor", "") if request.args.get("vendor", "") in VENDORS else ""
+    vendor = request.args.get("vendor", "")
     outcome = request.args.get("outcome", "") if request.args.get("outcome", "") in OUTCOMES else ""
+    before = request.args.get("before", "")
     state = app_state()
-    found = inspect.recent_callbacks(state, vendor=vendor or None, outcome=outcome or None, limit=200)
+    try:
+        found = inspect.recent_callbacks(state, vendor=vendor or None, outcome=outcome or None, limit=PAGE_SIZE,
+                                         before=before or None)
+    except ValueError:  # a hand-edited URL: the newest ones, unfiltered
+        found, vendor, outcome, before = inspect.recent_callbacks(state, limit=PAGE_SIZE), "", "", ""
+    settings = state.settings
     return _render("callbacks.html", "Recent callbacks", callbacks=found, vendors=list(VENDORS),
-                   outcomes=OUTCOMES, filters={"vendor": vendor, "outcome": outcome},
-                   retention=_retention(state))
-
-
-def _retention(state: Any) -> str:
-    journal = inspect.status(state).get("store", {}).get("journal", {})
-    callbacks, size = journal.get("max_callbacks"), journal.get("max_bytes")
-    if not callbacks:
-        return "most recent callbacks"
-    return f"{callbacks} callbacks or {size / (1 << 20):g} MiB, whichever is smaller" if size else f"{callbacks}"
+                   outcomes=OUTCOMES, filters={"vendor": vendor, "outcome": outcome, "before": before},
+                   older=found[-1]["id"] if len(found) == PAGE_SIZE else None,
+                   retention=f"{settings.journal_max_callbacks} callbacks or {mib(settings.journal_max_bytes)}")
 
 
 @page.get("/alerts")
@@ -205,7 +202,7 @@ def login() -> Response:
     token = request.form.get("token", "").strip()
     if not token and admin_token_configured(app_state()):
         return _denied(401, "enter the admin token")
-    refusal = admin_refusal(app_state(), token or None, request.remote_addr or "")
+    refusal = admin_refusal(app_state(), token or None, request.remote_addr or "", request.host)
     if refusal is not None:
         return _denied(refusal[0], "wrong admin token" if token and refusal[0] == 401 else refusal[1])
     response = redirect("/", 303)
