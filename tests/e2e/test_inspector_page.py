@@ -171,6 +171,8 @@ def test_from_another_address_the_page_needs_the_admin_token(
             assert denied.status_code == 401 and "behind-token" not in denied.text
         assert "behind-token" in requests.get(bridge.url + "/", headers={"Authorization": f"Bearer {admin}"},
                                               timeout=5).text
+        # never from the URL, where history, bookmarks and proxies keep it
+        assert requests.get(bridge.url + "/", params={"token": admin}, timeout=5).status_code == 401
 
         browser.get(bridge.url + "/")
         assert browser.title == "Sign in · cloud-alarm-bridge"
