@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import requests
 from selenium.webdriver.common.by import By
 
 from tests.harness import payloads
@@ -43,11 +44,14 @@ def main(output: Path, page: str = "/") -> None:
         try:
             post_examples(bridge)
             am.wait_for(lambda alerts: len(alerts) >= 3, 15)
+            wait_for(lambda: len(requests.get(bridge.url + "/api/v1/callbacks", timeout=5).json()["callbacks"]) == 5,
+                     10, message="the refused callback recorded too")  # by a background writer
             browser.get(bridge.url + page)
             for summary in browser.find_elements(By.CSS_SELECTOR, "tr:first-child details summary")[:1]:
                 summary.click()  # show one body as received
             height = min(MAX_HEIGHT, browser.execute_script("return document.documentElement.scrollHeight"))
-            browser.set_window_size(WIDTH, height + 140)  # the window's frame takes some of it
+            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",  # the whole page, no scroll bar
+                                    {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False})
             wait_for(lambda: browser.execute_script("return document.readyState") == "complete", 5)
             output.parent.mkdir(parents=True, exist_ok=True)
             browser.save_screenshot(str(output))

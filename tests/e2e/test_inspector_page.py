@@ -97,6 +97,10 @@ def test_a_refused_callback_is_listed_with_its_error(stack: tuple[Alertmanager, 
     refused = bridge.post("tencent", json.dumps({"page-test": "not an alarm"}))
     assert refused.status_code == 400
     error = refused.json()["error"]
+    # a refusal is recorded by the worker's background writer, shortly after the answer
+    wait_for(lambda: any(c["error"] == error for c in requests.get(
+        bridge.url + "/api/v1/callbacks", params={"outcome": "refused"}, timeout=5).json()["callbacks"]),
+        10, message="the refused callback in the journal")
 
     browser.get(bridge.url + "/")
     Select(browser.find_element(By.NAME, "vendor")).select_by_value("tencent")
