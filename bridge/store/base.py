@@ -110,6 +110,15 @@ class Store(Protocol):
         """Each target's last error and its time (``("", None)`` if none)."""
         ...
 
+    def record_rejections(self, target: str, rejected: Sequence[tuple[str, int, str]], now: float) -> None:
+        """Remember what ``target`` said rejecting alerts: (fingerprint, sequence number, message) each; the
+        newest 1000 per target are kept."""
+        ...
+
+    def rejections(self, targets: Sequence[str]) -> dict[str, dict[str, tuple[int, str, float]]]:
+        """Per target, fingerprint -> (sequence number, message, time) of its remembered rejections."""
+        ...
+
     def record_callbacks(self, records: Sequence[CallbackRecord]) -> None:
         """Add records (refused callbacks) to the journal, evicting the oldest beyond its caps."""
         ...

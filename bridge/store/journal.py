@@ -20,6 +20,8 @@ from typing import Any
 REFUSED_SHARE = 4
 """Refused callbacks may fill at most 1/REFUSED_SHARE of the journal's count and bytes."""
 ACCEPTED = "accepted"
+REJECTIONS_KEPT = 1000
+"""Rejected alerts the store remembers per Alertmanager (the newest), with what it said about each."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ Keys, under a prefix (``?prefix=``, default ``cab:``):
 ``seq``, ``count``  strings     the last sequence number; the number of alerts (capacity)
 ``bytes``           string      what the alerts' labels, annotations and URLs take (capacity)
 ``lease:<name>``    string      the lease holder, expiring by Redis' own clock (``PX``)
+``journal...``      several     the recent-callbacks journal (lua/journal_prelude.lua)
+``rejected:<am>``   hash        fingerprint -> what the Alertmanager said rejecting it (and ``rejected_at:``)
 ==================  ==========  ==============================================================
 """
 
@@ -44,7 +46,7 @@ from redis.sentinel import Sentinel
 
 from bridge.model import AlarmState, Alert
 from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
-from bridge.store.journal import DEFAULT_JOURNAL, CallbackRecord, JournalCaps, JournalQuery
+from bridge.store.journal import DEFAULT_JOURNAL, REJECTIONS_KEPT, CallbackRecord, JournalCaps, JournalQuery
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -206,6 +208,35 @@ class RedisStore:
             except redis.RedisError as exc:
                 raise StoreError(f"redis: {exc}") from exc
             found[name] = (_text(error or b""), _float(at or b""))
+        return found
+
+    def record_rejections(self, target: str, rejected: Sequence[tuple[str, int, str]], now: float) -> None:
+        """``rejected:<target>`` hash (fingerprint -> seq, time, message) beside ``rejected_at:<target>``, a sorted
+        set by time that keeps it to the newest REJECTIONS_KEPT."""
+        index, values = f"{self.prefix}rejected_at:{target}", f"{self.prefix}rejected:{target}"
+        try:
+            with self.client.pipeline() as pipe:
+                for fingerprint, seq, message in rejected:
+                    pipe.zadd(index, {fingerprint: now})
+                    pipe.hset(values, fingerprint, f"{seq}\n{_time(now)}\n{message}")
+                pipe.zrange(index, 0, -REJECTIONS_KEPT - 1)
+                old = pipe.execute()[-1]
+                if old:
+                    self.client.pipeline().zrem(index, *old).hdel(values, *old).execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"redis: {exc}") from exc
+
+    def rejections(self, targets: Sequence[str]) -> dict[str, dict[str, tuple[int, str, float]]]:
+        found: dict[str, dict[str, tuple[int, str, float]]] = {}
+        for name in targets:
+            try:
+                stored = self.client.hgetall(f"{self.prefix}rejected:{name}")
+            except redis.RedisError as exc:
+                raise StoreError(f"redis: {exc}") from exc
+            found[name] = {}
+            for fingerprint, value in stored.items():
+                seq, at, message = _text(value).split("\n", 2)
+                found[name][_text(fingerprint)] = (int(seq), message, float(at))
         return found
 
     def lease_holder(self, name: str, now: float) -> tuple[str, float] | None:

@@ -24,7 +24,8 @@ from bridge.store import sqlite_capacity as capacity
 from bridge.store import sqlite_journal as journal_table
 from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreStats, TargetStats
 from bridge.store.group_commit import GroupCommit, PendingApply
-from bridge.store.journal import DEFAULT_JOURNAL, CallbackRecord, JournalCaps, JournalQuery
+from bridge.store.journal import DEFAULT_JOURNAL, CallbackRecord, JournalCaps
+from bridge.store.sqlite_journal import InspectorTables, add_target_error_columns
 from bridge.store.sqlite_paths import unusable_directory, unwritable_because
 
 SCHEMA = """
@@ -65,7 +66,7 @@ _COLUMNS = "fingerprint, labels, annotations, generator_url, state, starts_at, e
            "expires_at, seq, changed_at, object_key"
 
 
-class SqliteStore:
+class SqliteStore(InspectorTables):
     def __init__(self, path: Path, *, max_alerts: int = 0, max_bytes: int = 0, synchronous: str = "FULL",
                  journal: JournalCaps = DEFAULT_JOURNAL) -> None:
         self.path = path
@@ -80,7 +81,7 @@ class SqliteStore:
             raise StoreError(f"cannot create the directory {path.parent}: {unusable_directory(exc)}") from None
         try:
             self._db().executescript(SCHEMA + journal_table.SCHEMA)  # idempotent; its own transaction
-            _add_target_error_columns(self._db())
+            add_target_error_columns(self._db())
         except sqlite3.Error as exc:
             raise StoreError(f"cannot initialise {path}: {exc}{unwritable_because(path)}") from exc
 
@@ -164,22 +165,6 @@ class SqliteStore:
     def apply(self, alerts: Sequence[Alert], now: float, journal: CallbackRecord | None = None) -> list[Outcome]:
         records = (journal,) if journal is not None and self.journal_caps.enabled else ()
         return self._group.apply(alerts, now, records)
-
-    def record_callbacks(self, records: Sequence[CallbackRecord]) -> None:
-        if records and self.journal_caps.enabled:
-            self._group.apply((), records[0].received_at, records)
-
-    def callbacks(self, query: JournalQuery) -> list[CallbackRecord]:
-        try:
-            return journal_table.listing(self._db(), query)
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite: {exc}") from exc
-
-    def journal_size(self) -> tuple[int, int]:
-        try:
-            return journal_table.size(self._db())
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite: {exc}") from exc
 
     def _commit_all(self, batch: list[PendingApply]) -> None:
         """One transaction for the whole batch; each caller's changes in a savepoint of their own."""
@@ -334,18 +319,6 @@ class SqliteStore:
             db.execute("UPDATE targets SET up = 0, last_error = ?, last_error_at = ? WHERE name = ?",
                        (error, now, target))
 
-    def target_errors(self, targets: Sequence[str]) -> dict[str, tuple[str, float | None]]:
-        found = {}
-        for name in targets:
-            rows = self._read("SELECT last_error, last_error_at FROM targets WHERE name = ?", (name,))
-            if rows:
-                found[name] = (rows[0][0] or "", rows[0][1])
-        return found
-
-    def lease_holder(self, name: str, now: float) -> tuple[str, float] | None:
-        rows = self._read("SELECT owner, until FROM leases WHERE name = ? AND until >= ?", (name, now))
-        return (rows[0][0], rows[0][1]) if rows else None
-
     def active(self, after: str, limit: int, now: float, resolved_for: float) -> list[StoredAlert]:
         rows = self._read(f"SELECT {_COLUMNS} FROM alerts WHERE fingerprint > ?"
                           " AND (state = 'firing' OR ends_at > ?) ORDER BY fingerprint LIMIT ?",
@@ -418,14 +391,6 @@ class SqliteStore:
         if lock is not None:
             os.close(lock)
             self._local.lock = None
-
-
-def _add_target_error_columns(db: sqlite3.Connection) -> None:
-    """A store written by an older version lacks the columns of a target's last error."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(targets)")}
-    for column, kind in (("last_error", "TEXT"), ("last_error_at", "REAL")):
-        if column not in columns:
-            db.execute(f"ALTER TABLE targets ADD COLUMN {column} {kind}")
 
 
 def _clamp(value: float, low: float, high: float) -> float:

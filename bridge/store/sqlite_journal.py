@@ -1,4 +1,5 @@
-"""The recent-callbacks journal in SQLite: one row per callback, trimmed to its caps on every insert.
+"""What the inspector reads from SQLite: the recent-callbacks journal (one row per callback, trimmed to its
+caps on every insert), each target's last error and rejected alerts, the lease holder.
 
 Counters (in the store's ``counters`` table) keep the journal's count and bytes, for all records and for
 refused ones, so that an insert never scans the journal: it costs one INSERT, one counter read and
@@ -8,9 +9,12 @@ write, and a DELETE per evicted record, inside the transaction that commits the 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 
-from bridge.store.journal import CallbackRecord, JournalCaps, JournalQuery, outcomes_text
+from bridge.store.base import StoreError
+from bridge.store.group_commit import GroupCommit
+from bridge.store.journal import REJECTIONS_KEPT, CallbackRecord, JournalCaps, JournalQuery, outcomes_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS callbacks (
@@ -23,6 +27,14 @@ CREATE TABLE IF NOT EXISTS callbacks (
     outcomes TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS callbacks_refused ON callbacks (accepted, id);
+CREATE TABLE IF NOT EXISTS rejections (
+    target      TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    message     TEXT NOT NULL,
+    at          REAL NOT NULL,
+    PRIMARY KEY (target, fingerprint)
+);
 INSERT OR IGNORE INTO counters VALUES ('journal_count', 0), ('journal_bytes', 0), ('journal_refused_count', 0),
     ('journal_refused_bytes', 0);
 """
@@ -78,3 +90,64 @@ def size(db: sqlite3.Connection) -> tuple[int, int]:
     """How many records the journal holds, and their bytes."""
     values = dict(db.execute("SELECT name, value FROM counters WHERE name IN ('journal_count', 'journal_bytes')"))
     return values.get("journal_count", 0), values.get("journal_bytes", 0)
+
+
+def add_target_error_columns(db: sqlite3.Connection) -> None:
+    """A store written by an older version lacks the columns of a target's last error."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(targets)")}
+    for column, kind in (("last_error", "TEXT"), ("last_error_at", "REAL")):
+        if column not in columns:
+            db.execute(f"ALTER TABLE targets ADD COLUMN {column} {kind}")
+
+
+class InspectorTables:
+    """The SqliteStore's methods for the inspector (bridge.store.base.Store documents them)."""
+
+    journal_caps: JournalCaps
+    _group: GroupCommit
+    _db: Callable[[], sqlite3.Connection]
+    _read: Callable[..., list[tuple]]
+    _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+    def record_callbacks(self, records: Sequence[CallbackRecord]) -> None:
+        if records and self.journal_caps.enabled:
+            self._group.apply((), records[0].received_at, records)  # shares a commit with accepted callbacks
+
+    def callbacks(self, query: JournalQuery) -> list[CallbackRecord]:
+        try:
+            return listing(self._db(), query)
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
+
+    def journal_size(self) -> tuple[int, int]:
+        try:
+            return size(self._db())
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
+
+    def target_errors(self, targets: Sequence[str]) -> dict[str, tuple[str, float | None]]:
+        found = {}
+        for name in targets:
+            rows = self._read("SELECT last_error, last_error_at FROM targets WHERE name = ?", (name,))
+            if rows:
+                found[name] = (rows[0][0] or "", rows[0][1])
+        return found
+
+    def record_rejections(self, target: str, rejected: Sequence[tuple[str, int, str]], now: float) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO rejections VALUES (?, ?, ?, ?, ?)",
+                           [(target, fingerprint, seq, message, now) for fingerprint, seq, message in rejected])
+            db.execute("DELETE FROM rejections WHERE target = ? AND fingerprint NOT IN (SELECT fingerprint FROM"
+                       " rejections WHERE target = ? ORDER BY at DESC LIMIT ?)", (target, target, REJECTIONS_KEPT))
+
+    def rejections(self, targets: Sequence[str]) -> dict[str, dict[str, tuple[int, str, float]]]:
+        found: dict[str, dict[str, tuple[int, str, float]]] = {name: {} for name in targets}
+        for name in targets:
+            for fingerprint, seq, message, at in self._read(
+                    "SELECT fingerprint, seq, message, at FROM rejections WHERE target = ?", (name,)):
+                found[name][fingerprint] = (seq, message, at)
+        return found
+
+    def lease_holder(self, name: str, now: float) -> tuple[str, float] | None:
+        rows = self._read("SELECT owner, until FROM leases WHERE name = ? AND until >= ?", (name, now))
+        return (rows[0][0], rows[0][1]) if rows else None

@@ -68,20 +68,25 @@ def alerts(state: AppState, *, matchers: Sequence[str] = (), limit: int | str | 
     names = [target.name for target in state.targets.current()]
     targets = store.stats(names, now).targets
     errors = store.target_errors(names)
-    return {"alerts": [_alert(stored, names, targets, errors) for stored in found[:most]], "total": len(found),
-            "alertmanagers": names}
+    rejections = store.rejections(names)
+    return {"alerts": [_alert(stored, names, targets, errors, rejections) for stored in found[:most]],
+            "total": len(found), "alertmanagers": names}
 
 
 def _alert(stored: StoredAlert, names: list[str], targets: dict[str, TargetStats],
-           errors: dict[str, tuple[str, float | None]]) -> dict[str, Any]:
+           errors: dict[str, tuple[str, float | None]],
+           rejections: dict[str, dict[str, tuple[int, str, float]]]) -> dict[str, Any]:
     alert = stored.alert
     delivery = {}
     for name in names:  # a target the delivery loop has not registered yet has no cursor: nothing delivered
         stats = targets.get(name, _UNKNOWN)
         error, error_at = errors.get(name, ("", None))
-        delivery[name] = {"delivered": stats.cursor is not None and stored.seq <= stats.cursor,
+        seq, rejection, rejected_at = rejections.get(name, {}).get(stored.fingerprint, (-1, "", None))
+        current = seq == stored.seq  # a rejection of an older state of the alert no longer applies
+        delivery[name] = {"delivered": stats.cursor is not None and stored.seq <= stats.cursor and not current,
                           "last_success": stats.last_success_at, "up": stats.up, "last_error": error,
-                          "last_error_at": error_at}
+                          "last_error_at": error_at, "rejected": rejection if current else "",
+                          "rejected_at": rejected_at if current else None}
     return {"fingerprint": stored.fingerprint, "state": alert.state.value, "vendor": alert.vendor,
             "labels": alert.labels, "annotations": alert.annotations, "starts_at": alert.starts_at,
             "ends_at": alert.ends_at, "changed_at": stored.changed_at, "delivery": delivery}

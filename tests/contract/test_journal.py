@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from bridge.model import AlarmState, Alert
 from bridge.store import CallbackRecord, JournalCaps, JournalQuery, Store, StoreFull
+from bridge.store.journal import REJECTIONS_KEPT
 from tests.harness.stores import StoreFactory
 
 T0 = 1_700_000_000.25
@@ -129,3 +130,15 @@ def test_a_target_keeps_its_last_error_and_the_lease_its_holder(make_store: Stor
     owner, until = make_store().lease_holder("delivery", T0)
     assert owner == "host-a:8080"
     assert until > T0
+
+
+def test_rejections_are_remembered_per_target_newest_first_within_a_bound(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.record_rejections("am", [("fp-1", 3, "HTTP 400: invalid label set")], T0)
+    assert make_store().rejections(["am", "other"]) == {"am": {"fp-1": (3, "HTTP 400: invalid label set", T0)},
+                                                       "other": {}}
+    store.record_rejections("am", [("fp-1", 4, "HTTP 422: again\nwith a newline")], T0 + 1)
+    assert store.rejections(["am"])["am"]["fp-1"] == (4, "HTTP 422: again\nwith a newline", T0 + 1)
+    store.record_rejections("am", [(f"fp-{n}", n, "x") for n in range(2, REJECTIONS_KEPT + 3)], T0 + 2)
+    kept = store.rejections(["am"])["am"]
+    assert len(kept) == REJECTIONS_KEPT

@@ -123,7 +123,13 @@ def test_alerts_are_filtered_by_amtool_matchers_and_show_each_alertmanagers_deli
     store.record_failure("http://am-1:9093", 1.0, "HTTP 422: bad labels")
     delivery = c.get("/api/v1/alerts", query_string={"filter": "vendor=kingsoft"}).json["alerts"][0]["delivery"]
     assert delivery["http://am-1:9093"] == {"delivered": True, "last_success": None, "up": False,
-                                            "last_error": "HTTP 422: bad labels", "last_error_at": 1.0}
+                                            "last_error": "HTTP 422: bad labels", "last_error_at": 1.0,
+                                            "rejected": "", "rejected_at": None}
+    [stored] = [s for s in store.active("", 10, 0, 1e12) if s.alert.vendor == "kingsoft"]
+    store.record_rejections("http://am-1:9093", [(stored.fingerprint, stored.seq, "HTTP 400: invalid label")], 2.0)
+    delivery = c.get("/api/v1/alerts", query_string={"filter": "vendor=kingsoft"}).json["alerts"][0]["delivery"]
+    assert delivery["http://am-1:9093"]["rejected"] == "HTTP 400: invalid label"
+    assert delivery["http://am-1:9093"]["delivered"] is False
     bad = c.get("/api/v1/alerts", query_string={"filter": "alertname=~("})
     assert bad.status_code == 400 and "invalid regex" in bad.json["error"]
 
