@@ -15,7 +15,8 @@ import requests
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.harness import payloads
 from tests.harness.alertmanager import Alertmanager
@@ -56,6 +57,16 @@ def row_of(browser: Chrome, css: str, text: str) -> WebElement:
     return found[0]
 
 
+def submit(browser: Chrome, control: WebElement) -> None:
+    """Click ``control`` (or submit its form) and wait until the answer has replaced the page."""
+    old = browser.find_element(By.TAG_NAME, "html")
+    if control.tag_name == "input" and control.get_attribute("type") != "submit":
+        control.submit()
+    else:
+        control.click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(old))
+
+
 def test_each_vendors_callback_is_listed_with_its_alert_delivered_to_alertmanager(
         stack: tuple[Alertmanager, Bridge], browser: Chrome) -> None:
     am, bridge = stack
@@ -87,7 +98,7 @@ def test_each_vendors_callback_is_listed_with_its_alert_delivered_to_alertmanage
     box = browser.find_element(By.NAME, "filter")
     box.clear()
     box.send_keys('vendor=~"kingsoft|tencent", alertname!="nothing"')
-    box.submit()
+    submit(browser, box)
     shown = " ".join(r.text for r in rows(browser, "table.alerts > tbody > tr"))
     assert "page-ks-1" in shown and "ins-page-1" in shown and "i-page-1" not in shown
 
@@ -105,7 +116,7 @@ def test_a_refused_callback_is_listed_with_its_error(stack: tuple[Alertmanager, 
     browser.get(bridge.url + "/")
     Select(browser.find_element(By.NAME, "vendor")).select_by_value("tencent")
     Select(browser.find_element(By.NAME, "outcome")).select_by_value("refused")
-    browser.find_element(By.CSS_SELECTOR, "form.filter input[type=submit]").click()
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form.filter input[type=submit]"))
     assert "outcome=refused" in browser.current_url
     row = row_of(browser, "table.callbacks > tbody > tr", error)
     assert "invalid" in row.text and "400" in row.text
@@ -140,7 +151,7 @@ def test_the_try_form_shows_the_alerts_and_stores_and_sends_nothing(stack: tuple
     Select(browser.find_element(By.NAME, "vendor")).select_by_value("kingsoft")
     body = browser.find_element(By.NAME, "body")
     browser.execute_script("arguments[0].value = arguments[1]", body, payloads.kingsoft("tried-host").decode())
-    browser.find_element(By.CSS_SELECTOR, "form input[type=submit]").click()
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form input[type=submit]"))
 
     result = row_of(browser, "tr.alert", "tried-host")
     assert "cpu.util" in result.text and "firing" in result.text
@@ -153,7 +164,7 @@ def test_the_try_form_shows_the_alerts_and_stores_and_sends_nothing(stack: tuple
     # a payload the vendor would be refused for: the same message serve would answer
     browser.get(bridge.url + "/try")
     browser.find_element(By.NAME, "body").send_keys('{"nothing": 1}')
-    browser.find_element(By.CSS_SELECTOR, "form input[type=submit]").click()
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form input[type=submit]"))
     assert "Refused:" in browser.find_element(By.CSS_SELECTOR, ".alert-box.error").text
 
 
@@ -187,13 +198,18 @@ def test_from_another_address_the_page_needs_the_admin_token(
         assert browser.title == "Recent callbacks · cloud-alarm-bridge"
         assert browser.current_url == bridge.url + "/"
         row_of(browser, "table.callbacks > tbody > tr", "behind-token")
+        browser.get(bridge.url + "/status")  # the configuration in force, its secrets redacted
+        assert admin not in browser.page_source and callback_token not in browser.page_source
+        assert "<redacted>" in browser.find_element(By.CSS_SELECTOR, "pre.config").text
+        assert row_of(browser, "table.targets > tbody > tr", am.url).find_element(By.CSS_SELECTOR, ".state").text
         cookie = browser.get_cookie("bridge_admin")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
         assert browser.execute_script("return document.cookie") == ""  # no script can read it
 
-        browser.find_element(By.CSS_SELECTOR, "nav button").click()  # sign out
+        submit(browser, browser.find_element(By.CSS_SELECTOR, "nav button"))  # sign out
         assert browser.title == "Sign in · cloud-alarm-bridge"
-        assert admin not in bridge.log_text()  # neither the form nor the cookie reaches the logs
+        leaked = [line for line in bridge.log_text().splitlines() if admin in line]
+        assert not leaked, leaked  # neither the form nor the cookie reaches the logs
     finally:
         bridge.kill()  # a throwaway: no need to wait for a graceful stop
 
@@ -202,4 +218,4 @@ def sign_in(browser: Chrome, token: str) -> None:
     field = browser.find_element(By.NAME, "token")
     field.clear()
     field.send_keys(token)
-    field.submit()
+    submit(browser, field)

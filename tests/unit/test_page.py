@@ -29,3 +29,23 @@ def test_times_read_as_utc_to_the_second() -> None:
     assert when(1_700_000_000.25) == "2023-11-14 22:13:20Z"
     assert when("2023-11-14T22:13:20.000Z") == "2023-11-14 22:13:20Z"
     assert when(None) == "—"
+
+
+def test_an_alertmanagers_rejection_is_shown_with_its_message_as_text(tmp_path, monkeypatch) -> None:
+    from bridge.settings import Settings
+    from bridge.web import inspect
+    from bridge.web.app import create_app
+
+    rejected = {"delivered": False, "last_success": None, "last_error": "", "last_error_at": None, "up": True,
+                "rejected": 'bad label "x": <b>no</b>', "rejected_at": 1_700_000_000.0}
+    monkeypatch.setattr(inspect, "alerts", lambda state, matchers=(), limit=None: {
+        "alertmanagers": ["am-1"], "total": 1, "alerts": [{
+            "fingerprint": "f", "state": "firing", "vendor": "tencent", "labels": {"alertname": "a"},
+            "annotations": {}, "starts_at": 1_700_000_000.0, "ends_at": None, "changed_at": 1_700_000_000.0,
+            "delivery": {"am-1": rejected}}]})
+    app = create_app(Settings(store=f"sqlite:///{tmp_path}/bridge.db"))
+    page = app.test_client().get("/alerts", environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"Host": "localhost"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '>rejected<' in html and "bad label &#34;x&#34;: &lt;b&gt;no&lt;/b&gt;" in html
+    assert ">delivered<" not in html
