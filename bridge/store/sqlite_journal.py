@@ -14,13 +14,26 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from bridge.store.base import StoreError
 from bridge.store.group_commit import GroupCommit
 from bridge.store.journal import REJECTIONS_KEPT, CallbackRecord, JournalCaps, JournalQuery, outcomes_text, slack
 
+
+def attach(db: sqlite3.Connection, path: Path) -> None:
+    """Open the journal's own file beside the store's, in the same connection, so that a transaction spans
+    both: an accepted callback's record commits with its alerts. Its commits wait for no fsync of their own
+    (``synchronous=NORMAL`` in WAL mode, as SQLite recommends): only the alerts' file pays for durability,
+    so the journal adds no disk wait to a callback. A power loss may cost the journal its newest records,
+    never the alerts, and never corrupts it."""
+    db.execute("ATTACH DATABASE ? AS inspector", (str(path.with_name(path.name + ".callbacks")),))
+    db.execute("PRAGMA inspector.journal_mode=WAL")
+    db.execute("PRAGMA inspector.synchronous=NORMAL")
+
+
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS callbacks (
+CREATE TABLE IF NOT EXISTS inspector.callbacks (
     id       INTEGER PRIMARY KEY,
     vendor   TEXT NOT NULL,
     outcome  TEXT NOT NULL,
@@ -37,11 +50,11 @@ CREATE TABLE IF NOT EXISTS rejections (
     at          REAL NOT NULL,
     PRIMARY KEY (target, fingerprint)
 );
-CREATE TABLE IF NOT EXISTS journal_counts (
+CREATE TABLE IF NOT EXISTS inspector.journal_counts (
     one INTEGER PRIMARY KEY CHECK (one = 1), count INTEGER NOT NULL, bytes INTEGER NOT NULL,
     refused INTEGER NOT NULL, refused_bytes INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO journal_counts VALUES (1, 0, 0, 0, 0);
+INSERT OR IGNORE INTO inspector.journal_counts VALUES (1, 0, 0, 0, 0);
 """
 
 
