@@ -101,6 +101,7 @@ class SqliteStore(InspectorTables):
                 db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=True)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(f"PRAGMA synchronous={self._synchronous}")
+                journal_table.attach(db, self.path)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open {self.path}: {exc}{unwritable_because(self.path)}") from exc
             self._local.db = db

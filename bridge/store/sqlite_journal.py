@@ -1,9 +1,12 @@
 """What the inspector reads from SQLite: the recent-callbacks journal (one row per callback, trimmed to its
 caps on every insert), each target's last error and rejected alerts, the lease holder.
 
-Counters (in the store's ``counters`` table) keep the journal's count and bytes, for all records and for
-refused ones, so that an insert never scans the journal: it costs one INSERT, one counter read and
-write, and a DELETE per evicted record, inside the transaction that commits the callback's alerts.
+One row of counters (``journal_counts``) keeps the journal's count and bytes, for all records and for
+refused ones, so that an insert never scans the journal. Every page an insert touches is written to the
+WAL at each commit, so the table has no AUTOINCREMENT (its sequence table would be one more page; ids
+still only grow, as the newest row is never the one evicted) and no index on ``accepted`` (finding the
+oldest refused record scans at most the journal's rows, and only refused inserts, written off the
+request path, do it).
 """
 
 from __future__ import annotations
@@ -11,14 +14,27 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from bridge.store.base import StoreError
 from bridge.store.group_commit import GroupCommit
-from bridge.store.journal import REJECTIONS_KEPT, CallbackRecord, JournalCaps, JournalQuery, outcomes_text
+from bridge.store.journal import REJECTIONS_KEPT, CallbackRecord, JournalCaps, JournalQuery, outcomes_text, slack
+
+
+def attach(db: sqlite3.Connection, path: Path) -> None:
+    """Open the journal's own file beside the store's, in the same connection, so that a transaction spans
+    both: an accepted callback's record commits with its alerts. Its commits wait for no fsync of their own
+    (``synchronous=NORMAL`` in WAL mode, as SQLite recommends): only the alerts' file pays for durability,
+    so the journal adds no disk wait to a callback. A power loss may cost the journal its newest records,
+    never the alerts, and never corrupts it."""
+    db.execute("ATTACH DATABASE ? AS inspector", (str(path.with_name(path.name + ".callbacks")),))
+    db.execute("PRAGMA inspector.journal_mode=WAL")
+    db.execute("PRAGMA inspector.synchronous=NORMAL")
+
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS callbacks (
-    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+CREATE TABLE IF NOT EXISTS inspector.callbacks (
+    id       INTEGER PRIMARY KEY,
     vendor   TEXT NOT NULL,
     outcome  TEXT NOT NULL,
     accepted INTEGER NOT NULL,
@@ -26,7 +42,6 @@ CREATE TABLE IF NOT EXISTS callbacks (
     record   TEXT NOT NULL,
     outcomes TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS callbacks_refused ON callbacks (accepted, id);
 CREATE TABLE IF NOT EXISTS rejections (
     target      TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
@@ -35,31 +50,40 @@ CREATE TABLE IF NOT EXISTS rejections (
     at          REAL NOT NULL,
     PRIMARY KEY (target, fingerprint)
 );
-INSERT OR IGNORE INTO counters VALUES ('journal_count', 0), ('journal_bytes', 0), ('journal_refused_count', 0),
-    ('journal_refused_bytes', 0);
+CREATE TABLE IF NOT EXISTS inspector.journal_counts (
+    one INTEGER PRIMARY KEY CHECK (one = 1), count INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    refused INTEGER NOT NULL, refused_bytes INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO inspector.journal_counts VALUES (1, 0, 0, 0, 0);
 """
-_COUNTERS = ("journal_count", "journal_bytes", "journal_refused_count", "journal_refused_bytes")
 
 
 def insert(db: sqlite3.Connection, caps: JournalCaps, record: CallbackRecord, outcomes: Sequence[str] = ()) -> None:
-    """Add a record, then evict the oldest until the journal is within its caps (refused ones first
-    beyond their share). Runs inside the caller's transaction."""
+    """Add a record; past a cap, evict the oldest (refused ones first beyond their share) down to a little
+    below it (:func:`slack`). Runs inside the caller's transaction: an INSERT and a counter UPDATE, and, for
+    one insert in about 32 once the journal is full, the DELETEs and another UPDATE."""
     text, done = record.to_json(), outcomes_text(outcomes)
     size = len(text.encode("utf-8", "surrogatepass")) + len(done)
+    refused_size = 0 if record.accepted else size
     db.execute("INSERT INTO callbacks (vendor, outcome, accepted, size, record, outcomes) VALUES (?, ?, ?, ?, ?, ?)",
                (record.vendor, record.outcome, int(record.accepted), size, text, done))
-    values = dict(db.execute(f"SELECT name, value FROM counters WHERE name IN {_COUNTERS}").fetchall())
-    count, total = values["journal_count"] + 1, values["journal_bytes"] + size
-    refused, refused_bytes = values["journal_refused_count"], values["journal_refused_bytes"]
-    if not record.accepted:
-        refused, refused_bytes = refused + 1, refused_bytes + size
-        while refused > caps.refused_callbacks or refused_bytes > caps.refused_bytes:
-            gone = db.execute("DELETE FROM callbacks WHERE id = (SELECT min(id) FROM callbacks WHERE accepted = 0)"
-                              " RETURNING size").fetchone()
-            if gone is None:
-                break
-            count, total, refused, refused_bytes = count - 1, total - gone[0], refused - 1, refused_bytes - gone[0]
-    while count > caps.max_callbacks or total > caps.max_bytes:
+    count, total, refused, refused_bytes = db.execute(
+        "UPDATE journal_counts SET count = count + 1, bytes = bytes + ?, refused = refused + ?,"
+        " refused_bytes = refused_bytes + ? RETURNING count, bytes, refused, refused_bytes",
+        (size, int(not record.accepted), refused_size)).fetchone()
+    before = (count, total, refused, refused_bytes)
+    low_count, low_bytes = caps.refused_callbacks - slack(caps.refused_callbacks), caps.refused_bytes - slack(
+        caps.refused_bytes)
+    over = not record.accepted and (refused > caps.refused_callbacks or refused_bytes > caps.refused_bytes)
+    while over and (refused > low_count or refused_bytes > low_bytes):
+        gone = db.execute("DELETE FROM callbacks WHERE id = (SELECT min(id) FROM callbacks WHERE accepted = 0)"
+                          " RETURNING size").fetchone()
+        if gone is None:
+            break
+        count, total, refused, refused_bytes = count - 1, total - gone[0], refused - 1, refused_bytes - gone[0]
+    over = count > caps.max_callbacks or total > caps.max_bytes
+    while over and (count > caps.max_callbacks - slack(caps.max_callbacks) or
+                    total > caps.max_bytes - slack(caps.max_bytes)):
         gone = db.execute("DELETE FROM callbacks WHERE id = (SELECT min(id) FROM callbacks)"
                           " RETURNING size, accepted").fetchone()
         if gone is None:
@@ -67,8 +91,9 @@ def insert(db: sqlite3.Connection, caps: JournalCaps, record: CallbackRecord, ou
         count, total = count - 1, total - gone[0]
         if not gone[1]:
             refused, refused_bytes = refused - 1, refused_bytes - gone[0]
-    db.executemany("UPDATE counters SET value = ? WHERE name = ?",
-                   zip((count, total, refused, refused_bytes), _COUNTERS, strict=True))
+    if (count, total, refused, refused_bytes) != before:
+        db.execute("UPDATE journal_counts SET count = ?, bytes = ?, refused = ?, refused_bytes = ?",
+                   (count, total, refused, refused_bytes))
 
 
 def listing(db: sqlite3.Connection, query: JournalQuery) -> list[CallbackRecord]:
@@ -88,8 +113,8 @@ def listing(db: sqlite3.Connection, query: JournalQuery) -> list[CallbackRecord]
 
 def size(db: sqlite3.Connection) -> tuple[int, int]:
     """How many records the journal holds, and their bytes."""
-    values = dict(db.execute("SELECT name, value FROM counters WHERE name IN ('journal_count', 'journal_bytes')"))
-    return values.get("journal_count", 0), values.get("journal_bytes", 0)
+    count, total = db.execute("SELECT count, bytes FROM journal_counts").fetchone()
+    return count, total
 
 
 def add_target_error_columns(db: sqlite3.Connection) -> None:

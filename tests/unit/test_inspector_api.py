@@ -41,6 +41,8 @@ def callbacks(c: FlaskClient, **query: str) -> list[dict]:
     ("alertName=cpu&signature=8a7c6e5f4d3c&userId=1", "8a7c6e5f"),  # an Alibaba form
     ('{"callback": "https://bridge:hunter2secret@example.com/x"}', "hunter2secret"),
     ('{"headers": "Authorization: Basic dXNlcjpodW50ZXIy"}', "dXNlcjpodW50ZXIy"),
+    ("POST /x HTTP/1.1\r\nauthorization: Bearer abc.def-ghi\r\n", "abc.def-ghi"),
+    ('{"token": 1234567, "a": 1}', "1234567"),
     ('{"note": "posted with our-own-callback-token inside"}', "our-own-callback-token"),
     ('{"password": "with \\" an escaped quote"}', "escaped quote"),
 ])
@@ -48,6 +50,11 @@ def test_secrets_in_a_body_are_redacted(text: str, secret: str) -> None:
     shown = redact(text, ["our-own-callback-token"])
     assert secret not in shown
     assert "<redacted>" in shown
+
+
+def test_words_that_only_look_like_secrets_are_left_alone() -> None:
+    text = '{"policyTypeCName": "CVM - basic monitoring", "designation": "web", "url": "https://console.example/x"}'
+    assert redact(text) == text
 
 
 def test_a_long_body_is_cut_and_a_secret_at_the_cut_is_still_redacted() -> None:

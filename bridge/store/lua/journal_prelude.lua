@@ -20,8 +20,12 @@ local function journal_over(P, set, bytes, max_count, max_bytes)
   return redis.call('ZCARD', P .. set) > max_count or tonumber(redis.call('GET', P .. bytes) or '0') > max_bytes
 end
 
+-- Past a cap, evict the oldest down to a little below it (bridge/store/journal.py, slack).
 local function journal_trim(P, set, bytes, max_count, max_bytes)
-  while journal_over(P, set, bytes, max_count, max_bytes) do
+  if not journal_over(P, set, bytes, max_count, max_bytes) then return end
+  local low_count = max_count - math.floor(max_count / 32)
+  local low_bytes = max_bytes - math.floor(max_bytes / 32)
+  while journal_over(P, set, bytes, low_count, low_bytes) do
     local oldest = redis.call('ZRANGE', P .. set, 0, 0)[1]
     if not oldest then return end
     journal_drop(P, oldest)
