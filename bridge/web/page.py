@@ -26,6 +26,7 @@ from bridge.store import StoreError
 from bridge.vendors import VENDORS
 from bridge.web import inspect
 from bridge.web.admin import admin_refusal, admin_token_configured, header_token
+from bridge.web.auth import parse_address, within
 from bridge.web.errors import undecodable_query
 from bridge.web.state import app_state
 
@@ -207,8 +208,16 @@ def login() -> Response:
         return _denied(refusal[0], "wrong admin token" if token and refusal[0] == 401 else refusal[1])
     response = redirect("/", 303)
     if token:  # none when no admin token is configured: loopback alone lets this browser in
-        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure, path="/")
+        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=_over_https(), path="/")
     return response
+
+
+def _over_https() -> bool:
+    """Whether the browser reached us over HTTPS: gunicorn serves plain HTTP, so only a --trusted-proxy's
+    X-Forwarded-Proto can say so (then the cookie is Secure: never sent over plain HTTP)."""
+    peer = parse_address(request.remote_addr or "")
+    return request.is_secure or (peer is not None and within(peer, app_state().guard.trusted_proxies)
+                                 and request.headers.get("X-Forwarded-Proto", "").lower() == "https")
 
 
 @page.post("/logout")

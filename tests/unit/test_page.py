@@ -49,3 +49,22 @@ def test_an_alertmanagers_rejection_is_shown_with_its_message_as_text(tmp_path, 
     html = page.get_data(as_text=True)
     assert '>rejected<' in html and "bad label &#34;x&#34;: &lt;b&gt;no&lt;/b&gt;" in html
     assert ">delivered<" not in html
+
+
+def test_the_sign_in_cookie_is_secure_when_a_trusted_proxy_says_the_browser_used_https(tmp_path) -> None:
+    from bridge.settings import Settings
+    from bridge.web.app import create_app
+
+    app = create_app(Settings(store=f"sqlite:///{tmp_path}/bridge.db", admin_tokens=("admin-secret",),
+                              trusted_proxies=("10.0.0.0/8",)))
+    client = app.test_client()
+
+    def sign_in(peer: str) -> str:
+        answer = client.post("/login", data={"token": "admin-secret"}, headers={"X-Forwarded-Proto": "https"},
+                             environ_base={"REMOTE_ADDR": peer})
+        assert answer.status_code == 303
+        return answer.headers["Set-Cookie"]
+
+    assert "Secure" in sign_in("10.1.2.3")  # the ingress terminated TLS
+    cookie = sign_in("192.0.2.9")  # anyone else's X-Forwarded-Proto is not believed
+    assert "Secure" not in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
