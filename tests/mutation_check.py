@@ -76,6 +76,15 @@ MUTATIONS = [
     Mutation("invalid-is-500", "bridge/web/errors.py",
              "    if isinstance(error, InvalidPayload):\n", "    if False:\n",
              "a bad callback gets a 500 instead of a 400 naming the field"),
+    Mutation("inspector-open-to-all", "bridge/web/admin.py",
+             "    if loopback(peer) and loopback_host(host):\n", "    if True:\n",
+             "the inspector shows payloads to any client when no admin token is configured"),
+    Mutation("refused-flood-evicts-accepted", "bridge/store/sqlite_journal.py",
+             "    over = not record.accepted and (", "    over = False and (",
+             "a flood of refused callbacks pushes every accepted one out of the journal"),
+    Mutation("journal-keeps-secrets", "bridge/web/journal.py",
+             "            text = _JSON_PAIR.sub(_json_pair, text)\n", "            pass\n",
+             "a recorded body shows its signature and token fields"),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,10 @@ from flask.testing import FlaskClient
 
 from bridge.rules.loading import load_settings
 from bridge.settings import AlertmanagerTarget, Settings
+from bridge.store import CallbackRecord
 from bridge.store.sqlite import SqliteStore
 from bridge.web.admin import CONTENT_SECURITY_POLICY
-from bridge.web.journal import BODY_CAP, capped_body, redact
+from bridge.web.journal import BODY_CAP, RefusedWriter, capped_body, redact
 from tests.harness.fixtures import fixture_bytes
 from tests.harness.processes import wait_for
 
@@ -236,3 +238,23 @@ def test_redacting_a_hostile_body_takes_linear_time() -> None:
     for body in (b"a" * (1 << 20), b"a://" * (1 << 18), b"&tokentoken" * (1 << 16), b'"token' * (1 << 17)):
         capped_body(body)
     assert time.monotonic() - started < 2
+
+
+def test_refused_callbacks_never_wait_for_the_store_and_a_flood_beyond_the_queue_is_not_recorded() -> None:
+    """The refusal is answered at once even while the store hangs; what does not fit the queue is counted."""
+    release, written = threading.Event(), []
+
+    class HangingStore:
+        def record_callbacks(self, records: list) -> None:
+            release.wait(10)
+            written.extend(records)
+
+    writer = RefusedWriter(HangingStore)  # type: ignore[arg-type]
+    record = CallbackRecord(received_at=1.0, vendor="tencent", source="10.0.0.1", outcome="unauthorized", status=401)
+    started = time.monotonic()
+    for _ in range(RefusedWriter.QUEUE * 2):
+        writer.add(record)
+    assert time.monotonic() - started < 1  # never blocked on the hanging store
+    assert RefusedWriter.QUEUE - RefusedWriter.BATCH <= writer.dropped <= RefusedWriter.QUEUE
+    release.set()
+    wait_for(lambda: len(written) == RefusedWriter.QUEUE * 2 - writer.dropped, message="the queue written")
