@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
+from bridge.settings import Settings
+from bridge.web import inspect, page
+from bridge.web.app import create_app
 from bridge.web.page import postable_state, split_matchers, when
+from tests.harness import payloads
 
 
 @pytest.mark.parametrize(("typed", "matchers"), [
@@ -32,10 +39,6 @@ def test_times_read_as_utc_to_the_second() -> None:
 
 
 def test_an_alertmanagers_rejection_is_shown_with_its_message_as_text(tmp_path, monkeypatch) -> None:
-    from bridge.settings import Settings
-    from bridge.web import inspect
-    from bridge.web.app import create_app
-
     rejected = {"delivered": False, "last_success": None, "last_error": "", "last_error_at": None, "up": True,
                 "rejected": 'bad label "x": <b>no</b>', "rejected_at": 1_700_000_000.0}
     monkeypatch.setattr(inspect, "alerts", lambda state, matchers=(), limit=None: {
@@ -52,9 +55,6 @@ def test_an_alertmanagers_rejection_is_shown_with_its_message_as_text(tmp_path, 
 
 
 def test_the_sign_in_cookie_is_secure_when_a_trusted_proxy_says_the_browser_used_https(tmp_path) -> None:
-    from bridge.settings import Settings
-    from bridge.web.app import create_app
-
     app = create_app(Settings(store=f"sqlite:///{tmp_path}/bridge.db", admin_tokens=("admin-secret",),
                               trusted_proxies=("10.0.0.0/8",)))
     client = app.test_client()
@@ -68,3 +68,18 @@ def test_the_sign_in_cookie_is_secure_when_a_trusted_proxy_says_the_browser_used
     assert "Secure" in sign_in("10.1.2.3")  # the ingress terminated TLS
     cookie = sign_in("192.0.2.9")  # anyone else's X-Forwarded-Proto is not believed
     assert "Secure" not in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+def test_older_callbacks_are_one_link_away(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(page, "PAGE_SIZE", 2)
+    client = create_app(Settings(store=f"sqlite:///{tmp_path}/bridge.db")).test_client()
+    local = {"environ_base": {"REMOTE_ADDR": "127.0.0.1"}, "headers": {"Host": "localhost"}}
+    for host in ("first-host", "second-host", "third-host"):
+        assert client.post("/callbacks/kingsoft", data=payloads.kingsoft(host), content_type="application/json",
+                           **local).status_code == 200
+    newest = client.get("/?vendor=kingsoft", **local).get_data(as_text=True)
+    assert "third-host" in newest and "second-host" in newest and "first-host" not in newest
+    link = re.search(r'<a href="(/\?[^"]+)">Older callbacks', newest)
+    assert link, "no link to older callbacks"
+    older = client.get(html.unescape(link.group(1)), **local).get_data(as_text=True)
+    assert "first-host" in older and "second-host" not in older and "vendor=kingsoft" in link.group(1)
