@@ -1,4 +1,4 @@
-"""The inspector page's own helpers: the matcher box, the state of a tried alert, times for a person."""
+"""The inspector page: its helpers (the matcher box, the state of a tried alert, times) and what it renders."""
 
 from __future__ import annotations
 
