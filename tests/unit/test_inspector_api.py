@@ -85,11 +85,12 @@ def test_callbacks_accepted_and_refused_are_listed_newest_first_with_what_they_b
     assert c.post(f"/callbacks/tencent?token={CALLBACK}", data=b'{"signature": "abcdef12", "x":',
                   content_type="application/json").status_code == 400
     assert c.post(f"/callbacks/alibaba?token={CALLBACK}", data=b"{}").status_code == 404
-    listed = wait_for(lambda: (found := callbacks(c)) and len(found) == 4 and found, message="4 callbacks")
+    assert c.get(f"/callbacks/aliyun?token={CALLBACK}").status_code == 200  # the console checks the URL
+    listed = wait_for(lambda: (found := callbacks(c)) and len(found) == 5 and found, message="5 callbacks")
     assert [(r["vendor"], r["outcome"], r["status"]) for r in listed] == [
-        ("alibaba", "unknown_vendor", 404), ("tencent", "invalid", 400), ("kingsoft", "unauthorized", 401),
-        ("kingsoft", "accepted", 200)]
-    unknown, invalid, unauthorized, accepted = listed
+        ("aliyun", "url_check", 200), ("alibaba", "unknown_vendor", 404), ("tencent", "invalid", 400),
+        ("kingsoft", "unauthorized", 401), ("kingsoft", "accepted", 200)]
+    _, unknown, invalid, unauthorized, accepted = listed
     assert "unknown vendor 'alibaba'" in unknown["error"]
     assert invalid["error"].startswith("body: not valid JSON")
     assert invalid["body"] == '{"signature": "<redacted>", "x":'
@@ -102,6 +103,7 @@ def test_callbacks_accepted_and_refused_are_listed_newest_first_with_what_they_b
     assert (made["labels"]["alertname"], made["state"], made["outcome"]) == ("cpu.util", "firing", "changed")
     assert made["annotations"]["threshold"] == "> 50"
     assert [r["outcome"] for r in callbacks(c, outcome="refused")] == ["unknown_vendor", "invalid", "unauthorized"]
+    assert [r["vendor"] for r in callbacks(c, outcome="url_check")] == ["aliyun"]
     assert [r["vendor"] for r in callbacks(c, vendor="kingsoft", outcome="accepted")] == ["kingsoft"]
     assert len(callbacks(c, limit="1")) == 1
 
