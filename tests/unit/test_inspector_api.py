@@ -260,3 +260,27 @@ def test_refused_callbacks_never_wait_for_the_store_and_a_flood_beyond_the_queue
     assert RefusedWriter.QUEUE - RefusedWriter.BATCH <= writer.dropped <= RefusedWriter.QUEUE
     release.set()
     wait_for(lambda: len(written) == RefusedWriter.QUEUE * 2 - writer.dropped, message="the queue written")
+
+
+def test_status_shows_the_rules_generation_and_when_they_were_last_reloaded(tmp_path: Path,
+                                                                           store: SqliteStore) -> None:
+    from bridge.reload import SharedReload
+    from bridge.web.app import create_app
+    config = tmp_path / "bridge.yml"
+    config.write_text("external_labels: {env: a}\n")
+    c = create_app(load_settings(None, {"BRIDGE_CONFIG": str(config)}), store=store).test_client()
+    assert c.get("/api/v1/status").json["rules"] == {"generation": 0, "last_reload_at": None,
+                                                     "config_file": str(config)}
+    config.write_text("external_labels: {env: b}\n")
+    before = time.time()
+    assert c.post("/-/reload").status_code == 200
+    rules = c.get("/api/v1/status").json["rules"]
+    assert rules["generation"] == 1 and rules["last_reload_at"] >= before
+    shared = SharedReload()  # under gunicorn: the master's accepted reloads, seen by every worker
+    try:
+        assert shared.accepted_at() is None
+        shared.accept("external_labels: {env: c}\n")
+        shared.refuse()
+        assert shared.generation() == 1 and shared.accepted_at() >= before
+    finally:
+        shared.remove()
