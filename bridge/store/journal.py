@@ -20,6 +20,8 @@ from typing import Any
 REFUSED_SHARE = 4
 """Refused callbacks may fill at most 1/REFUSED_SHARE of the journal's count and bytes."""
 ACCEPTED = "accepted"
+NOT_REFUSED = (ACCEPTED, "url_check")
+"""Outcomes the ``refused`` filter leaves out (a URL check is answered 200: the console got through)."""
 REJECTIONS_KEPT = 1000
 """Rejected alerts the store remembers per Alertmanager (the newest), with what it said about each."""
 
@@ -104,7 +106,7 @@ class JournalQuery:
 
     vendor: str | None = None
     outcome: str | None = None
-    """A concrete outcome, or ``refused`` for every outcome but accepted."""
+    """A concrete outcome, or ``refused`` for every outcome but NOT_REFUSED."""
     limit: int = 100
     before: int | None = None
 
@@ -112,7 +114,7 @@ class JournalQuery:
         if self.vendor and vendor != self.vendor:
             return False
         if self.outcome == "refused":
-            return outcome != ACCEPTED
+            return outcome not in NOT_REFUSED
         return not self.outcome or outcome == self.outcome
 
 

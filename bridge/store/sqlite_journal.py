@@ -18,7 +18,15 @@ from pathlib import Path
 
 from bridge.store.base import StoreError
 from bridge.store.group_commit import GroupCommit
-from bridge.store.journal import REJECTIONS_KEPT, CallbackRecord, JournalCaps, JournalQuery, outcomes_text, slack
+from bridge.store.journal import (
+    NOT_REFUSED,
+    REJECTIONS_KEPT,
+    CallbackRecord,
+    JournalCaps,
+    JournalQuery,
+    outcomes_text,
+    slack,
+)
 
 
 def attach(db: sqlite3.Connection, path: Path) -> None:
@@ -102,7 +110,8 @@ def listing(db: sqlite3.Connection, query: JournalQuery) -> list[CallbackRecord]
         where.append("vendor = ?")
         args.append(query.vendor)
     if query.outcome == "refused":
-        where.append("accepted = 0")
+        where.append(f"outcome NOT IN ({', '.join('?' * len(NOT_REFUSED))})")
+        args.extend(NOT_REFUSED)
     elif query.outcome:
         where.append("outcome = ?")
         args.append(query.outcome)

@@ -49,7 +49,7 @@ def check_request_line() -> None:
 def receive(vendor_name: str) -> Response:
     vendor = VENDORS.get(vendor_name)
     if vendor is None:
-        g.journal_vendor = vendor_name[:64]  # a wrong URL pasted in a console: worth seeing in the journal
+        g.journal_vendor, g.journal_outcome = vendor_name[:64], "unknown_vendor"  # a wrong URL in a console
         return error_response(404, f"unknown vendor {vendor_name!r}; known: {', '.join(VENDORS)}")
     g.vendor = vendor_name
     started = time.monotonic()
@@ -61,6 +61,7 @@ def receive(vendor_name: str) -> Response:
         # disconnect): a slow or stalled sender
         raise Refusal(408, "timeout", "the request body did not arrive in time") from None
     if not body.strip():
+        g.journal_outcome = "url_check"  # the journal shows that the console's check got through
         return jsonify(vendor.empty_reply(request.args))  # the console's URL check
     g.ingest_started = started
     g.body = body
@@ -120,9 +121,9 @@ def count_outcome(response: Response) -> Response:
     """Count each callback's outcome, whether it was taken or refused, and time those that were ingested."""
     vendor, outcome = g.get("vendor"), g.get("outcome")
     state = app_state()
-    refused = bool(vendor and outcome) or bool(g.get("journal_vendor"))
-    if refused and outcome != "accepted":  # an accepted one is recorded with its alerts, in their transaction
-        state.journal.add(callback_record(vendor or g.journal_vendor, outcome or "unknown_vendor",
+    journal_vendor, journal_outcome = vendor or g.get("journal_vendor"), outcome or g.get("journal_outcome")
+    if journal_vendor and journal_outcome and journal_outcome != "accepted":  # an accepted one is recorded with
+        state.journal.add(callback_record(journal_vendor, journal_outcome,  # its alerts, in their transaction
                                           response.status_code, _error_of(response), g.get("body", b""), (),
                                           time.time(), state.secrets))
     if vendor and outcome:

@@ -27,7 +27,7 @@ _UNKNOWN = TargetStats(backlog=0, oldest_change_at=None, last_success_at=None, u
 """A target the delivery loop has not registered in the store yet."""
 REDACTED = "<redacted>"
 CALLBACK_OUTCOMES = (ACCEPTED, "invalid", "unauthorized", "forbidden", "too_large", "unsupported_media_type",
-                     "timeout", "store_full", "store_unavailable", "unknown_vendor")
+                     "timeout", "store_full", "store_unavailable", "unknown_vendor", "url_check")
 """What a recorded callback's ``outcome`` may be; the filter also takes ``refused`` (any but accepted)."""
 
 

@@ -85,11 +85,12 @@ def test_callbacks_accepted_and_refused_are_listed_newest_first_with_what_they_b
     assert c.post(f"/callbacks/tencent?token={CALLBACK}", data=b'{"signature": "abcdef12", "x":',
                   content_type="application/json").status_code == 400
     assert c.post(f"/callbacks/alibaba?token={CALLBACK}", data=b"{}").status_code == 404
-    listed = wait_for(lambda: (found := callbacks(c)) and len(found) == 4 and found, message="4 callbacks")
+    assert c.get(f"/callbacks/aliyun?token={CALLBACK}").status_code == 200  # the console checks the URL
+    listed = wait_for(lambda: (found := callbacks(c)) and len(found) == 5 and found, message="5 callbacks")
     assert [(r["vendor"], r["outcome"], r["status"]) for r in listed] == [
-        ("alibaba", "unknown_vendor", 404), ("tencent", "invalid", 400), ("kingsoft", "unauthorized", 401),
-        ("kingsoft", "accepted", 200)]
-    unknown, invalid, unauthorized, accepted = listed
+        ("aliyun", "url_check", 200), ("alibaba", "unknown_vendor", 404), ("tencent", "invalid", 400),
+        ("kingsoft", "unauthorized", 401), ("kingsoft", "accepted", 200)]
+    _, unknown, invalid, unauthorized, accepted = listed
     assert "unknown vendor 'alibaba'" in unknown["error"]
     assert invalid["error"].startswith("body: not valid JSON")
     assert invalid["body"] == '{"signature": "<redacted>", "x":'
@@ -102,6 +103,7 @@ def test_callbacks_accepted_and_refused_are_listed_newest_first_with_what_they_b
     assert (made["labels"]["alertname"], made["state"], made["outcome"]) == ("cpu.util", "firing", "changed")
     assert made["annotations"]["threshold"] == "> 50"
     assert [r["outcome"] for r in callbacks(c, outcome="refused")] == ["unknown_vendor", "invalid", "unauthorized"]
+    assert [r["vendor"] for r in callbacks(c, outcome="url_check")] == ["aliyun"]
     assert [r["vendor"] for r in callbacks(c, vendor="kingsoft", outcome="accepted")] == ["kingsoft"]
     assert len(callbacks(c, limit="1")) == 1
 
@@ -258,3 +260,27 @@ def test_refused_callbacks_never_wait_for_the_store_and_a_flood_beyond_the_queue
     assert RefusedWriter.QUEUE - RefusedWriter.BATCH <= writer.dropped <= RefusedWriter.QUEUE
     release.set()
     wait_for(lambda: len(written) == RefusedWriter.QUEUE * 2 - writer.dropped, message="the queue written")
+
+
+def test_status_shows_the_rules_generation_and_when_they_were_last_reloaded(tmp_path: Path,
+                                                                           store: SqliteStore) -> None:
+    from bridge.reload import SharedReload
+    from bridge.web.app import create_app
+    config = tmp_path / "bridge.yml"
+    config.write_text("external_labels: {env: a}\n")
+    c = create_app(load_settings(None, {"BRIDGE_CONFIG": str(config)}), store=store).test_client()
+    assert c.get("/api/v1/status").json["rules"] == {"generation": 0, "last_reload_at": None,
+                                                     "config_file": str(config)}
+    config.write_text("external_labels: {env: b}\n")
+    before = time.time()
+    assert c.post("/-/reload").status_code == 200
+    rules = c.get("/api/v1/status").json["rules"]
+    assert rules["generation"] == 1 and rules["last_reload_at"] >= before
+    shared = SharedReload()  # under gunicorn: the master's accepted reloads, seen by every worker
+    try:
+        assert shared.accepted_at() is None
+        shared.accept("external_labels: {env: c}\n")
+        shared.refuse()
+        assert shared.generation() == 1 and shared.accepted_at() >= before
+    finally:
+        shared.remove()
