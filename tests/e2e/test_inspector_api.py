@@ -3,6 +3,8 @@ its alert shows delivered, and who may look depends on the admin token and the c
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 
@@ -27,10 +29,16 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmana
 
 
 def own_address() -> str:
-    """An address of this machine that is not loopback: a client there is not local to the bridge."""
+    """An address of this machine that is not loopback: a client there is not local to the bridge. The
+    source address of a route outward (no packet is sent), else what ``hostname -I`` lists."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1: connecting a UDP socket only picks the route
+        address = probe.getsockname()[0]
+        if not address.startswith("127."):
+            return address
     found = [a for a in subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True).stdout.split()
              if not a.startswith("127.") and ":" not in a]
-    assert found, "this machine has no non-loopback IPv4 address (hostname -I)"
+    assert found, "this machine has no non-loopback IPv4 address"
     return found[0]
 
 
