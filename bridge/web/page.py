@@ -169,7 +169,7 @@ def alerts_page() -> Response:
         found, error = {"alerts": [], "alertmanagers": []}, str(exc)
     shown = [a for a in found["alerts"] if not firing_only or a.get("state") == "firing"]
     return _render("alerts.html", "Alerts", 400 if error else 200, alerts=shown,
-                   alertmanagers=found["alertmanagers"], error=error,
+                   alertmanagers=found["alertmanagers"], error=error, total=found.get("total", len(shown)),
                    filters={"filter": ", ".join(matchers), "resolved": not firing_only})
 
 
