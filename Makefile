@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 ALERTMANAGER_URL ?= http://127.0.0.1:9093
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Real parts for the tests: Alertmanager (and amtool), promtool, Redis, and wrk for the benchmark smoke test.
-DEBIAN_PACKAGES := prometheus-alertmanager prometheus redis-server wrk
-TOOLS := prometheus-alertmanager amtool promtool redis-server wrk
+# Real parts for the tests: Alertmanager (and amtool), promtool, Redis, wrk for the benchmark smoke test, and
+# Chromium with its WebDriver for the inspector page's browser tests (Selenium drives Debian's, nothing is downloaded).
+DEBIAN_PACKAGES := prometheus-alertmanager prometheus redis-server wrk chromium chromium-driver
+TOOLS := prometheus-alertmanager amtool promtool redis-server wrk chromium chromedriver
 
-.PHONY: run test lint bench mutation-check system-deps
+.PHONY: run test lint bench mutation-check screenshot system-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,10 @@ mutation-check: $(VENV)/.installed-test system-deps
 ## Measure throughput, latency, batching, drain, memory and replicas against two baselines (minutes).
 bench: $(VENV)/.installed-test system-deps
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+
+## Retake the README's picture of the inspector page (docs/inspector.png) from a real run, in headless Chromium.
+screenshot: $(VENV)/.installed-test system-deps
+	$(VENV)/bin/python -m tools.screenshot docs/inspector.png
 
 system-deps:
 	@missing=""; for tool in $(TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \

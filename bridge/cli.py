@@ -17,11 +17,10 @@ from bridge.model import InvalidPayload, UnsupportedMediaType
 from bridge.options import add_arguments
 from bridge.rules.loading import load_settings, load_with_rules
 from bridge.run import supervisor
-from bridge.settings import MAPPING_OPTIONS, ConfigError, Settings, shown_defaults
+from bridge.settings import MAPPING_OPTIONS, ConfigError, shown_defaults
 from bridge.store import StoreError, admin, open_store
-from bridge.vendors import VENDORS, Callback, Vendor
+from bridge.vendors import VENDORS
 
-FORM = "application/x-www-form-urlencoded"
 USAGE_ERROR = 2
 """The exit status of a usage or configuration error (argparse's own), whichever command finds it."""
 
@@ -150,7 +149,7 @@ def _translate(args: argparse.Namespace) -> int:
         print(f"note: the signature of this {args.vendor} message is NOT checked by translate; serve checks it "
               "and refuses (403) what fails", file=sys.stderr)
     try:
-        parsed = _parse(vendor, body, args.content_type, settings, now)
+        parsed = pipeline.parse_pasted(vendor, body, args.content_type, settings, now)
         alerts = pipeline.to_alerts(parsed.alarms, rules, Limits.from_settings(settings), now)
     except (InvalidPayload, UnsupportedMediaType) as exc:
         print(f"invalid {args.vendor} payload: {exc}", file=sys.stderr)
@@ -182,18 +181,6 @@ def _check_config(args: argparse.Namespace) -> int:
     print(f"{args.file}: valid: {len(rules.relabel_configs)} global and {vendor_rules} per-vendor relabel configs, "
           f"{len(rules.external_labels)} external labels, {len(rules.annotation_templates)} annotation templates")
     return 0
-
-
-def _parse(vendor: Vendor, body: bytes, content_type: str | None, settings: Settings, now: float) -> Callback:
-    """Parse as ``serve`` would; without ``--content-type``, a body that is not JSON is tried as a form and,
-    if the vendor takes no forms, as JSON, so the error is about the payload, not a type nobody gave."""
-    if content_type:
-        return pipeline.parse(vendor, body, content_type, settings, now)
-    looks_like_json = body.lstrip()[:1] in (b"{", b"[")
-    try:
-        return pipeline.parse(vendor, body, "application/json" if looks_like_json else FORM, settings, now)
-    except UnsupportedMediaType:
-        return pipeline.parse(vendor, body, "application/json", settings, now)
 
 
 def _reason(exc: OSError) -> str:

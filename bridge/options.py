@@ -271,17 +271,27 @@ OPTIONS: tuple[Option, ...] = (
     Option("default_severity", "severity label for alarms whose vendor sends none", str, "SEVERITY"),
     Option("shutdown_timeout", "on SIGTERM, wait this long for requests and the current send", duration,
            "DURATION"),
+    Option("journal_max_callbacks", "recent callbacks kept for the inspector (GET /, /api/v1/callbacks); refused "
+           "ones take at most a quarter (0: keep none)", _count, "N"),
+    Option("journal_max_bytes", "bytes of recent callbacks kept for the inspector; refused ones take at most a "
+           "quarter", _count, "BYTES"),
+    Option("admin_token", "secret for the inspector (GET /, /api/v1/); without one, only loopback clients get in; "
+           "repeat to rotate", _strings, "SECRET", repeatable=True),
+    Option("admin_token_file", "file of admin tokens, one per line, # comments allowed; repeatable",
+           _token_files, "FILE", repeatable=True),
     Option("lease_ttl", "replicas sharing a store: another takes over delivery this long after the holder's "
            "last renewal (renewed every third of it)", _positive_duration, "DURATION"),
 )
-TOKEN_OPTIONS = ("token", "token_file", "vendor_token", "vendor_token_file")
+TOKEN_OPTIONS = ("token", "token_file", "vendor_token", "vendor_token_file", "admin_token", "admin_token_file")
 """Given, they must yield a token: an empty secret or variable must never open the endpoint."""
 _ENV_NAMES = {"alertmanager_url": "BRIDGE_ALERTMANAGER_URLS", "token": "BRIDGE_TOKEN",
+              "admin_token": "BRIDGE_ADMIN_TOKEN",
               "vendor_token": "BRIDGE_VENDOR_TOKENS", "vendor_token_file": "BRIDGE_VENDOR_TOKEN_FILES",
               "allow_cidr": "BRIDGE_ALLOW_CIDRS", "vendor_allow_cidr": "BRIDGE_VENDOR_ALLOW_CIDRS",
               "trusted_proxy": "BRIDGE_TRUSTED_PROXIES", "allow_topic": "BRIDGE_ALLOW_TOPICS",
               "signing_host": "BRIDGE_SIGNING_HOSTS", "signing_ca_file": "BRIDGE_SIGNING_CA_FILES"}
-_FILE_KEYS = {"alertmanager_url": "alertmanager_urls", "token": "tokens", "vendor_token": "vendor_tokens",
+_FILE_KEYS = {"alertmanager_url": "alertmanager_urls", "token": "tokens", "admin_token": "admin_tokens",
+              "vendor_token": "vendor_tokens",
               "vendor_token_file": "vendor_token_files", "allow_cidr": "allow_cidrs",
               "vendor_allow_cidr": "vendor_allow_cidrs", "trusted_proxy": "trusted_proxies",
               "allow_topic": "allow_topics", "signing_host": "signing_hosts", "signing_ca_file": "signing_ca_files"}

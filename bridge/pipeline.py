@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from bridge.mapping.default import to_alert
 from bridge.mapping.limits import Limits, check_alarms, within_budget, within_limits
-from bridge.model import Alarm, Alert
+from bridge.model import Alarm, Alert, UnsupportedMediaType
 from bridge.rules import Rules
 from bridge.settings import Settings
 from bridge.vendors import Callback, ParseContext, Vendor
@@ -21,6 +21,22 @@ def parse(vendor: Vendor, body: bytes, content_type: str, settings: Settings, no
     """The alarms of one callback body; raise InvalidPayload or UnsupportedMediaType."""
     return vendor.parse(body, content_type, ParseContext(now=now, timezone=settings.timezone,
                                                          max_json_depth=settings.max_json_depth))
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def parse_pasted(vendor: Vendor, body: bytes, content_type: str | None, settings: Settings, now: float) -> Callback:
+    """Parse a saved or pasted payload as ``serve`` would (``translate``, the inspector's "try"). Without a
+    content type, a body that is not JSON is tried as a form and, if the vendor takes no forms, as JSON, so
+    the error is about the payload, not a type nobody gave."""
+    if content_type:
+        return parse(vendor, body, content_type, settings, now)
+    looks_like_json = body.lstrip()[:1] in (b"{", b"[")
+    try:
+        return parse(vendor, body, "application/json" if looks_like_json else FORM, settings, now)
+    except UnsupportedMediaType:
+        return parse(vendor, body, "application/json", settings, now)
 
 
 def to_alerts(alarms: list[Alarm], rules: Rules, limits: Limits, now: float,

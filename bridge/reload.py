@@ -85,7 +85,7 @@ class SharedReload:
     before the generation is announced, so a worker that sees a generation can read its text.
     """
 
-    _FORMAT = "=qq"
+    _FORMAT = "=qqd"
     _KEPT = 3
     """Snapshots kept: a worker reads the newest one as soon as it sees it, older ones only in a race."""
 
@@ -97,7 +97,11 @@ class SharedReload:
         """The file's settings other than rules at start (set by the master before it forks workers)."""
 
     def _read(self) -> tuple[int, int]:
-        return struct.unpack_from(self._FORMAT, self._memory)
+        return struct.unpack_from(self._FORMAT, self._memory)[:2]
+
+    def accepted_at(self) -> float | None:
+        """When the master last accepted a reload (None: not since start)."""
+        return struct.unpack_from(self._FORMAT, self._memory)[2] or None
 
     def generation(self) -> int:
         return self._read()[1]
@@ -111,8 +115,8 @@ class SharedReload:
 
     def refuse(self) -> None:
         """In the master: one more attempt, the same generation."""
-        attempts, generation = self._read()
-        struct.pack_into(self._FORMAT, self._memory, 0, attempts + 1, generation)
+        attempts, _generation = self._read()
+        struct.pack_into("=q", self._memory, 0, attempts + 1)
 
     def accept(self, text: str) -> None:
         """In the master: save the checked text as the next generation's snapshot, then announce it."""
@@ -120,7 +124,7 @@ class SharedReload:
         partial = self.directory / f".config-{generation + 1}.partial"
         partial.write_text(text, encoding="utf-8")
         partial.replace(self._snapshot(generation + 1))  # atomic: a reader sees all of it or nothing
-        struct.pack_into(self._FORMAT, self._memory, 0, attempts + 1, generation + 1)
+        struct.pack_into(self._FORMAT, self._memory, 0, attempts + 1, generation + 1, time.time())
         with contextlib.suppress(OSError):  # announced: tidying up must not undo the reload
             self._snapshot(generation + 1 - self._KEPT).unlink(missing_ok=True)
 
@@ -178,8 +182,21 @@ class RulesInForce:
         self._lock = threading.Lock()
         started = getattr(coordinator, "started_with", None)
         self._started_with = started if started is not None else restart_options(self._file_text(), "")
+        self.reloaded_at: float | None = None
+        """Without a coordinator: when this process last reloaded."""
         self.restart_needed: list[str] = []
         """After a reload: the file keys it changed that only a restart applies (listen, alertmanager_urls...)."""
+
+    @property
+    def generation(self) -> int:
+        """The reload generation of the rules in force (0: those of the start)."""
+        return self._generation
+
+    @property
+    def last_reload_at(self) -> float | None:
+        """When a reload was last accepted, None if never since the start."""
+        accepted_at = getattr(self.coordinator, "accepted_at", None)
+        return accepted_at() if accepted_at is not None else self.reloaded_at
 
     def _file_text(self) -> str:
         try:
@@ -223,6 +240,8 @@ class RulesInForce:
             return without_directories(str(exc))
         if self.coordinator is None:
             self._rules = rules
+            self._generation += 1
+            self.reloaded_at = time.time()
             self.metrics.record_reload(True)
             log.info("configuration reloaded", extra={"config_file": self.settings.config_file})
         else:

@@ -129,6 +129,10 @@ class Settings:
     A reload must refuse a ``severity.default`` that conflicts with it, as the start did."""
     shutdown_timeout: float = 20.0
     lease_ttl: float = 15.0
+    journal_max_callbacks: int = 1000
+    journal_max_bytes: int = 16 << 20
+    admin_tokens: tuple[str, ...] = field(default=(), repr=False)
+    """Tokens that open the inspector (GET /, /api/v1/); none: only loopback clients."""
     alertmanager_refresh_interval: float = 30.0
     dns_server: str = ""
     config_file: str = ""
@@ -243,6 +247,7 @@ def severity_given(flags: Mapping[str, Any], env: Mapping[str, str]) -> str:
 
 def _settings(values: dict[str, Any], targets: tuple[AlertmanagerTarget, ...], config_path: str) -> Settings:
     tokens = tuple(values.pop("token", ())) + tuple(values.pop("token_file", ()))
+    values["admin_tokens"] = _unique(tuple(values.pop("admin_token", ())) + tuple(values.pop("admin_token_file", ())))
     vendor_tokens = _group(values.pop("vendor_token", ()) + values.pop("vendor_token_file", ()))
     values["allow_cidrs"] = values.pop("allow_cidr", ())
     values["vendor_allow_cidrs"] = _group(values.pop("vendor_allow_cidr", ()))
@@ -352,7 +357,7 @@ def to_json(settings: Settings) -> str:
 def from_json(text: str) -> Settings:
     data = json.loads(text)
     targets = tuple(AlertmanagerTarget(**{**t, "tls": TlsConfig(**t["tls"])}) for t in data.pop("alertmanagers"))
-    for key in ("tokens", "allow_cidrs", "trusted_proxies"):
+    for key in ("tokens", "allow_cidrs", "trusted_proxies", "admin_tokens"):
         data[key] = tuple(data[key])
     for key in ("vendor_tokens", "vendor_allow_cidrs", *map(file_key, SIGNED_PUSH_OPTIONS)):
         data[key] = {vendor: tuple(values) for vendor, values in data[key].items()}

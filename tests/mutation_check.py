@@ -64,7 +64,7 @@ MUTATIONS = [
              "    def ping(self) -> None:\n        self._read(", "    def ping(self) -> None:\n        return (",
              "the SQLite store answers pings while broken"),
     Mutation("ack-before-commit", "bridge/web/ingest.py",
-             "    outcomes = state.store().apply(alerts, now)\n", "    outcomes = []\n",
+             "    outcomes = state.store().apply(alerts, now, record)\n", "    outcomes = []\n",
              "a callback gets its 200 without being stored"),
     Mutation("no-retry-after", "bridge/web/errors.py",
              'RETRY_AFTER = {"Retry-After": "5"}', "RETRY_AFTER: dict[str, str] = {}",
@@ -93,6 +93,15 @@ MUTATIONS = [
     Mutation("smn-signed-with-sha1", "bridge/verify/smn.py",
              'HASHES = {"v1": hashes.SHA256}', 'HASHES = {"v1": hashes.SHA1}',
              "every genuine Huawei message is refused (SMN v1 is SHA256withRSA)"),
+    Mutation("inspector-open-to-all", "bridge/web/admin.py",
+             "    if loopback(peer) and loopback_host(host):\n", "    if True:\n",
+             "the inspector shows payloads to any client when no admin token is configured"),
+    Mutation("refused-flood-evicts-accepted", "bridge/store/sqlite_journal.py",
+             "    over = not record.accepted and (", "    over = False and (",
+             "a flood of refused callbacks pushes every accepted one out of the journal"),
+    Mutation("journal-keeps-secrets", "bridge/web/journal.py",
+             "            text = _JSON_PAIR.sub(_json_pair, text)\n", "            pass\n",
+             "a recorded body shows its signature and token fields"),
 ]
 
 

@@ -78,6 +78,8 @@ class AlertmanagerClient:
         self.target = target
         self.name = target.name
         self.metrics = metrics or Metrics(targets=[target.name])
+        self.rejection_messages: dict[int, str] = {}
+        """After :meth:`send`: what Alertmanager said rejecting each alert, by index in the batch."""
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": f"cloud-alarm-bridge/{__version__}",
                                      "Content-Type": "application/json", **target.headers})
@@ -99,12 +101,15 @@ class AlertmanagerClient:
         (``time.monotonic()``) ends every POST of the call, the halves' too: the delivery lease fences
         them with it, and no POST starts once it has passed.
         """
+        if offset == 0:  # a new batch (a half at offset 0 is split before any alert of the batch is rejected)
+            self.rejection_messages = {}
         try:
             self._post(alerts, self._timeout(deadline))
         except SendError as error:
             if not error.permanent:
                 raise
             if len(alerts) == 1:
+                self.rejection_messages[offset] = str(error)
                 self.metrics.alerts_sent.labels(self.name, "rejected").inc()
                 log.warning("alertmanager rejected an alert", extra={
                     "alertmanager": self.name, "error": str(error), "labels": alerts[0].get("labels")})

@@ -157,13 +157,25 @@ class TargetLoop(threading.Thread):
         self._reachable()
         for index in rejected:
             self.rejected[alerts[index].fingerprint] = alerts[index].seq
+        if rejected:
+            self._remember_rejections([(alerts[i].fingerprint, alerts[i].seq,
+                                        self.client.rejection_messages.get(i, "rejected")) for i in rejected])
         return True
+
+    def _remember_rejections(self, rejected: list[tuple[str, int, str]]) -> None:
+        """For the inspector: what Alertmanager said. Best effort: the batch was delivered, and a store error
+        here must not make it look undelivered (its cursor is advanced next)."""
+        try:
+            self.store.record_rejections(self.name_label, rejected, time.time())
+        except StoreError as exc:
+            log.warning("could not record rejected alerts", extra={"alertmanager": self.name_label,
+                                                                   "error": str(exc)})
 
     def _failed(self, error: SendError, alerts: int) -> None:
         """Back off; the first failure is logged, then a reminder a minute with counts (bridge.logs.Outage)."""
         self.failures += 1
         self.retry_at = time.time() + _backoff(self.failures)
-        self.store.record_failure(self.name_label, time.time())
+        self.store.record_failure(self.name_label, time.time(), str(error))
         self.unreachable.failed(str(error), **({"alerts": alerts} if alerts else {"probe": "GET /api/v2/status"}))
 
     def _reachable(self) -> None:

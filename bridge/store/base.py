@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bridge.model import Alert
+from bridge.store.journal import CallbackRecord, JournalQuery
 
 
 class StoreError(RuntimeError):
@@ -63,6 +64,8 @@ class TargetStats:
     oldest_change_at: float | None
     last_success_at: float | None
     up: bool | None
+    cursor: int | None = field(default=None, compare=False)
+    """The highest sequence number the target has accepted: changes up to it are delivered."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,11 @@ class StoreStats:
 
 
 class Store(Protocol):
-    def apply(self, alerts: Sequence[Alert], now: float) -> list[Outcome]:
+    def apply(self, alerts: Sequence[Alert], now: float, journal: CallbackRecord | None = None) -> list[Outcome]:
         """Record alert changes atomically, in order; raise StoreFull or StoreError.
+
+        ``journal`` is the accepted callback's record for the recent-callbacks journal, committed in the same
+        transaction (with the alerts' outcomes) and rolled back with them.
 
         Near its caps (``max_alerts``, ``max_bytes``) the store first evicts resolved alerts of other
         objects, delivered ones first, oldest first; a recovery of an object it does not know is then
@@ -96,7 +102,38 @@ class Store(Protocol):
         """Mark every change up to ``seq`` as delivered to ``target``."""
         ...
 
-    def record_failure(self, target: str, now: float) -> None: ...
+    def record_failure(self, target: str, now: float, error: str = "") -> None:
+        """The target is down; ``error`` is what its last POST or probe said."""
+        ...
+
+    def target_errors(self, targets: Sequence[str]) -> dict[str, tuple[str, float | None]]:
+        """Each target's last error and its time (``("", None)`` if none)."""
+        ...
+
+    def record_rejections(self, target: str, rejected: Sequence[tuple[str, int, str]], now: float) -> None:
+        """Remember what ``target`` said rejecting alerts: (fingerprint, sequence number, message) each; the
+        newest 1000 per target are kept."""
+        ...
+
+    def rejections(self, targets: Sequence[str]) -> dict[str, dict[str, tuple[int, str, float]]]:
+        """Per target, fingerprint -> (sequence number, message, time) of its remembered rejections."""
+        ...
+
+    def record_callbacks(self, records: Sequence[CallbackRecord]) -> None:
+        """Add records (refused callbacks) to the journal, evicting the oldest beyond its caps."""
+        ...
+
+    def callbacks(self, query: JournalQuery) -> list[CallbackRecord]:
+        """The journal's records, newest first."""
+        ...
+
+    def journal_size(self) -> tuple[int, int]:
+        """How many records the journal holds, and their bytes."""
+        ...
+
+    def lease_holder(self, name: str, now: float) -> tuple[str, float] | None:
+        """Who holds a lease and until when, or None."""
+        ...
 
     def active(self, after: str, limit: int, now: float, resolved_for: float) -> list[StoredAlert]:
         """Alerts to re-send, by fingerprint after ``after``: firing ones, and ones resolved recently."""

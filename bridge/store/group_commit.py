@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bridge.model import Alert
 from bridge.store.base import Outcome
+from bridge.store.journal import CallbackRecord
 
 
 @dataclass
@@ -16,6 +17,8 @@ class PendingApply:
 
     alerts: Sequence[Alert]
     now: float
+    journal: Sequence[CallbackRecord] = ()
+    """Journal records committed with the alerts (an accepted callback's own record, or refused ones)."""
     outcomes: list[Outcome] | None = None
     error: BaseException | None = None
     finished: bool = False
@@ -38,8 +41,8 @@ class GroupCommit:
         self._queue: list[PendingApply] = []
         self._committing = False
 
-    def apply(self, alerts: Sequence[Alert], now: float) -> list[Outcome]:
-        mine = PendingApply(alerts, now)
+    def apply(self, alerts: Sequence[Alert], now: float, journal: Sequence[CallbackRecord] = ()) -> list[Outcome]:
+        mine = PendingApply(alerts, now, journal)
         with self._ready:
             self._queue.append(mine)
             while self._committing and not mine.finished:

@@ -25,6 +25,8 @@ Keys, under a prefix (``?prefix=``, default ``cab:``):
 ``seq``, ``count``  strings     the last sequence number; the number of alerts (capacity)
 ``bytes``           string      what the alerts' labels, annotations and URLs take (capacity)
 ``lease:<name>``    string      the lease holder, expiring by Redis' own clock (``PX``)
+``journal...``      several     the recent-callbacks journal (lua/journal_prelude.lua)
+``rejected:<am>``   hash        fingerprint -> what the Alertmanager said rejecting it (and ``rejected_at:``)
 ==================  ==========  ==============================================================
 """
 
@@ -44,12 +46,14 @@ from redis.sentinel import Sentinel
 
 from bridge.model import AlarmState, Alert
 from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
+from bridge.store.journal import DEFAULT_JOURNAL, REJECTIONS_KEPT, CallbackRecord, JournalCaps, JournalQuery
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _LUA = Path(__file__).with_name("lua")
-_PRELUDES = {"apply": ("drop", "prelude"), "expire": ("drop", "prelude"), "forget": ("drop",),
+_PRELUDES = {"apply": ("drop", "prelude", "journal_prelude"), "journal": ("journal_prelude",),
+             "expire": ("drop", "prelude"), "forget": ("drop",),
              "purge": ("drop",), "changes": ("read_prelude",), "active": ("read_prelude",)}
 """Scripts that start with shared Lua: deleting alerts and counting bytes, the writing scripts' helpers, or
 the reading scripts' ``read``."""
@@ -61,7 +65,8 @@ def _load_script(name: str) -> str:
 
 
 SCRIPTS = {name: _load_script(name) for name in ("apply", "expire", "forget", "purge", "register", "advance",
-                                                 "failure", "changes", "active", "stats", "lease", "release")}
+                                                 "failure", "changes", "active", "stats", "lease", "release",
+                                                 "journal", "journal_list")}
 """Every mutation and read is one script in bridge/store/lua/, which Redis runs atomically."""
 
 FIELDS = ("fingerprint", "object_key", "vendor", "labels", "annotations", "generator_url", "state",
@@ -85,11 +90,12 @@ class RedisStore:
     """The store in Redis, shared by every replica; see the module docstring for the keys."""
 
     def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, max_alerts: int = 0,
-                 max_bytes: int = 0) -> None:
+                 max_bytes: int = 0, journal: JournalCaps = DEFAULT_JOURNAL) -> None:
         self.client = client
         self.prefix = prefix
         self.max_alerts = max_alerts
         self.max_bytes = max_bytes
+        self.journal_caps = journal
         def register(name: str) -> Any:
             return client.register_script(SCRIPTS[name])
 
@@ -98,9 +104,11 @@ class RedisStore:
         self._failure, self._changes = register("failure"), register("changes")
         self._active, self._stats, self._purge = register("active"), register("stats"), register("purge")
         self._lease, self._release = register("lease"), register("release")
+        self._journal, self._journal_list = register("journal"), register("journal_list")
 
     @classmethod
-    def from_url(cls, url: str, *, max_alerts: int = 0, max_bytes: int = 0) -> RedisStore:
+    def from_url(cls, url: str, *, max_alerts: int = 0, max_bytes: int = 0,
+                 journal: JournalCaps = DEFAULT_JOURNAL) -> RedisStore:
         """``redis://[user:pass@]host:port/db``, ``rediss://`` (TLS) or ``redis+sentinel://``.
 
         ``?prefix=`` names the key prefix; other query parameters are redis-py's (``socket_timeout``,
@@ -113,13 +121,13 @@ class RedisStore:
         rest = urlencode([(k, v) for k, v in query if k != "prefix"])
         if parts.scheme == "redis+sentinel":
             return cls(_sentinel_client(parts, dict(parse_qsl(rest))), prefix=prefix, max_alerts=max_alerts,
-                       max_bytes=max_bytes)
+                       max_bytes=max_bytes, journal=journal)
         plain = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment))
         try:
             client = redis.Redis.from_url(plain, **_CONNECTION_DEFAULTS)
         except ValueError as exc:
             raise ValueError(f"invalid redis store URL: {exc}") from None
-        return cls(client, prefix=prefix, max_alerts=max_alerts, max_bytes=max_bytes)
+        return cls(client, prefix=prefix, max_alerts=max_alerts, max_bytes=max_bytes, journal=journal)
 
     def _call(self, script: Callable[..., T], *args: object, keys: Sequence[str] = ()) -> T:
         try:
@@ -128,10 +136,14 @@ class RedisStore:
             raise StoreError(f"redis: {exc}") from exc
 
     # --- the request path -------------------------------------------------------------------
-    def apply(self, alerts: Sequence[Alert], now: float) -> list[Outcome]:
+    def apply(self, alerts: Sequence[Alert], now: float, journal: CallbackRecord | None = None) -> list[Outcome]:
+        record = journal.to_json() if journal is not None and self.journal_caps.enabled else ""
         if not alerts:
+            if record:
+                self.record_callbacks([journal])  # type: ignore[list-item]
             return []
-        args: list[object] = [_time(now), self.max_alerts, self.max_bytes]
+        args: list[object] = [_time(now), self.max_alerts, self.max_bytes, *self._jcaps(),
+                              journal.vendor if journal else "", record]
         for alert in alerts:
             args += _alert_args(alert)
         *result, evicted = self._call(self._apply, *args)
@@ -140,6 +152,40 @@ class RedisStore:
         if result == [b"full"]:
             raise StoreFull(Caps(self.max_alerts, self.max_bytes).full_message)
         return [Outcome(value.decode()) for value in result]
+
+    def _jcaps(self) -> tuple[int, int, int, int]:
+        caps = self.journal_caps
+        return caps.max_callbacks, caps.max_bytes, caps.refused_callbacks, caps.refused_bytes
+
+    def record_callbacks(self, records: Sequence[CallbackRecord]) -> None:
+        if not records or not self.journal_caps.enabled:
+            return
+        args: list[object] = [*self._jcaps()]
+        for record in records:
+            args += [record.vendor, record.outcome, record.to_json()]
+        self._call(self._journal, *args)
+
+    def callbacks(self, query: JournalQuery) -> list[CallbackRecord]:
+        """Pages through the newest records, filtering here: the journal holds at most a few thousand."""
+        found: list[CallbackRecord] = []
+        before = "+inf" if query.before is None else str(query.before)
+        while len(found) < query.limit:
+            page = self._call(self._journal_list, before, 200)
+            for record_id, vendor, outcome, text, outcomes in page:
+                if query.selects(_text(vendor), _text(outcome)):
+                    found.append(CallbackRecord.from_stored(int(record_id), _text(text), _text(outcomes)))
+            if len(page) < 200:
+                break
+            before = _text(page[-1][0])
+        return found[:query.limit]
+
+    def journal_size(self) -> tuple[int, int]:
+        try:
+            count, size = self.client.pipeline().zcard(f"{self.prefix}journal").get(
+                f"{self.prefix}journal_bytes").execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"redis: {exc}") from exc
+        return int(count), int(size or 0)
 
     # --- delivery ---------------------------------------------------------------------------
     def register_targets(self, targets: Sequence[str]) -> None:
@@ -151,8 +197,56 @@ class RedisStore:
     def advance(self, target: str, seq: int, now: float) -> None:
         self._call(self._advance, target, seq, _time(now))
 
-    def record_failure(self, target: str, now: float) -> None:
-        self._call(self._failure, target)
+    def record_failure(self, target: str, now: float, error: str = "") -> None:
+        self._call(self._failure, target, _time(now), error)
+
+    def target_errors(self, targets: Sequence[str]) -> dict[str, tuple[str, float | None]]:
+        found = {}
+        for name in targets:
+            try:
+                error, at = self.client.hmget(f"{self.prefix}targets", f"error:{name}", f"error_at:{name}")
+            except redis.RedisError as exc:
+                raise StoreError(f"redis: {exc}") from exc
+            found[name] = (_text(error or b""), _float(at or b""))
+        return found
+
+    def record_rejections(self, target: str, rejected: Sequence[tuple[str, int, str]], now: float) -> None:
+        """``rejected:<target>`` hash (fingerprint -> seq, time, message) beside ``rejected_at:<target>``, a sorted
+        set by time that keeps it to the newest REJECTIONS_KEPT."""
+        index, values = f"{self.prefix}rejected_at:{target}", f"{self.prefix}rejected:{target}"
+        try:
+            with self.client.pipeline() as pipe:
+                for fingerprint, seq, message in rejected:
+                    pipe.zadd(index, {fingerprint: now})
+                    pipe.hset(values, fingerprint, f"{seq}\n{_time(now)}\n{message}")
+                pipe.zrange(index, 0, -REJECTIONS_KEPT - 1)
+                old = pipe.execute()[-1]
+                if old:
+                    self.client.pipeline().zrem(index, *old).hdel(values, *old).execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"redis: {exc}") from exc
+
+    def rejections(self, targets: Sequence[str]) -> dict[str, dict[str, tuple[int, str, float]]]:
+        found: dict[str, dict[str, tuple[int, str, float]]] = {}
+        for name in targets:
+            try:
+                stored = self.client.hgetall(f"{self.prefix}rejected:{name}")
+            except redis.RedisError as exc:
+                raise StoreError(f"redis: {exc}") from exc
+            found[name] = {}
+            for fingerprint, value in stored.items():
+                seq, at, message = _text(value).split("\n", 2)
+                found[name][_text(fingerprint)] = (int(seq), message, float(at))
+        return found
+
+    def lease_holder(self, name: str, now: float) -> tuple[str, float] | None:
+        """The holder and when its lease ends (by this process' clock: Redis times it)."""
+        key = f"{self.prefix}lease:{name}"
+        try:
+            owner, ttl = self.client.pipeline().get(key).pttl(key).execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"redis: {exc}") from exc
+        return (_text(owner), now + max(ttl, 0) / 1000) if owner else None
 
     def active(self, after: str, limit: int, now: float, resolved_for: float) -> list[StoredAlert]:
         firing, resolved = self._call(self._active, after, limit, _time(now - resolved_for))
@@ -199,8 +293,8 @@ class RedisStore:
             if int(value):
                 by_state[(vendor, state)] = int(value)
         stats = {_text(name): TargetStats(int(backlog), _float(oldest), _float(success),
-                                          None if not up else up == b"1")
-                 for name, success, up, backlog, oldest in per_target}
+                                          None if not up else up == b"1", int(cursor))
+                 for name, success, up, backlog, oldest, cursor in per_target}
         return StoreStats(by_state, sum(by_state.values()), stats, int(size))
 
     def ping(self) -> None:

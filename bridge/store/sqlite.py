@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -20,8 +21,11 @@ from pathlib import Path
 
 from bridge.model import AlarmState, Alert
 from bridge.store import sqlite_capacity as capacity
+from bridge.store import sqlite_journal as journal_table
 from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreStats, TargetStats
 from bridge.store.group_commit import GroupCommit, PendingApply
+from bridge.store.journal import DEFAULT_JOURNAL, CallbackRecord, JournalCaps
+from bridge.store.sqlite_journal import InspectorTables, add_target_error_columns
 from bridge.store.sqlite_paths import unusable_directory, unwritable_because
 
 SCHEMA = """
@@ -57,14 +61,17 @@ INSERT OR IGNORE INTO counters SELECT 'bytes', coalesce(sum(SIZE), 0) FROM alert
 WRITER_LOCK_TIMEOUT = 10.0
 """How long a write waits for another writer, as SQLite's own busy timeout did before."""
 
+log = logging.getLogger(__name__)
 _COLUMNS = "fingerprint, labels, annotations, generator_url, state, starts_at, ends_at, event_at, " \
            "expires_at, seq, changed_at, object_key"
 
 
-class SqliteStore:
-    def __init__(self, path: Path, *, max_alerts: int = 0, max_bytes: int = 0, synchronous: str = "FULL") -> None:
+class SqliteStore(InspectorTables):
+    def __init__(self, path: Path, *, max_alerts: int = 0, max_bytes: int = 0, synchronous: str = "FULL",
+                 journal: JournalCaps = DEFAULT_JOURNAL) -> None:
         self.path = path
         self.caps = Caps(max_alerts, max_bytes)
+        self.journal_caps = journal
         self._synchronous = synchronous
         self._local = threading.local()
         self._group = GroupCommit(self._commit_all)
@@ -73,16 +80,18 @@ class SqliteStore:
         except OSError as exc:
             raise StoreError(f"cannot create the directory {path.parent}: {unusable_directory(exc)}") from None
         try:
-            self._db().executescript(SCHEMA)  # idempotent; executescript manages its own transaction
+            self._db().executescript(SCHEMA + journal_table.SCHEMA)  # idempotent; its own transaction
+            add_target_error_columns(self._db())
         except sqlite3.Error as exc:
             raise StoreError(f"cannot initialise {path}: {exc}{unwritable_because(path)}") from exc
 
     @classmethod
-    def from_url(cls, url: str, *, max_alerts: int = 0, max_bytes: int = 0) -> SqliteStore:
+    def from_url(cls, url: str, *, max_alerts: int = 0, max_bytes: int = 0,
+                 journal: JournalCaps = DEFAULT_JOURNAL) -> SqliteStore:
         path = url.removeprefix("sqlite:///")
         if not path:
             raise ValueError("sqlite store URL names no file: use sqlite:///data/bridge.db")
-        return cls(Path(path), max_alerts=max_alerts, max_bytes=max_bytes)
+        return cls(Path(path), max_alerts=max_alerts, max_bytes=max_bytes, journal=journal)
 
     # Connections are per thread (gunicorn threads, delivery threads) and opened after fork.
     def _db(self) -> sqlite3.Connection:
@@ -92,6 +101,7 @@ class SqliteStore:
                 db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=True)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(f"PRAGMA synchronous={self._synchronous}")
+                journal_table.attach(db, self.path)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open {self.path}: {exc}{unwritable_because(self.path)}") from exc
             self._local.db = db
@@ -153,8 +163,9 @@ class SqliteStore:
             raise StoreError(f"sqlite: {exc}") from exc
 
     # --- the request path -------------------------------------------------------------------
-    def apply(self, alerts: Sequence[Alert], now: float) -> list[Outcome]:
-        return self._group.apply(alerts, now)
+    def apply(self, alerts: Sequence[Alert], now: float, journal: CallbackRecord | None = None) -> list[Outcome]:
+        records = (journal,) if journal is not None and self.journal_caps.enabled else ()
+        return self._group.apply(alerts, now, records)
 
     def _commit_all(self, batch: list[PendingApply]) -> None:
         """One transaction for the whole batch; each caller's changes in a savepoint of their own."""
@@ -170,7 +181,20 @@ class SqliteStore:
         except Exception as exc:  # handed to the caller whose change it is, not the others
             db.execute("ROLLBACK TO callback")
             pending.error = StoreError(f"sqlite: {exc}") if isinstance(exc, sqlite3.Error) else exc
+        else:
+            self._journal(db, pending)
         db.execute("RELEASE callback")
+
+    def _journal(self, db: sqlite3.Connection, pending: PendingApply) -> None:
+        """Record the journal entries; a failure here loses the record, never the callback's alerts."""
+        for record in pending.journal:
+            db.execute("SAVEPOINT journal")
+            try:
+                journal_table.insert(db, self.journal_caps, record, pending.outcomes if record.accepted else ())
+            except sqlite3.Error as exc:
+                db.execute("ROLLBACK TO journal")
+                log.warning("could not record a callback in the journal", extra={"error": str(exc)})
+            db.execute("RELEASE journal")
 
     def _apply_one(self, db: sqlite3.Connection, alert: Alert, now: float) -> Outcome:
         fingerprint = alert.fingerprint
@@ -291,9 +315,10 @@ class SqliteStore:
             db.execute("UPDATE targets SET cursor = max(cursor, ?), last_success = ?, up = 1 WHERE name = ?",
                        (seq, now, target))
 
-    def record_failure(self, target: str, now: float) -> None:
+    def record_failure(self, target: str, now: float, error: str = "") -> None:
         with self._transaction() as db:
-            db.execute("UPDATE targets SET up = 0 WHERE name = ?", (target,))
+            db.execute("UPDATE targets SET up = 0, last_error = ?, last_error_at = ? WHERE name = ?",
+                       (error, now, target))
 
     def active(self, after: str, limit: int, now: float, resolved_for: float) -> list[StoredAlert]:
         rows = self._read(f"SELECT {_COLUMNS} FROM alerts WHERE fingerprint > ?"
@@ -351,7 +376,7 @@ class SqliteStore:
                 continue
             cursor, last_success, up = found[0]
             backlog, oldest = self._read("SELECT count(*), min(changed_at) FROM alerts WHERE seq > ?", (cursor,))[0]
-            per_target[name] = TargetStats(backlog, oldest, last_success, None if up is None else bool(up))
+            per_target[name] = TargetStats(backlog, oldest, last_success, None if up is None else bool(up), cursor)
         (size,) = self._read("SELECT value FROM counters WHERE name = 'bytes'")[0]
         return StoreStats(by_state, sum(by_state.values()), per_target, size)
 

@@ -16,9 +16,12 @@ from bridge.rules.loading import rules_for
 from bridge.settings import Settings, discovered
 from bridge.store import Store
 from bridge.vendors import VENDORS
+from bridge.web.admin import inspector_headers
+from bridge.web.api import api
 from bridge.web.errors import answer_http_error, answer_unexpected
 from bridge.web.ingest import callbacks
 from bridge.web.ops import ops
+from bridge.web.page import page
 from bridge.web.state import AppState
 
 
@@ -43,9 +46,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None, rul
                                                                       rules_generation), metrics)
     app.register_blueprint(callbacks)
     app.register_blueprint(ops)
+    app.register_blueprint(api)
+    app.register_blueprint(page)
     app.register_error_handler(HTTPException, answer_http_error)
     app.register_error_handler(Exception, answer_unexpected)
     app.after_request(_security_headers)
+    app.after_request(inspector_headers)  # one CSP for every answer: the page's, /api/v1/'s and the rest
     return app
 
 

@@ -97,7 +97,7 @@ def too_large_message() -> str:
 
 def not_found_message() -> str:
     return (f"no such endpoint; callbacks go to POST /callbacks/<vendor>, vendors: {', '.join(VENDORS)}; "
-            "operators: /metrics, /-/healthy, /-/ready, POST /-/reload")
+            "operators: the inspector at /, /api/v1/, /metrics, /-/healthy, /-/ready, POST /-/reload")
 
 
 def answer_http_error(error: HTTPException) -> Response:

@@ -27,6 +27,7 @@ from bridge.web.errors import (
     error_response,
     undecodable_query,
 )
+from bridge.web.journal import callback_record
 from bridge.web.state import app_state
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def check_request_line() -> None:
 def receive(vendor_name: str) -> Response:
     vendor = VENDORS.get(vendor_name)
     if vendor is None:
+        g.journal_vendor, g.journal_outcome = vendor_name[:64], "unknown_vendor"  # a wrong URL in a console
         return error_response(404, f"unknown vendor {vendor_name!r}; known: {', '.join(VENDORS)}")
     g.vendor = vendor_name
     started = time.monotonic()
@@ -60,8 +62,10 @@ def receive(vendor_name: str) -> Response:
         # disconnect): a slow or stalled sender
         raise Refusal(408, "timeout", "the request body did not arrive in time") from None
     if not body.strip():
+        g.journal_outcome = "url_check"  # the journal shows that the console's check got through
         return jsonify(vendor.empty_reply(request.args))  # the console's URL check
     g.ingest_started = started
+    g.body = body  # recorded in the journal whatever becomes of it, a refused signature too
     gate = state.gates.get(vendor_name)
     if gate is not None:  # a signed push: nothing is done with it before its signature is checked
         envelope = gate.admit(body)
@@ -76,7 +80,8 @@ def receive(vendor_name: str) -> Response:
         return jsonify(parsed.reply)
     alerts = pipeline.to_alerts(parsed.alarms, state.rules.current(), state.limits, now,
                                 state.metrics.count_template_error)
-    outcomes = state.store().apply(alerts, now)
+    record = callback_record(vendor_name, "accepted", 200, "", body, alerts, now, state.secrets)
+    outcomes = state.store().apply(alerts, now, record)
     g.outcome = "accepted"
     dropped = sum(alert.resolve_only for alert in alerts)
     if dropped:
@@ -127,6 +132,11 @@ def count_outcome(response: Response) -> Response:
     """Count each callback's outcome, whether it was taken or refused, and time those that were ingested."""
     vendor, outcome = g.get("vendor"), g.get("outcome")
     state = app_state()
+    journal_vendor, journal_outcome = vendor or g.get("journal_vendor"), outcome or g.get("journal_outcome")
+    if journal_vendor and journal_outcome and journal_outcome != "accepted":  # an accepted one is recorded with
+        state.journal.add(callback_record(journal_vendor, journal_outcome,  # its alerts, in their transaction
+                                          response.status_code, _error_of(response), g.get("body", b""), (),
+                                          time.time(), state.secrets))
     if vendor and outcome:
         state.metrics.callbacks.labels(vendor, outcome).inc()
         request.environ.setdefault(ACCESS_FIELDS, {"vendor": vendor})["outcome"] = outcome
@@ -134,3 +144,9 @@ def count_outcome(response: Response) -> Response:
     if started is not None and outcome:  # an unexpected error (a 500) is logged, not timed
         state.metrics.callback_duration.labels(vendor).observe(time.monotonic() - started)
     return response
+
+
+def _error_of(response: Response) -> str:
+    """The message a refusal answered with (``{"error": ...}``)."""
+    body = response.get_json(silent=True) if response.is_json else None
+    return str(body.get("error", "")) if isinstance(body, dict) else ""

@@ -11,10 +11,11 @@ from bridge.mapping.limits import Limits
 from bridge.metrics import Metrics, StoreCollector
 from bridge.reload import RulesInForce
 from bridge.settings import Settings
-from bridge.store import Store, open_store
+from bridge.store import JournalCaps, Store, open_store
 from bridge.vendors import VENDORS
 from bridge.verify.gate import Gate, GateSettings, gates_for
 from bridge.web.auth import Guard
+from bridge.web.journal import RefusedWriter
 
 
 def signed_gates(settings: Settings) -> dict[str, Gate]:
@@ -36,8 +37,12 @@ class AppState:
         self.metrics = metrics
         self._store = store
         self._lock = threading.Lock()
-        targets = TargetSet(settings.alertmanagers, settings.alertmanager_refresh_interval,
-                            Resolver(settings.dns_server))
+        self.journal = RefusedWriter(self.store)
+        self.secrets = tuple(dict.fromkeys((*settings.tokens, *settings.admin_tokens,
+                                            *(t for ts in settings.vendor_tokens.values() for t in ts))))
+        """Every token the bridge knows: redacted wherever a recorded callback shows one."""
+        self.targets = targets = TargetSet(settings.alertmanagers, settings.alertmanager_refresh_interval,
+                                           Resolver(settings.dns_server))
         self.collector = StoreCollector(self.store, lambda: [t.name for t in targets.current()],
                                         settings.store_max_alerts, settings.store_max_bytes,
                                         targets.discovered_counts)
@@ -47,7 +52,9 @@ class AppState:
             with self._lock:
                 if self._store is None:
                     self._store = open_store(self.settings.store, max_alerts=self.settings.store_max_alerts,
-                                             max_bytes=self.settings.store_max_bytes)
+                                             max_bytes=self.settings.store_max_bytes,
+                                             journal=JournalCaps(self.settings.journal_max_callbacks,
+                                                                 self.settings.journal_max_bytes))
         return self._store
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bridge.store import Store
+from bridge.store.journal import DEFAULT_JOURNAL, JournalCaps
 from bridge.store.redis import RedisStore
 from bridge.store.sqlite import SqliteStore
 from tests.harness.redis_server import RedisServer
@@ -24,12 +25,14 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
     opened: list[Store] = []
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
 
-    def make(max_alerts: int = 0, max_bytes: int = 0) -> Store:
+    def make(max_alerts: int = 0, max_bytes: int = 0, journal: JournalCaps = DEFAULT_JOURNAL) -> Store:
         if request.param == "sqlite":
-            store: Store = SqliteStore(tmp_path / "bridge.db", max_alerts=max_alerts, max_bytes=max_bytes)
+            store: Store = SqliteStore(tmp_path / "bridge.db", max_alerts=max_alerts, max_bytes=max_bytes,
+                                       journal=journal)
         else:
             server: RedisServer = request.getfixturevalue("redis_server")
-            store = RedisStore.from_url(f"{server.url}?prefix={prefix}", max_alerts=max_alerts, max_bytes=max_bytes)
+            store = RedisStore.from_url(f"{server.url}?prefix={prefix}", max_alerts=max_alerts, max_bytes=max_bytes,
+                                        journal=journal)
         opened.append(store)
         return store
 

@@ -6,9 +6,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver import Chrome
 
 from tests.harness.alertmanager import Alertmanager
 from tests.harness.bridge_process import Bridge
+from tests.harness.browser import start_chromium
 
 
 @pytest.fixture
@@ -51,3 +53,11 @@ def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ale
     yield am, bridge
     bridge.stop()
     am.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chrome]:
+    """One headless Chromium for every page test of the run (starting one costs about a second)."""
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()

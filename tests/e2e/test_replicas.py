@@ -85,6 +85,14 @@ def test_any_replica_accepts_callbacks_and_a_recovery_elsewhere_resolves_for_goo
             assert alertmanager.alerts() == [], "a replica re-fired a resolved alert"
             time.sleep(0.25)
         assert sum(len(lease_holders(r)) for r in replicas) == 1  # one deliverer all along
+        # the inspector of any replica shows every replica's callbacks: the journal is in the shared store
+        listed = requests.get(f"{replicas[0].url}/api/v1/callbacks", params={"vendor": "kingsoft", "limit": 1000},
+                              timeout=5).json()["callbacks"]
+        seen = {(alert["labels"]["host"], alert["state"]) for record in listed for alert in record["alerts"]}
+        assert {(name, state) for name in names for state in ("firing", "resolved")} <= seen
+        status = requests.get(f"{replicas[2].url}/api/v1/status", timeout=5).json()
+        assert status["store"]["type"] == "redis"
+        assert status["store"]["lease_holder"].rpartition(":")[2] == str(holder(replicas).port)
     finally:
         stop_all(replicas)
 

@@ -22,12 +22,13 @@ class Bridge:
 
     def __init__(self, workdir: Path, alertmanager_urls: list[str], *args: str,
                  env: dict[str, str] | None = None, port: int | None = None,
-                 store: str | None = None) -> None:
+                 store: str | None = None, host: str = "127.0.0.1") -> None:
+        """``host``: the address to listen on; ``url`` reaches it over loopback unless it is one address only."""
         self.workdir = workdir
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.port}"
         self.store = store or f"sqlite:///{workdir}/bridge.db"
-        self.argv = [BRIDGE, "serve", f"--listen=127.0.0.1:{self.port}", f"--store={self.store}",
+        self.argv = [BRIDGE, "serve", f"--listen={host}:{self.port}", f"--store={self.store}",
                      "--workers=2", *[f"--alertmanager-url={u}" for u in alertmanager_urls], *args]
         self.env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"metrics-{self.port}"),
                     **(env or {})}

@@ -16,6 +16,7 @@ class RecordingClient:
         self.posts: list[list[dict[str, Any]]] = []
         self.timeouts: list[float | None] = []
         self.probes = 0
+        self.rejection_messages: dict[int, str] = {}
 
     def send(self, alerts: list[dict[str, Any]], offset: int = 0, deadline: float | None = None) -> list[int]:
         self.posts.append(list(alerts))

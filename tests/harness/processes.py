@@ -18,6 +18,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def non_loopback_address() -> str:
+    """This machine's address on its first non-loopback interface: a client there is not on loopback."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect(("192.0.2.1", 9))  # a route lookup only: UDP connect sends nothing
+            address = sock.getsockname()[0]
+    except OSError:  # no route at all: any address of the host's interfaces
+        found = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=False).stdout.split()
+        address = next((a for a in found if "." in a and not a.startswith("127.")), "127.0.0.1")
+    if address.startswith("127."):
+        raise AssertionError("this machine has no non-loopback IPv4 address to test remote clients from")
+    return address
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
              message: str = "condition") -> Any:
     """Poll until ``predicate`` returns something truthy; fail with ``message`` at the deadline."""

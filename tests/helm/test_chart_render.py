@@ -123,6 +123,33 @@ def test_an_existing_secret_replaces_the_generated_one(render):
     assert "cloud-alarm-tokens" in rendered.notes and "callback-token" in rendered.notes
 
 
+def test_without_an_admin_token_the_inspector_stays_loopback_only(render):
+    rendered = render()
+    assert "admin_token_file" not in rendered.bridge_config()
+    assert "admin-token" not in str(_projected_sources(rendered))
+
+
+def test_an_admin_token_in_values_is_kept_in_the_secret_and_mounted_as_the_admin_token_file(render):
+    rendered = render({"admin": {"token": "admin-secret-1"}})
+    assert rendered.secret_value(fullname(), "admin-token") == "admin-secret-1"
+    assert rendered.bridge_config()["admin_token_file"] == "/etc/cloud-alarm-bridge-secrets/admin-token"
+    item = {"key": "admin-token", "path": "admin-token"}
+    assert {"secret": {"name": fullname(), "items": [item]}} in _projected_sources(rendered)
+    assert "admin-secret-1" not in str(rendered.one("Deployment"))
+
+
+def test_an_existing_admin_secret_is_mounted_even_beside_an_existing_callback_secret(render):
+    values = load_values(CHART_DIR / "ci" / "existing-secret-values.yaml")
+    rendered = render({**values, "admin": {"existingSecret": "inspector", "existingSecretKey": "token"}})
+    assert rendered.all("Secret") == []
+    item = {"key": "token", "path": "admin-token"}
+    assert {"secret": {"name": "inspector", "items": [item]}} in _projected_sources(rendered)
+    assert rendered.bridge_config()["admin_token_file"] == "/etc/cloud-alarm-bridge-secrets/admin-token"
+    with_token = render({**values, "admin": {"token": "admin-secret-1"}})
+    [secret] = with_token.all("Secret")
+    assert set(secret["data"]) == {"admin-token"}  # the callback token stays in its existing Secret
+
+
 def test_a_config_change_rolls_the_pods(render):
     def checksum(values):
         pod = render(values).one("Deployment")["spec"]["template"]

@@ -92,6 +92,16 @@ def test_it_posts_to_api_v2_under_the_path_prefix_with_tenant_and_basic_auth(ser
     assert len(request["alerts"]) == 2
 
 
+def test_it_keeps_what_alertmanager_said_rejecting_each_alert_of_the_last_batch(server, client) -> None:
+    url, recorder = server
+    recorder.reply = reject_bad
+    am = client(AlertmanagerTarget(url=url))
+    assert am.send(alerts(8, bad={0, 5})) == [0, 5]
+    assert set(am.rejection_messages) == {0, 5}
+    assert am.rejection_messages[5].startswith("HTTP 422: ") and "invalid label set" in am.rejection_messages[5]
+    assert am.send(alerts(2)) == [] and am.rejection_messages == {}  # the next batch starts afresh
+
+
 def test_it_sends_a_bearer_token(server, client) -> None:
     url, recorder = server
     client(AlertmanagerTarget(url=url, bearer_token="tok")).send(alerts(1))

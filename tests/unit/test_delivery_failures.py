@@ -93,6 +93,9 @@ def test_an_alert_alertmanager_rejected_is_not_resent_until_it_changes(tmp_path:
     sent = [h for p in client.posts for h in hosts(p)]
     assert sent.count("bad") == 1, sent  # the sweep skipped it: sending it again would be rejected again
     assert sent.count("good") == 2  # as a change, and in the sweep
+    rejected = store.rejections([target_loop.name_label])[target_loop.name_label]
+    [bad] = [s for s in store.active("", 10, now, 1e12) if s.alert.labels["host"] == "bad"]
+    assert rejected == {bad.fingerprint: (bad.seq, "rejected", rejected[bad.fingerprint][2])}  # for the inspector
     client.posts.clear()
     recovered = Alert(labels={"alertname": "a", "host": "bad"}, annotations={}, state=AlarmState.RESOLVED,
                       starts_at=now, event_at=now + 10, ends_at=now + 10)

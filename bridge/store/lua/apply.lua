@@ -1,6 +1,9 @@
--- ARGV: prefix, now, max_alerts, max_bytes, then 13 values per alert (see RedisStore._alert_args).
--- Appended to prelude.lua, whose locals and helpers it uses.
+-- ARGV: prefix, now, max_alerts, max_bytes, the journal's 4 caps, the callback's vendor and journal record
+-- ('' for none), then 13 values per alert (see RedisStore._alert_args).
+-- Appended to prelude.lua and journal_prelude.lua, whose locals and helpers it uses.
 local max_alerts, max_bytes = num(ARGV[3]), num(ARGV[4])
+local JCAPS = {num(ARGV[5]), num(ARGV[6]), num(ARGV[7]), num(ARGV[8])}
+local FIRST_ALERT = 11
 local count = num(redis.call('GET', P .. 'count') or '0')
 local added = 0
 local objects = {}
@@ -107,7 +110,7 @@ end
 local ALERT = {'fingerprint', 'object_key', 'vendor', 'labels', 'annotations', 'generator_url', 'state',
                'starts_at', 'ends_at', 'event_at', 'expires_at', 'resolve_only', 'former_key'}
 local incoming = {}
-for i = 5, #ARGV, #ALERT do
+for i = FIRST_ALERT, #ARGV, #ALERT do
   local a = {}
   for j, name in ipairs(ALERT) do a[name] = ARGV[i + j - 1] end
   incoming[#incoming + 1] = a
@@ -186,5 +189,6 @@ for _, a in ipairs(incoming) do
 end
 flush()
 if added > 0 then redis.call('INCRBY', P .. 'count', added) end
+if ARGV[10] ~= '' then journal_add(P, JCAPS, ARGV[9], 'accepted', ARGV[10], table.concat(outcomes, ',')) end
 outcomes[#outcomes + 1] = evicted
 return outcomes

@@ -1,4 +1,4 @@
--- ARGV: prefix, target names. Per target: cursor, last success, up, backlog, time of the oldest change.
+-- ARGV: prefix, target names. Per target: name, last success, up, backlog, time of the oldest change, cursor.
 local P = ARGV[1]
 local targets = {}
 for i = 2, #ARGV do
@@ -10,7 +10,7 @@ for i = 2, #ARGV do
     local oldest_at = ''
     if oldest[1] then oldest_at = redis.call('HGET', P .. 'alert:' .. oldest[1], 'changed_at') or '' end
     targets[#targets + 1] = {t, values[2] or '', values[3] or '',
-                             redis.call('ZCOUNT', P .. 'changes', after, '+inf'), oldest_at}
+                             redis.call('ZCOUNT', P .. 'changes', after, '+inf'), oldest_at, values[1]}
   end
 end
 return {redis.call('HGETALL', P .. 'counts'), targets, redis.call('GET', P .. 'bytes') or '0'}

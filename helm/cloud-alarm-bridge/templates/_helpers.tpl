@@ -154,6 +154,9 @@ upgrade for nothing. Empty when the chart creates no Secret from values.
 {{- if not .Values.auth.existingSecret }}
 {{- $_ := set $inputs "token" .Values.auth.token }}
 {{- end }}
+{{- if and .Values.admin.token (not .Values.admin.existingSecret) }}
+{{- $_ := set $inputs "adminToken" .Values.admin.token }}
+{{- end }}
 {{- if and (eq .Values.store.type "redis") (not .Values.store.redis.existingSecret) .Values.store.redis.password }}
 {{- $_ := set $inputs "redisPassword" .Values.store.redis.password }}
 {{- end }}
@@ -288,6 +291,9 @@ whose URL carries the password from a Secret (a change to it changes the pod tem
 }}
 {{- with .Values.bridge.allowTopics }}
 {{- $_ := set $cfg "allow_topics" . }}
+{{- end }}
+{{- if or .Values.admin.existingSecret .Values.admin.token }}
+{{- $_ := set $cfg "admin_token_file" (printf "%s/admin-token" $secretsDir) }}
 {{- end }}
 {{- with (include "cloud-alarm-bridge.alertmanagerUrls" . | fromYaml).urls }}
 {{- $_ := set $cfg "alertmanager_urls" . }}

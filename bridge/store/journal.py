@@ -1,0 +1,128 @@
+"""The recent-callbacks journal: what each cloud sent and what it became, kept in the store so that every
+replica sharing a Redis store shows all of them.
+
+Bounded twice: the newest ``max_callbacks`` records and ``max_bytes`` bytes, whichever is smaller, and
+within that, refused callbacks (bad token, bad body, ...) may take at most a quarter of either. A flood of
+unauthorized garbage then evicts refused records and at most a quarter of the accepted ones, never all
+of them: what an operator looks for first (the callbacks that did become alerts) stays visible.
+
+A record is written with the callback's alarm changes, in the same transaction (no second commit), when
+the callback is accepted; a refused one is written afterwards, best effort (see bridge.web.journal).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+REFUSED_SHARE = 4
+"""Refused callbacks may fill at most 1/REFUSED_SHARE of the journal's count and bytes."""
+ACCEPTED = "accepted"
+NOT_REFUSED = (ACCEPTED, "url_check")
+"""Outcomes the ``refused`` filter leaves out (a URL check is answered 200: the console got through)."""
+REJECTIONS_KEPT = 1000
+"""Rejected alerts the store remembers per Alertmanager (the newest), with what it said about each."""
+
+
+@dataclass(frozen=True)
+class JournalCaps:
+    """How much the journal keeps; ``max_callbacks`` 0 turns it off."""
+
+    max_callbacks: int = 1000
+    max_bytes: int = 16 << 20
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_callbacks > 0 and self.max_bytes > 0
+
+    @property
+    def refused_callbacks(self) -> int:
+        return max(1, self.max_callbacks // REFUSED_SHARE)
+
+    @property
+    def refused_bytes(self) -> int:
+        return max(1, self.max_bytes // REFUSED_SHARE)
+
+
+DEFAULT_JOURNAL = JournalCaps()
+
+
+@dataclass(frozen=True)
+class CallbackRecord:
+    """One callback as the journal keeps it: secrets already redacted, body already capped."""
+
+    received_at: float
+    vendor: str
+    source: str
+    outcome: str
+    status: int
+    error: str = ""
+    content_type: str = ""
+    query: str = ""
+    body: str = ""
+    body_bytes: int = 0
+    body_truncated: bool = False
+    alerts: tuple[dict[str, Any], ...] = ()
+    """``labels``, ``annotations``, ``state`` of each alert the callback became."""
+    alerts_omitted: int = 0
+    """Alerts left out of the record to keep it small (a callback of many large alerts)."""
+    id: int = 0
+    """Given by the store: increasing, never reused."""
+    outcomes: tuple[str, ...] = field(default=())
+    """Given by the store for an accepted callback: what each alert changed (changed, unchanged, stale)."""
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome == ACCEPTED
+
+    def to_json(self) -> str:
+        """What the store keeps (without ``id`` and ``outcomes``, which the store adds). Built by hand, not with
+        ``dataclasses.asdict``: its deep copy of the alerts cost more than the rest of a callback."""
+        return json.dumps({name: getattr(self, name) for name in _STORED}, ensure_ascii=False,
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_stored(cls, record_id: int, text: str, outcomes: str) -> CallbackRecord:
+        data = json.loads(text)
+        data["alerts"] = tuple(data.get("alerts") or ())
+        return replace(cls(**data), id=record_id, outcomes=tuple(filter(None, outcomes.split(","))))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as the API shows it: each alert with its outcome."""
+        data = {name: getattr(self, name) for name in (*_STORED, "id")}
+        data["alerts"] = [{**alert, "outcome": self.outcomes[index] if index < len(self.outcomes) else ""}
+                          for index, alert in enumerate(self.alerts)]
+        return data
+
+
+_STORED = tuple(f.name for f in fields(CallbackRecord) if f.name not in ("id", "outcomes"))
+
+
+@dataclass(frozen=True)
+class JournalQuery:
+    """Which records to list: newest first, at most ``limit``, ids below ``before`` (paging)."""
+
+    vendor: str | None = None
+    outcome: str | None = None
+    """A concrete outcome, or ``refused`` for every outcome but NOT_REFUSED."""
+    limit: int = 100
+    before: int | None = None
+
+    def selects(self, vendor: str, outcome: str) -> bool:
+        if self.vendor and vendor != self.vendor:
+            return False
+        if self.outcome == "refused":
+            return outcome not in NOT_REFUSED
+        return not self.outcome or outcome == self.outcome
+
+
+def slack(cap: int) -> int:
+    """How far below a cap eviction goes once the cap is passed: evicting a few at a time, one insert in about
+    32 pays for it, instead of every insert of a full journal touching (and committing) one more page."""
+    return cap // 32
+
+
+def outcomes_text(outcomes: Sequence[str]) -> str:
+    return ",".join(outcomes)

@@ -1,0 +1,187 @@
+"""What the inspector reads from SQLite: the recent-callbacks journal (one row per callback, trimmed to its
+caps on every insert), each target's last error and rejected alerts, the lease holder.
+
+One row of counters (``journal_counts``) keeps the journal's count and bytes, for all records and for
+refused ones, so that an insert never scans the journal. Every page an insert touches is written to the
+WAL at each commit, so the table has no AUTOINCREMENT (its sequence table would be one more page; ids
+still only grow, as the newest row is never the one evicted) and no index on ``accepted`` (finding the
+oldest refused record scans at most the journal's rows, and only refused inserts, written off the
+request path, do it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from bridge.store.base import StoreError
+from bridge.store.group_commit import GroupCommit
+from bridge.store.journal import (
+    NOT_REFUSED,
+    REJECTIONS_KEPT,
+    CallbackRecord,
+    JournalCaps,
+    JournalQuery,
+    outcomes_text,
+    slack,
+)
+
+
+def attach(db: sqlite3.Connection, path: Path) -> None:
+    """Open the journal's own file beside the store's, in the same connection, so that a transaction spans
+    both: an accepted callback's record commits with its alerts. Its commits wait for no fsync of their own
+    (``synchronous=NORMAL`` in WAL mode, as SQLite recommends): only the alerts' file pays for durability,
+    so the journal adds no disk wait to a callback. A power loss may cost the journal its newest records,
+    never the alerts, and never corrupts it."""
+    db.execute("ATTACH DATABASE ? AS inspector", (str(path.with_name(path.name + ".callbacks")),))
+    db.execute("PRAGMA inspector.journal_mode=WAL")
+    db.execute("PRAGMA inspector.synchronous=NORMAL")
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS inspector.callbacks (
+    id       INTEGER PRIMARY KEY,
+    vendor   TEXT NOT NULL,
+    outcome  TEXT NOT NULL,
+    accepted INTEGER NOT NULL,
+    size     INTEGER NOT NULL,
+    record   TEXT NOT NULL,
+    outcomes TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejections (
+    target      TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    message     TEXT NOT NULL,
+    at          REAL NOT NULL,
+    PRIMARY KEY (target, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS inspector.journal_counts (
+    one INTEGER PRIMARY KEY CHECK (one = 1), count INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    refused INTEGER NOT NULL, refused_bytes INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO inspector.journal_counts VALUES (1, 0, 0, 0, 0);
+"""
+
+
+def insert(db: sqlite3.Connection, caps: JournalCaps, record: CallbackRecord, outcomes: Sequence[str] = ()) -> None:
+    """Add a record; past a cap, evict the oldest (refused ones first beyond their share) down to a little
+    below it (:func:`slack`). Runs inside the caller's transaction: an INSERT and a counter UPDATE, and, for
+    one insert in about 32 once the journal is full, the DELETEs and another UPDATE."""
+    text, done = record.to_json(), outcomes_text(outcomes)
+    size = len(text.encode("utf-8", "surrogatepass")) + len(done)
+    refused_size = 0 if record.accepted else size
+    db.execute("INSERT INTO callbacks (vendor, outcome, accepted, size, record, outcomes) VALUES (?, ?, ?, ?, ?, ?)",
+               (record.vendor, record.outcome, int(record.accepted), size, text, done))
+    count, total, refused, refused_bytes = db.execute(
+        "UPDATE journal_counts SET count = count + 1, bytes = bytes + ?, refused = refused + ?,"
+        " refused_bytes = refused_bytes + ? RETURNING count, bytes, refused, refused_bytes",
+        (size, int(not record.accepted), refused_size)).fetchone()
+    before = (count, total, refused, refused_bytes)
+    low_count, low_bytes = caps.refused_callbacks - slack(caps.refused_callbacks), caps.refused_bytes - slack(
+        caps.refused_bytes)
+    over = not record.accepted and (refused > caps.refused_callbacks or refused_bytes > caps.refused_bytes)
+    while over and (refused > low_count or refused_bytes > low_bytes):
+        gone = db.execute("DELETE FROM callbacks WHERE id = (SELECT min(id) FROM callbacks WHERE accepted = 0)"
+                          " RETURNING size").fetchone()
+        if gone is None:
+            break
+        count, total, refused, refused_bytes = count - 1, total - gone[0], refused - 1, refused_bytes - gone[0]
+    over = count > caps.max_callbacks or total > caps.max_bytes
+    while over and (count > caps.max_callbacks - slack(caps.max_callbacks) or
+                    total > caps.max_bytes - slack(caps.max_bytes)):
+        gone = db.execute("DELETE FROM callbacks WHERE id = (SELECT min(id) FROM callbacks)"
+                          " RETURNING size, accepted").fetchone()
+        if gone is None:
+            break
+        count, total = count - 1, total - gone[0]
+        if not gone[1]:
+            refused, refused_bytes = refused - 1, refused_bytes - gone[0]
+    if (count, total, refused, refused_bytes) != before:
+        db.execute("UPDATE journal_counts SET count = ?, bytes = ?, refused = ?, refused_bytes = ?",
+                   (count, total, refused, refused_bytes))
+
+
+def listing(db: sqlite3.Connection, query: JournalQuery) -> list[CallbackRecord]:
+    where, args = ["id < ?"], [query.before if query.before is not None else 1 << 62]
+    if query.vendor:
+        where.append("vendor = ?")
+        args.append(query.vendor)
+    if query.outcome == "refused":
+        where.append(f"outcome NOT IN ({', '.join('?' * len(NOT_REFUSED))})")
+        args.extend(NOT_REFUSED)
+    elif query.outcome:
+        where.append("outcome = ?")
+        args.append(query.outcome)
+    rows = db.execute(f"SELECT id, record, outcomes FROM callbacks WHERE {' AND '.join(where)}"
+                      " ORDER BY id DESC LIMIT ?", (*args, query.limit)).fetchall()
+    return [CallbackRecord.from_stored(*row) for row in rows]
+
+
+def size(db: sqlite3.Connection) -> tuple[int, int]:
+    """How many records the journal holds, and their bytes."""
+    count, total = db.execute("SELECT count, bytes FROM journal_counts").fetchone()
+    return count, total
+
+
+def add_target_error_columns(db: sqlite3.Connection) -> None:
+    """A store written by an older version lacks the columns of a target's last error."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(targets)")}
+    for column, kind in (("last_error", "TEXT"), ("last_error_at", "REAL")):
+        if column not in columns:
+            db.execute(f"ALTER TABLE targets ADD COLUMN {column} {kind}")
+
+
+class InspectorTables:
+    """The SqliteStore's methods for the inspector (bridge.store.base.Store documents them)."""
+
+    journal_caps: JournalCaps
+    _group: GroupCommit
+    _db: Callable[[], sqlite3.Connection]
+    _read: Callable[..., list[tuple]]
+    _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+    def record_callbacks(self, records: Sequence[CallbackRecord]) -> None:
+        if records and self.journal_caps.enabled:
+            self._group.apply((), records[0].received_at, records)  # shares a commit with accepted callbacks
+
+    def callbacks(self, query: JournalQuery) -> list[CallbackRecord]:
+        try:
+            return listing(self._db(), query)
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
+
+    def journal_size(self) -> tuple[int, int]:
+        try:
+            return size(self._db())
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
+
+    def target_errors(self, targets: Sequence[str]) -> dict[str, tuple[str, float | None]]:
+        found = {}
+        for name in targets:
+            rows = self._read("SELECT last_error, last_error_at FROM targets WHERE name = ?", (name,))
+            if rows:
+                found[name] = (rows[0][0] or "", rows[0][1])
+        return found
+
+    def record_rejections(self, target: str, rejected: Sequence[tuple[str, int, str]], now: float) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO rejections VALUES (?, ?, ?, ?, ?)",
+                           [(target, fingerprint, seq, message, now) for fingerprint, seq, message in rejected])
+            db.execute("DELETE FROM rejections WHERE target = ? AND fingerprint NOT IN (SELECT fingerprint FROM"
+                       " rejections WHERE target = ? ORDER BY at DESC LIMIT ?)", (target, target, REJECTIONS_KEPT))
+
+    def rejections(self, targets: Sequence[str]) -> dict[str, dict[str, tuple[int, str, float]]]:
+        found: dict[str, dict[str, tuple[int, str, float]]] = {name: {} for name in targets}
+        for name in targets:
+            for fingerprint, seq, message, at in self._read(
+                    "SELECT fingerprint, seq, message, at FROM rejections WHERE target = ?", (name,)):
+                found[name][fingerprint] = (seq, message, at)
+        return found
+
+    def lease_holder(self, name: str, now: float) -> tuple[str, float] | None:
+        rows = self._read("SELECT owner, until FROM leases WHERE name = ? AND until >= ?", (name, now))
+        return (rows[0][0], rows[0][1]) if rows else None
