@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_PACKAGES := prometheus-alertmanager prometheus redis-server wrk
 TOOLS := prometheus-alertmanager amtool promtool redis-server wrk
 
-.PHONY: run test lint bench mutation-check system-deps
+.PHONY: run test lint bench soak mutation-check system-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ mutation-check: $(VENV)/.installed-test system-deps
 ## Measure throughput, latency, batching, drain, memory and replicas against two baselines (minutes).
 bench: $(VENV)/.installed-test system-deps
 	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+
+## The long soak (about an hour, niced): faults on SQLite then Redis beside a steady load (README "Soak").
+SOAK_MINUTES ?= 55
+soak: $(VENV)/.installed-test system-deps
+	nice -n 10 $(VENV)/bin/python bench/soak/long.py --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 system-deps:
 	@missing=""; for tool in $(TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \

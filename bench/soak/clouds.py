@@ -21,6 +21,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -114,12 +115,12 @@ class Clouds:
         self.tally["changes"] += 1
         self._submit(change, final=False)
 
-    def run(self, seconds: float, rate: float, stop: threading.Event | None = None) -> None:
-        """Plan steps at ``rate`` a second for ``seconds`` (or until ``stop``)."""
+    def run(self, seconds: float, rate: float, until: Callable[[], bool] | None = None) -> None:
+        """Plan steps at ``rate`` a second for ``seconds``, or until ``until()`` is true."""
         start = time.monotonic()
         for step in itertools.count():
             due = start + step / rate
-            if due - start >= seconds or (stop and stop.is_set()):
+            if due - start >= seconds or (until and until()):
                 return
             time.sleep(max(0.0, due - time.monotonic()))
             self.step()

@@ -58,6 +58,11 @@ class Faults:
     def start(self) -> None:
         self._scheduler.start()
 
+    @property
+    def covered(self) -> bool:
+        """Every kind has been injected at least once."""
+        return not self._cover
+
     def stop(self) -> None:
         """No new fault; every outage ends now and every killed part is started again."""
         self._stop.set()
@@ -67,12 +72,14 @@ class Faults:
 
     def _schedule(self) -> None:
         while not self._stop.wait(self.rng.expovariate(1 / self.mean_interval)):
-            kind = self._cover.pop() if self._cover else self.rng.choice(self.kinds)
-            action = getattr(self, f"_{kind}")(self.rng)
-            part, run = action
+            covering = bool(self._cover)
+            kind = self._cover.pop() if covering else self.rng.choice(self.kinds)
+            part, run = getattr(self, f"_{kind}")(self.rng)
             with self._lock:
                 if part in self._busy:
                     self.skipped[f"{kind} ({part} already down)"] += 1
+                    if covering:
+                        self._cover.insert(0, kind)
                     continue
                 self._busy.add(part)
                 self.injected[kind] += 1
@@ -125,6 +132,8 @@ class Faults:
                 with self._lock:
                     self.injected["worker_kill9"] -= 1
                     self.skipped[f"worker_kill9 (bridge-{index} down)"] += 1
+                    if "worker_kill9" not in self.injected:
+                        self._cover.insert(0, "worker_kill9")
         return f"bridge-{index}/worker", run
 
     def _supervisor_kill9(self, rng: random.Random) -> tuple[str, Callable[[], None]]:

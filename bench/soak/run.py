@@ -37,6 +37,10 @@ SETTLE = 45.0
 (several re-send intervals, and a lease handover)."""
 
 
+COVER_LIMIT = 60.0
+"""At most this much more load while waiting for a kind of fault that has not happened yet."""
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("faults", "load"), default="faults")
@@ -75,7 +79,8 @@ def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         if faults:
             faults.start()
         clouds.run(args.minutes * 60, args.rate)
-        if faults:
+        if faults:  # a short run goes on until each kind of fault has happened once
+            clouds.run(COVER_LIMIT, args.rate, until=lambda: faults.covered)
             faults.stop()
         report["not_ready"] = stack.wait_up()
         report["drained"] = clouds.drain(timeout=90)
