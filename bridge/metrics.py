@@ -22,7 +22,7 @@ from bridge import __version__
 from bridge.store import Outcome, Store, StoreError, TargetStats
 
 CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "forbidden", "timeout", "too_large",
-                     "unsupported_media_type", "store_full", "store_unavailable")
+                     "unsupported_media_type", "store_full", "store_disk_full", "store_unavailable")
 SEND_OUTCOMES = ("success", "rejected", "error")
 CONNECTION_CLOSE_REASONS = ("idle", "slow", "shed", "head_too_large", "body_too_large")
 """Why the server closed a client connection before a request arrived whole (bridge.run.worker)."""
