@@ -189,7 +189,7 @@ class Faults:
             disk.fill()
             try:
                 if not self.disk_full_seen:
-                    time.sleep(0.5)
+                    time.sleep(min(down, 2.0))  # long enough for refusals to be counted
                     self.disk_full_seen = self._observe()
                 self._stop.wait(down)
             finally:
@@ -208,6 +208,7 @@ class Faults:
         return {"ready": f"{ready.status_code} {ready.text.strip()[:120]}",
                 "store_up": metric(text, "cloud_alarm_bridge_store_up"),
                 "refused_store_unavailable": metric(text, refused + 'store_unavailable"'),
+                "refused_store_disk_full": metric(text, refused + 'store_disk_full"'),
                 "refused_store_full": metric(text, refused + 'store_full"')}
 
     def report(self) -> dict[str, Any]:
