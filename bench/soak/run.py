@@ -42,8 +42,9 @@ COVER_LIMIT = 60.0
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=("faults", "load"), default="faults")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    parser.add_argument("--mode", choices=("faults", "load"), default="faults",
+                        help="faults: inject them, then check; load: no faults, for the memory slopes")
     parser.add_argument("--store", choices=("sqlite", "redis"), default="sqlite")
     parser.add_argument("--seed", type=int, default=None, help="replays a run's plan (default: a new seed)")
     parser.add_argument("--minutes", type=float, default=5.0)
