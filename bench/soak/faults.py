@@ -39,7 +39,7 @@ class Faults:
         self.kinds = tuple(k for k in kinds if k != "disk_full" or stack.disk)
         self.notes: list[str] = []
         if "disk_full" in kinds and not stack.disk:
-            self.notes.append("disk_full NOT injected: mounting a tmpfs needs root (run as root to include it)")
+            self.notes.append(f"disk_full NOT injected: {stack.no_disk_because}")
         self.injected: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.errors: list[str] = []

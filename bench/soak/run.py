@@ -70,13 +70,13 @@ def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     stack = Stack(workdir, args.store)
     model = Model()
     clouds = Clouds(args.seed, stack.endpoints, model, args.objects)  # the endpoints are known before start
-    faults = (Faults(stack, random.Random(f"{args.seed}/faults"), kinds_for(args.store), args.fault_interval,
-                     args.downtime) if args.mode == "faults" else None)
     sampler = Sampler(stack, args.sample_interval)
     report: dict[str, Any] = {"seed": args.seed, "mode": args.mode, "store": args.store, "minutes": args.minutes,
                               "rate": args.rate, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     try:
         stack.start()
+        faults = (Faults(stack, random.Random(f"{args.seed}/faults"), kinds_for(args.store), args.fault_interval,
+                         args.downtime) if args.mode == "faults" else None)  # after start: is there a disk?
         sampler.start()
         if faults:
             faults.start()

@@ -67,7 +67,8 @@ class Stack:
                  disk_mb: int | None = 32) -> None:
         self.workdir = workdir
         self.disk = Disk(workdir / "disk", disk_mb) if disk_mb and os.geteuid() == 0 else None
-        store_dir = self.disk.path if self.disk else workdir / "store"
+        self.no_disk_because = "" if self.disk else "mounting a tmpfs needs root (run as root to include it)"
+        store_dir = workdir / "disk"
         self.ams = []
         for index in range(alertmanagers):
             (workdir / f"am-{index}").mkdir(parents=True)
@@ -87,7 +88,11 @@ class Stack:
 
     def start(self) -> Stack:
         if self.disk:
-            self.disk.mount()
+            try:
+                self.disk.mount()
+            except subprocess.CalledProcessError as exc:  # root without CAP_SYS_ADMIN (a container)
+                self.no_disk_because = f"mount failed: {exc.stderr.decode(errors='replace').strip()[:200]}"
+                self.disk = None
         for am in self.ams:
             am.start()
         if self.redis:
