@@ -132,7 +132,8 @@ class Faults:
                 with self._lock:
                     self.injected["worker_kill9"] -= 1
                     self.skipped[f"worker_kill9 (bridge-{index} down)"] += 1
-                    if "worker_kill9" not in self.injected:
+                    if not self.injected["worker_kill9"]:  # none yet: it must still happen once
+                        del self.injected["worker_kill9"]
                         self._cover.insert(0, "worker_kill9")
         return f"bridge-{index}/worker", run
 

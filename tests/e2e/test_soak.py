@@ -40,7 +40,7 @@ def test_a_ci_sized_fault_soak_loses_and_resurrects_nothing(tmp_path: Path) -> N
         # the run proved something: each kind of fault happened, objects ended both ways, retries were
         # refused with 503 and stale changes were acknowledged (and kept out of Alertmanager)
         expected = KINDS[store] if os.geteuid() == 0 else KINDS[store] - {"disk_full"}
-        assert set(faults["injected"]) >= expected, outputs[store][-4000:]
+        assert {kind for kind, count in faults["injected"].items() if count > 0} >= expected, outputs[store][-4000:]
         if os.geteuid() != 0:
             assert any("disk_full NOT injected" in note for note in faults["notes"])
         objects = report["check"]["objects"]
