@@ -63,10 +63,12 @@ class Disk:
 class Stack:
     """``alertmanagers`` Alertmanagers; one bridge on SQLite, or ``replicas`` bridges on one Redis."""
 
-    def __init__(self, workdir: Path, store: str, alertmanagers: int = 2, replicas: int = 3,
-                 disk_mb: int | None = 32) -> None:
+    def __init__(self, workdir: Path, store: str, alertmanagers: int = 2, replicas: int = 3) -> None:
         self.workdir = workdir
-        self.disk = Disk(workdir / "disk", disk_mb) if disk_mb and os.geteuid() == 0 else None
+        # Redis rewrites its append-only file only once it reaches 64 MB (auto-aof-rewrite-min-size): a
+        # smaller disk fills for good in a long run, and every Redis start then ends at the first write.
+        disk_mb = 160 if store == "redis" else 32
+        self.disk = Disk(workdir / "disk", disk_mb) if os.geteuid() == 0 else None
         self.no_disk_because = "" if self.disk else "mounting a tmpfs needs root (run as root to include it)"
         store_dir = workdir / "disk"
         self.ams = []
