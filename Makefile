@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_PACKAGES := prometheus-alertmanager prometheus redis-server wrk chromium chromium-driver
 TOOLS := prometheus-alertmanager amtool promtool redis-server wrk chromium chromedriver
 
-.PHONY: run test lint bench mutation-check screenshot system-deps
+.PHONY: run test lint bench soak mutation-check screenshot system-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench: $(VENV)/.installed-test system-deps
 ## Retake the README's picture of the inspector page (docs/inspector.png) from a real run, in headless Chromium.
 screenshot: $(VENV)/.installed-test system-deps
 	$(VENV)/bin/python -m tools.screenshot docs/inspector.png
+
+## The long soak (about an hour, niced): faults on SQLite then Redis beside a steady load (README "Soak").
+SOAK_MINUTES ?= 55
+soak: $(VENV)/.installed-test system-deps
+	nice -n 10 $(VENV)/bin/python bench/soak/long.py --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 system-deps:
 	@missing=""; for tool in $(TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \

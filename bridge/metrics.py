@@ -22,8 +22,9 @@ from bridge import __version__
 from bridge.store import Outcome, Store, StoreError, TargetStats
 
 CALLBACK_OUTCOMES = ("accepted", "invalid", "unauthorized", "forbidden", "timeout", "too_large",
-                     "unsupported_media_type", "store_full", "store_unavailable", "ignored", "unverified",
-                     "verification_unavailable", "subscription_confirmation", "unsubscribe_confirmation")
+                     "unsupported_media_type", "store_full", "store_disk_full", "store_unavailable", "ignored",
+                     "unverified", "verification_unavailable", "subscription_confirmation",
+                     "unsubscribe_confirmation")
 SEND_OUTCOMES = ("success", "rejected", "error")
 CONNECTION_CLOSE_REASONS = ("idle", "slow", "shed", "head_too_large", "body_too_large")
 """Why the server closed a client connection before a request arrived whole (bridge.run.worker)."""

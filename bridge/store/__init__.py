@@ -11,6 +11,7 @@ from bridge.store.base import (
     Outcome,
     Store,
     StoredAlert,
+    StoreDiskFull,
     StoreError,
     StoreFull,
     StoreStats,
@@ -21,8 +22,8 @@ from bridge.store.journal import DEFAULT_JOURNAL, CallbackRecord, JournalCaps, J
 from bridge.store.redis import RedisStore
 from bridge.store.sqlite import SqliteStore
 
-__all__ = ["CallbackRecord", "JournalCaps", "JournalQuery", "Outcome", "Store", "StoreError", "StoreFull", "StoreStats",
-           "StoredAlert", "TargetStats", "open_store", "redact_url"]
+__all__ = ["CallbackRecord", "JournalCaps", "JournalQuery", "Outcome", "Store", "StoreDiskFull", "StoreError",
+           "StoreFull", "StoreStats", "StoredAlert", "TargetStats", "open_store", "redact_url"]
 
 
 def open_store(url: str, *, max_alerts: int = 0, max_bytes: int = 0,

@@ -22,6 +22,11 @@ class StoreError(RuntimeError):
     """The store cannot be used now; callbacks get 503 so that the vendor retries."""
 
 
+class StoreDiskFull(StoreError):
+    """The store's disk (the SQLite file's volume, or Redis' for its append-only file) has no space left.
+    What was acknowledged is on it; callbacks get 503 until space is freed, then flow again, no restart."""
+
+
 class StoreFull(StoreError):
     """The store holds its configured maximum of alerts or bytes, and evicting resolved alerts did not make
     room; callbacks get 503 until it drains."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from bridge.model import AlarmState, Alert
 from bridge.store import sqlite_capacity as capacity
 from bridge.store import sqlite_journal as journal_table
-from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreStats, TargetStats
+from bridge.store.base import Caps, Outcome, StoredAlert, StoreDiskFull, StoreError, StoreStats, TargetStats
 from bridge.store.group_commit import GroupCommit, PendingApply
 from bridge.store.journal import DEFAULT_JOURNAL, CallbackRecord, JournalCaps
 from bridge.store.sqlite_journal import InspectorTables, add_target_error_columns
@@ -146,13 +146,14 @@ class SqliteStore(InspectorTables):
             try:
                 yield db
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite may have rolled it back itself (see _apply_pending)
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            raise StoreError(f"sqlite: {exc}") from exc
+            raise _store_error(exc) from exc
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -179,8 +180,12 @@ class SqliteStore(InspectorTables):
             capacity.make_room(db, self.caps, pending.alerts)
             pending.outcomes = [self._apply_one(db, alert, pending.now) for alert in pending.alerts]
         except Exception as exc:  # handed to the caller whose change it is, not the others
+            if not db.in_transaction:
+                # SQLite rolled the whole transaction back (it does on SQLITE_FULL, a full disk): every
+                # change of the batch is out, so every caller gets this error, not "no transaction".
+                raise
             db.execute("ROLLBACK TO callback")
-            pending.error = StoreError(f"sqlite: {exc}") if isinstance(exc, sqlite3.Error) else exc
+            pending.error = _store_error(exc) if isinstance(exc, sqlite3.Error) else exc
         else:
             self._journal(db, pending)
         db.execute("RELEASE callback")
@@ -408,3 +413,11 @@ def _row(row: tuple) -> StoredAlert:
                   starts_at=starts, event_at=event, ends_at=ends, generator_url=url, expires_at=expires,
                   source_key=key)
     return StoredAlert(alert=alert, fingerprint=fingerprint, seq=seq, changed_at=changed)
+
+
+def _store_error(exc: sqlite3.Error) -> StoreError:
+    """What a failed write means: SQLITE_FULL (the disk, as SQLite reports ENOSPC) is not an outage, and the
+    operator must be told which it is."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return StoreDiskFull(f"sqlite: {exc}")
+    return StoreError(f"sqlite: {exc}")

@@ -15,7 +15,7 @@ from flask import Response, current_app, g, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from bridge.model import InvalidPayload, UnsupportedMediaType
-from bridge.store import StoreError, StoreFull
+from bridge.store import StoreDiskFull, StoreError, StoreFull
 from bridge.vendors import VENDORS
 from bridge.verify import Rejected, Unavailable
 
@@ -57,6 +57,10 @@ def refusal_for(error: Exception) -> Refusal:
     if isinstance(error, StoreFull):
         log.error("store full: refusing callbacks until it drains", extra={"vendor": vendor})
         return Refusal(503, "store_full", f"{error}; retry later", RETRY_AFTER)
+    if isinstance(error, StoreDiskFull):
+        log.error("store disk full: refusing callbacks until space is freed", extra={"vendor": vendor,
+                                                                                     "error": str(error)})
+        return Refusal(503, "store_disk_full", "the store's disk is full; retry later", RETRY_AFTER)
     if isinstance(error, StoreError):
         log.error("store unavailable: refusing callback", extra={"vendor": vendor, "error": str(error)})
         return Refusal(503, "store_unavailable", "the store is unavailable; retry later", RETRY_AFTER)

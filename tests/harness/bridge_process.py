@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from tests.harness.processes import free_port, wait_for
+from tests.harness.processes import children, free_port, group_members, wait_for
 
 BRIDGE = str(Path(sys.executable).with_name("cloud-alarm-bridge"))
 
@@ -50,10 +51,40 @@ class Bridge:
     def kill(self) -> None:
         """kill -9 the whole bridge: supervisor, gunicorn master and workers."""
         if self.process:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it had exited already (a failed start)
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
             self.process = None
             self.log.close()
+
+    def kill_supervisor(self, timeout: float = 30) -> float:
+        """kill -9 the supervisor alone (gunicorn's master dies with it, PR_SET_PDEATHSIG); wait for the rest
+        of the group to go, kill -9 whatever is left after ``timeout``; the seconds the rest lived on."""
+        assert self.process is not None
+        pgid = self.process.pid
+        os.kill(pgid, signal.SIGKILL)
+        self.process.wait()
+        killed = time.monotonic()
+        try:
+            wait_for(lambda: not group_members(pgid), timeout, message="the bridge's other processes to exit")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+            self.process = None
+            self.log.close()
+        return time.monotonic() - killed
+
+    def pids(self) -> dict[str, int]:
+        """The running processes by role: the supervisor (with the delivery loop), gunicorn's master,
+        and its workers (worker-1, worker-2 ... in pid order); empty while the bridge is down."""
+        if not self.process or self.process.poll() is not None:
+            return {}
+        roles = {"supervisor": self.process.pid}
+        for master in children(self.process.pid):
+            roles["gunicorn-master"] = master
+            for index, worker in enumerate(sorted(children(master)), 1):
+                roles[f"worker-{index}"] = worker
+        return roles
 
     def stop(self, timeout: float = 30) -> int | None:
         if not self.process:

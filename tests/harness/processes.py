@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import socket
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -47,6 +49,28 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         time.sleep(interval)
     detail = f": {last_error}" if last_error else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {message}{detail}")
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (none once it is gone)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # the thread or the process ended while we looked
+            found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group ``pgid``: whatever a kill left behind."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
 
 
 def terminate(process: subprocess.Popen | None, timeout: float = 10) -> None:

@@ -16,6 +16,7 @@ from bridge.settings import Settings
 from bridge.store.sqlite import SqliteStore
 from bridge.web.app import create_app
 from tests.harness.fixtures import fixture_bytes
+from tests.harness.payloads import kingsoft
 from tests.harness.stores import corrupt_sqlite
 
 STORE_UNAVAILABLE = 'cloud_alarm_bridge_callbacks_total{outcome="store_unavailable",vendor="kingsoft"}'
@@ -77,3 +78,31 @@ def test_an_unexpected_error_is_a_json_500_without_internals_and_logged(
     assert response.headers["Cache-Control"] == "no-store"
     [record] = [r for r in caplog.records if r.getMessage() == "unexpected error handling a request"]
     assert record.exc_info and "secret internals" in str(record.exc_info[1])
+
+
+
+def test_a_full_disk_is_a_503_with_retry_after_that_names_it_and_ends_when_space_returns(
+        client: FlaskClient, store: SqliteStore, caplog: pytest.LogCaptureFixture) -> None:
+    """An operator must tell a full volume from a store that is down: its own outcome and log line, not
+    ``store_unavailable`` (the disk holds what was acknowledged; reads, /-/ready and store_up still work)."""
+    db = store._db()  # the test client answers in this thread, on this connection
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    # not one page more: SQLite reports this as it reports a full disk (SQLITE_FULL)
+    db.execute(f"PRAGMA max_page_count = {pages}")
+    with caplog.at_level(logging.ERROR, logger="bridge.web.errors"):
+        for index in range(500):  # the pages the file has fill up
+            response = client.post("/callbacks/kingsoft", data=kingsoft(f"host-{index}"),
+                                   content_type="application/json")
+            if response.status_code != 200:
+                break
+    assert 0 < index < 499
+    assert response.status_code == 503
+    assert response.json == {"error": "the store's disk is full; retry later"}
+    assert response.headers["Retry-After"] == "5"
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'cloud_alarm_bridge_callbacks_total{outcome="store_disk_full",vendor="kingsoft"} 1.0' in metrics
+    assert f"{STORE_UNAVAILABLE} 0.0" in metrics
+    assert [r.getMessage() for r in caplog.records] == ["store disk full: refusing callbacks until space is freed"]
+    db.execute("PRAGMA max_page_count = 1073741823")  # space returns: the same process takes callbacks again
+    assert client.post("/callbacks/kingsoft", data=kingsoft(f"host-{index}"),
+                       content_type="application/json").status_code == 200
