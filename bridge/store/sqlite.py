@@ -9,7 +9,6 @@ among the callbacks that arrive together.
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import sqlite3
@@ -27,43 +26,15 @@ from bridge.store.group_commit import GroupCommit, PendingApply
 from bridge.store.journal import DEFAULT_JOURNAL, CallbackRecord, JournalCaps
 from bridge.store.sqlite_journal import InspectorTables, add_target_error_columns
 from bridge.store.sqlite_paths import unusable_directory, unwritable_because
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS alerts (
-    fingerprint   TEXT PRIMARY KEY,
-    object_key    TEXT NOT NULL,
-    vendor        TEXT NOT NULL,
-    labels        TEXT NOT NULL,
-    annotations   TEXT NOT NULL,
-    generator_url TEXT NOT NULL,
-    state         TEXT NOT NULL,
-    starts_at     REAL NOT NULL,
-    ends_at       REAL,
-    event_at      REAL NOT NULL,
-    expires_at    REAL,
-    seq           INTEGER NOT NULL,
-    changed_at    REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS alerts_by_seq ON alerts (seq);
-CREATE INDEX IF NOT EXISTS alerts_by_object ON alerts (object_key);
-CREATE TABLE IF NOT EXISTS targets (
-    name         TEXT PRIMARY KEY,
-    cursor       INTEGER NOT NULL,
-    last_success REAL,
-    up           INTEGER
-);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL);
-INSERT OR IGNORE INTO counters VALUES ('seq', 0), ('alerts', 0);
-INSERT OR IGNORE INTO counters SELECT 'bytes', coalesce(sum(SIZE), 0) FROM alerts;
-""".replace("SIZE", capacity.SIZE)
+from bridge.store.sqlite_schema import COLUMNS as _COLUMNS
+from bridge.store.sqlite_schema import SCHEMA
+from bridge.store.sqlite_schema import dump as _dump
+from bridge.store.sqlite_schema import row as _row
 
 WRITER_LOCK_TIMEOUT = 10.0
 """How long a write waits for another writer, as SQLite's own busy timeout did before."""
 
 log = logging.getLogger(__name__)
-_COLUMNS = "fingerprint, labels, annotations, generator_url, state, starts_at, ends_at, event_at, " \
-           "expires_at, seq, changed_at, object_key"
 
 
 class SqliteStore(InspectorTables):
@@ -401,18 +372,6 @@ class SqliteStore(InspectorTables):
 
 def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(value, high))
-
-
-def _dump(values: dict[str, str]) -> str:
-    return json.dumps(values, ensure_ascii=False, sort_keys=True)
-
-
-def _row(row: tuple) -> StoredAlert:
-    fingerprint, labels, annotations, url, state, starts, ends, event, expires, seq, changed, key = row
-    alert = Alert(labels=json.loads(labels), annotations=json.loads(annotations), state=AlarmState(state),
-                  starts_at=starts, event_at=event, ends_at=ends, generator_url=url, expires_at=expires,
-                  source_key=key)
-    return StoredAlert(alert=alert, fingerprint=fingerprint, seq=seq, changed_at=changed)
 
 
 def _store_error(exc: sqlite3.Error) -> StoreError:
