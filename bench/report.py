@@ -61,7 +61,9 @@ def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def correctness(results: dict[str, Any]) -> list[str]:
     """Every scenario's delivery check; names of the ones that failed."""
-    flags = {"throughput": results["throughput"]["bridge"]["every_ack_delivered"],
+    bridge = results["throughput"]["bridge"]
+    flags = {"throughput": bridge["every_ack_delivered"]
+             and all(alone["every_ack_delivered"] for alone in bridge["by_vendor"].values()),
              "fixed_rate": all(r["every_ack_delivered"] for r in results["fixed_rate"].values()),
              "storm": results["storm"]["every_ack_delivered"],
              "burst": results["burst"]["every_ack_delivered"] and results["burst"]["counts_agree"],
