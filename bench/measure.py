@@ -26,8 +26,12 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def scrape(url: str) -> dict[str, float]:
-    """A /metrics page as {'name{label="v",...}': value}, summed over nothing."""
-    text = requests.get(f"{url}/metrics", timeout=10).text
+    """A /metrics page as {'name{label="v",...}': value}, summed over nothing. An Alertmanager holding
+    100,000 alerts on a loaded machine may take longer than 10 s to answer: one retry, with 30 s."""
+    try:
+        text = requests.get(f"{url}/metrics", timeout=10).text
+    except requests.Timeout:
+        text = requests.get(f"{url}/metrics", timeout=30).text
     samples: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
