@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,12 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def scrape(url: str) -> dict[str, float]:
-    """A /metrics page as {'name{label="v",...}': value}, summed over nothing."""
-    text = requests.get(f"{url}/metrics", timeout=10).text
+    """A /metrics page as {'name{label="v",...}': value}, summed over nothing. An Alertmanager holding
+    100,000 alerts on a loaded machine may take longer than 10 s to answer: one retry, with 30 s."""
+    try:
+        text = requests.get(f"{url}/metrics", timeout=10).text
+    except requests.Timeout:
+        text = requests.get(f"{url}/metrics", timeout=30).text
     samples: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -128,6 +133,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def cpu_ms_per_request(pids: list[int], run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``run()``'s figures (a wrk run), with the CPU all of ``pids`` spent during it per request, in ms."""
+    before = sum(cpu_seconds(pid) for pid in pids)
+    figures = run()
+    spent = sum(cpu_seconds(pid) for pid in pids) - before
+    return figures | {"server_cpu_ms_per_callback": round(spent * 1e3 / max(1, figures["requests"]), 3)}
+
+
 def cpu_over(pid: int, seconds: float) -> float:
     """CPU seconds ``pid`` spends in the next ``seconds`` of wall time."""
     before = cpu_seconds(pid)
@@ -144,9 +157,12 @@ def bridge_rss(bridge: Bridge) -> dict[str, float]:
     return {name: round(rss_mb(pid), 1) for name, pid in zip(names, pids, strict=False)}
 
 
-def run_wrk(url: str, seconds: int, threads: int, connections: int, run_id: str) -> dict[str, float]:
-    """wrk with the vendors' payloads; requests per second, latency percentiles (ms), non-2xx answers."""
-    env = {**os.environ, "BENCH_PAYLOADS": str(BENCH / "payloads"), "BENCH_RUN": run_id, "BENCH_TOKEN": TOKEN}
+def run_wrk(url: str, seconds: int, threads: int, connections: int, run_id: str,
+            vendor: str | None = None) -> dict[str, float]:
+    """wrk with the vendors' payloads (all three in turn, or only ``vendor``'s); requests per second,
+    latency percentiles (ms), non-2xx answers."""
+    env = {**os.environ, "BENCH_PAYLOADS": str(BENCH / "payloads"), "BENCH_RUN": run_id, "BENCH_TOKEN": TOKEN,
+           **({"BENCH_VENDOR": vendor} if vendor else {})}
     out = subprocess.run([WRK, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
                           "-s", str(BENCH / "lua" / "callbacks.lua"), url],
                          capture_output=True, text=True, env=env, check=True, timeout=seconds + 30).stdout

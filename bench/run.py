@@ -1,4 +1,4 @@
-"""The benchmark: throughput, latency, batching, outage drain, memory and replicas, each beside a baseline.
+"""The benchmark: throughput, latency, a storm, batching, outage drain, memory and replicas, beside baselines.
 
 Run ``make bench`` (or ``.venv/bin/python bench/run.py``). Everything runs on this machine in one go,
 so the ratios hold on a noisy machine even where the absolute figures do not. Every server here is real:
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))  # ``python bench/run.py`` puts bench/, not the ch
 from bench.report import correctness, machine, markdown, update_readme, verdicts  # noqa: E402
 from bench.scenarios import FULL, SMOKE, Bench  # noqa: E402
 
-SCENARIOS = ("throughput", "fixed_rate", "burst", "outage_drain", "memory", "replicas")
+SCENARIOS = ("throughput", "fixed_rate", "storm", "burst", "outage_drain", "memory", "replicas")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -26,6 +27,7 @@ QUIET_PATHS = frozenset({"/metrics", "/-/healthy", "/-/ready"})
 """Scrapes and probes: logged at debug when they succeed, so they do not drown the callbacks."""
 
 
+@functools.lru_cache(maxsize=256)
 def redact_query(query: str) -> str:
     """Replace the value of every secret parameter (the callback token) with ***, whatever it holds.
 
@@ -70,7 +72,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": _second(int(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             # gunicorn's own messages may quote a request line, query string and all
@@ -79,13 +81,24 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
         if record.exc_info:
             entry["exception"] = redact_text(self.formatException(record.exc_info))
-        line = json.dumps(entry, ensure_ascii=False, default=str)
-        if not line.isascii():
-            try:
-                line.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate from a vendor's "\ud800": the stream cannot write
-                line = json.dumps(entry, default=str)  # it, so the line would be lost; JSON escapes it
-        return line
+        return json_line(entry)
+
+
+@functools.lru_cache(maxsize=4)
+def _second(epoch_second: int) -> str:
+    """A timestamp's date and time to the second, formatted once for all the lines of that second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_second))
+
+
+def json_line(entry: dict[str, Any]) -> str:
+    """``entry`` as one line of JSON, UTF-8 as written, escaped where it could not be written."""
+    line = json.dumps(entry, ensure_ascii=False, default=str)
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a vendor's "\ud800": the stream cannot write
+            line = json.dumps(entry, default=str)  # it, so the line would be lost; JSON escapes it
+    return line
 
 
 def setup(level: str = "info") -> None:
@@ -104,6 +117,15 @@ class JsonGunicornLogger(GunicornLogger):
         for logger in (self.error_log, self.access_log):
             for handler in logger.handlers:
                 handler.setFormatter(JsonFormatter())
+        self._access_on = bool(cfg.accesslog or cfg.logconfig or cfg.logconfig_dict or cfg.syslog)
+        plain = [h for h in self.access_log.handlers
+                 if type(h) in (logging.StreamHandler, logging.FileHandler) and not h.filters]
+        self._access_streams = plain if plain and len(plain) == len(self.access_log.handlers) \
+            and not self.access_log.filters and not self.access_log.propagate else []
+        """The access log's handlers when they are only streams that JsonFormatter formats (gunicorn's
+        ``--access-logfile``): a line is then written to them directly, as JsonFormatter would format it,
+        without a LogRecord; that was most of a callback's logging CPU (bench/NOTES.md). Empty (the
+        logging module does it all) for syslog or a logging configuration of one's own."""
 
     def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
         """A timed-out slow sender is routine on a public endpoint: one line, no traceback."""
@@ -115,14 +137,17 @@ class JsonGunicornLogger(GunicornLogger):
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         """One line a request; a callback's line says what it did (the app's ``ACCESS_FIELDS``), and
         ``remote`` is the client the app checked (the proxy, if one forwarded it, is ``peer``)."""
-        if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict or self.cfg.syslog):
+        if not self._access_on:
             return
         status = resp.status_code if hasattr(resp, "status_code") else str(resp.status).split()[0]
         path = environ.get("PATH_INFO")
         peer = environ.get("REMOTE_ADDR")
         client = environ.get(CLIENT_ADDRESS) or peer
         quiet = path in QUIET_PATHS and str(status).startswith("2")
-        self.access_log.log(logging.DEBUG if quiet else logging.INFO, "request", extra={
+        level = logging.DEBUG if quiet else logging.INFO
+        if not self.access_log.isEnabledFor(level):
+            return
+        self._write_access(level, {
             "method": environ.get("REQUEST_METHOD"),
             "path": redact_text(path or ""),  # ;token=... in a path is a near miss too
             "query": redact_query(environ.get("QUERY_STRING", "")),
@@ -134,6 +159,21 @@ class JsonGunicornLogger(GunicornLogger):
             "user_agent": environ.get("HTTP_USER_AGENT"),
             **environ.get(ACCESS_FIELDS, {}),
         })
+
+    def _write_access(self, level: int, fields: dict[str, Any]) -> None:
+        """The line JsonFormatter would write for ``self.access_log.log(level, "request", extra=fields)``."""
+        if not self._access_streams:
+            self.access_log.log(level, "request", extra=fields)
+            return
+        now = time.time()
+        line = json_line({"ts": f"{_second(int(now))}.{int(now % 1 * 1000):03d}Z",
+                          "level": logging.getLevelName(level).lower(), "logger": self.access_log.name,
+                          "msg": "request", **fields}) + "\n"
+        for handler in self._access_streams:
+            if level >= handler.level:
+                with handler.lock:
+                    handler.stream.write(line)
+                    handler.flush()
 
 
 class Outage:

@@ -7,6 +7,7 @@ The errors here are the ones several stages raise and the web tier answers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -90,9 +91,10 @@ class Alert:
     def vendor(self) -> str:
         return self.source_vendor or self.labels.get("vendor", "")
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """The alert's identity: a hash of its label set, as Alertmanager identifies alerts."""
+        """The alert's identity: a hash of its label set, as Alertmanager identifies alerts (computed once:
+        the store asks for it several times per callback; ``replace`` makes a new alert, computed anew)."""
         return label_hash(self.labels)
 
     @property

@@ -22,6 +22,15 @@ local vendors = {
    headers = {["Content-Type"] = "application/x-www-form-urlencoded; charset=UTF-8"}},
 }
 
+-- BENCH_VENDOR, if set, keeps only that vendor's callbacks (the per-vendor CPU figures)
+local only = os.getenv("BENCH_VENDOR")
+if only then
+  for index = #vendors, 1, -1 do
+    if not string.find(vendors[index].path, "/callbacks/" .. only, 1, true) then table.remove(vendors, index) end
+  end
+  assert(#vendors == 1, "BENCH_VENDOR names no vendor: " .. only)
+end
+
 local threads = {}
 local counter = 0
 local thread_id = 0
@@ -38,6 +47,6 @@ end
 function request()
   counter = counter + 1
   local id = string.format("%s-%d-%d", run, thread_id, counter)
-  local vendor = vendors[counter % 3 + 1]
+  local vendor = vendors[counter % #vendors + 1]
   return wrk.format("POST", vendor.path, vendor.headers, (vendor.body:gsub("{id}", id)))
 end

@@ -42,6 +42,12 @@ def test_the_benchmark_runs_every_scenario_and_every_acknowledged_alarm_arrives(
         # a Flask request costs well over 0.05 ms of CPU (less: the CPU of the wrong processes was read);
         # the bridge takes about 2 ms, so 50 ms means a regression such as quadratic parsing
         assert 0.05 < figures["server_cpu_ms_per_callback"] < 50, (server, figures)
+        if server != "naive_bridge":  # each vendor alone: wrk sent only its callbacks, all answered
+            assert set(figures["by_vendor"]) == {"tencent", "kingsoft", "aliyun"}
+            for vendor, alone in figures["by_vendor"].items():
+                assert alone["non_2xx"] == 0 and alone["requests"] > 0, (server, vendor, alone)
+                assert 0.05 < alone["server_cpu_ms_per_callback"] < 50, (server, vendor, alone)
+    assert set(throughput["cpu_vs_bare_flask"]) == {"tencent", "kingsoft", "aliyun"}
     assert throughput["bridge"]["delivered"] == throughput["bridge"]["acknowledged"] > 0
 
     [rate] = report["fixed_rate"].values()
@@ -50,6 +56,11 @@ def test_the_benchmark_runs_every_scenario_and_every_acknowledged_alarm_arrives(
     assert 0 < rate["ack_p50_ms"] <= rate["ack_p99_ms"] < 5000, rate
     # end to end: the delivery loop polls every 0.1 s and pauses 0.25 s after a partial batch (~0.2 s here)
     assert 0 < rate["e2e_p50_ms"] <= rate["e2e_p99_ms"] < 3000, rate
+
+    storm = report["storm"]
+    assert storm["refused"] == 0 and storm["acknowledged"] == storm["alarms"] == storm["delivered"], storm
+    assert 0 < storm["ack_p50_ms"] <= storm["ack_p99_ms"] <= storm["ack_max_ms"] < 5000, storm
+    assert storm["all_visible_seconds_after_last_ack"] is not None, storm
 
     burst = report["burst"]
     assert burst["alertmanager_received"] == burst["alerts_sent"] >= burst["acknowledged"] == burst["alarms"]
@@ -68,8 +79,10 @@ def test_the_benchmark_runs_every_scenario_and_every_acknowledged_alarm_arrives(
     for count in ("replicas_1", "replicas_3"):
         assert replicas[count]["non_2xx"] == 0 and replicas[count]["socket_errors"] == 0, replicas[count]
 
-    assert set(report["verdicts"]) == {"throughput_vs_bare_flask", "throughput_vs_naive", "ack_p99_ms_at_rate",
+    assert set(report["verdicts"]) == {"throughput_vs_bare_flask", "throughput_vs_naive",
+                                       "cpu_per_callback_vs_bare_flask", "storm_ack_p99_ms", "storm_ack_max_ms",
+                                       "storm_refused", "storm_all_visible_seconds", "ack_p99_ms_at_rate",
                                        "e2e_p99_ms_at_rate", "posts_per_1000_alerts", "outage_drain_seconds",
                                        "rss_mb_per_worker_at_rest"}
     table = (tmp_path / "latest.md").read_text()
-    assert "Bridge ÷ bare Flask" in table and "3 replicas on Redis" in table
+    assert "Bridge ÷ bare Flask" in table and "3 replicas on Redis" in table and "Storm:" in table

@@ -10,12 +10,15 @@ import ipaddress
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from flask.testing import FlaskClient
+from gunicorn.config import Config
 
-from bridge.logs import JsonFormatter, redact_query
+from bridge.logs import ACCESS_FIELDS, JsonFormatter, JsonGunicornLogger, redact_query
 from bridge.options import add_arguments
 from bridge.rules.loading import load_settings, rules_for
 from bridge.run.supervisor import warn_about_tokens
@@ -314,3 +317,18 @@ def test_a_token_anywhere_in_a_message_is_redacted(message: str) -> None:
     record = logging.makeLogRecord({"name": "gunicorn.error", "levelname": "INFO", "msg": message})
     line = JsonFormatter().format(record)
     assert "s3cret" not in line and "=***" in line
+
+
+def test_the_access_logs_direct_write_escapes_a_lone_surrogate_too(tmp_path: Path) -> None:
+    """The access log writes its lines straight to the file (bench/NOTES.md), past JsonFormatter: an alarm
+    named "cpu\ud800" must still leave one readable line, not a UnicodeEncodeError in the worker."""
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    logger = JsonGunicornLogger(config)
+    assert logger._access_streams, "the direct path is the one under test"
+    response = SimpleNamespace(status_code=200, sent=2)
+    environ = {"PATH_INFO": "/callbacks/aws", "REQUEST_METHOD": "POST", "REMOTE_ADDR": "192.0.2.1",
+               ACCESS_FIELDS: {"vendor": "aws", "alarms": ["cpu\ud800"]}}
+    logger.access(response, None, environ, timedelta(milliseconds=3))
+    [line] = (tmp_path / "access.log").read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["alarms"] == ["cpu\ud800"] and json.loads(line)["status"] == 200
