@@ -101,17 +101,14 @@ class Faults:
 
     # --- the faults: each draws its random choices now (the seed decides them) and returns (part, run) ---
     def _bridge_kill9(self, rng: random.Random) -> tuple[str, Callable[[], None]]:
-        index, down = rng.randrange(len(self.stack.bridges)), self._down_for(rng, 0.2, 2)
-        bridge = self.stack.bridges[index]
-
-        def run() -> None:
-            bridge.kill()
-            self._stop.wait(down)
-            self.stack.restart_bridge(bridge)
-        return f"bridge-{index}", run
+        return self._kill9_and_restart(rng, 0.2, 2)
 
     def _replica_kill9(self, rng: random.Random) -> tuple[str, Callable[[], None]]:
-        index, down = rng.randrange(len(self.stack.bridges)), self._down_for(rng, 2, 8)
+        """A replica of a shared store stays down longer: its lease must pass to another."""
+        return self._kill9_and_restart(rng, 2, 8)
+
+    def _kill9_and_restart(self, rng: random.Random, low: float, high: float) -> tuple[str, Callable[[], None]]:
+        index, down = rng.randrange(len(self.stack.bridges)), self._down_for(rng, low, high)
         bridge = self.stack.bridges[index]
 
         def run() -> None:

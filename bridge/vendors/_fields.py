@@ -6,6 +6,7 @@ import json
 import math
 import re
 from datetime import datetime
+from itertools import accumulate
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -22,27 +23,25 @@ _STRING = r'"(?:[^"\\]++|\\.)*+"?'
 """A JSON string; an unterminated one runs to the end of the text. Possessive, and never failing once
 it has started, so a scan never re-reads text: ``"\\"\\"\\"…`` without a closing quote used to cost
 one full re-read per quote, quadratic time (16 KB took a second, 100 KB outlasted the worker timeout)."""
-_DEPTH_TOKEN = re.compile(_STRING + r"|[\[\]{}]", re.DOTALL)
+_NOT_A_BRACKET = re.compile(_STRING + r'|[^\[\]{}"]++', re.DOTALL)
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _TRAILING_COMMA = re.compile(_STRING + r"|,(?=[ \t\n\r]*[}\]])", re.DOTALL)
 
 
 def json_depth(text: str, limit: int) -> int:
     """The deepest nesting of ``[``/``{`` outside strings, counting no further than ``limit + 1``.
 
-    One left-to-right pass, linear and non-recursive, so it is safe on any input: it runs before
-    ``json.loads``. Brackets after an unterminated string are not counted: ``json.loads`` stops there.
+    Linear and non-recursive, so it is safe on any input: it runs before ``json.loads``. Strings and all
+    but the brackets are dropped by one regex, and the running depth is summed in C: a megabyte of
+    brackets took 0.8 s of CPU token by token in Python. Brackets after an unterminated string are not
+    counted (``json.loads`` stops there). An excess closer takes the sum below zero, not clamped to it:
+    ``json.loads`` stops at that closer, so what follows it is never read.
     """
-    depth = deepest = 0
-    for match in _DEPTH_TOKEN.finditer(text):
-        token = match.group()
-        if token in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > limit:
-                break
-        elif token in "]}":
-            depth = max(0, depth - 1)
-    return deepest
+    brackets = _NOT_A_BRACKET.sub("", text)
+    if not brackets:
+        return 0
+    deepest = max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)))
+    return min(limit + 1, max(0, deepest))
 
 
 def without_trailing_commas(text: str) -> str:

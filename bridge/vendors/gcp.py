@@ -23,9 +23,11 @@ TEST_NOTIFICATION_TTL = 300.0
 """How long the console's test notification fires: Google never closes it, and it must show up in
 Alertmanager (that is what the user is testing) without paging anyone for long."""
 
-SEVERITIES = {"CRITICAL": "critical", "ERROR": "error", "WARNING": "warning", "INFO": "info"}
+SEVERITIES = {"CRITICAL": "critical", "ERROR": "critical", "WARNING": "warning", "INFO": "info"}
 """The policy's severity (``incident.severity``, or a ``severity`` policy user label as many teams set
-before Google added the field). "No severity" and anything else take the configured default."""
+before Google added the field) as one of the levels Prometheus stacks route on, as Azure's Error is:
+a route for ``critical`` must not miss an Error policy. The level as sent is the annotation
+``gcp_severity``. "No severity" and anything else take the configured default."""
 
 _STATES = {"open": AlarmState.FIRING, "acknowledged": AlarmState.FIRING, "closed": AlarmState.RESOLVED}
 _POLICY_NAME = re.compile(r"projects/[^/]+/alertPolicies/([^/]+)(?:/conditions/([^/]+))?")
@@ -160,6 +162,7 @@ def _details(incident: dict[str, Any], metric: dict[str, Any], condition_name: s
         documentation = documentation.get("content")
     return {
         "incident_id": text(incident.get("incident_id")),
+        "gcp_severity": text(incident.get("severity")),
         "policy_name": text(incident.get("policy_name")),
         "condition_name": condition_name,
         "metric_display_name": text(metric.get("displayName")),

@@ -12,12 +12,15 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.hashes import HashAlgorithm
+
+from bridge.model import InvalidPayload
+from bridge.vendors._fields import type_name
 
 
 class Rejected(Exception):
@@ -34,6 +37,38 @@ class Kind(StrEnum):
     NOTIFICATION = "notification"
     SUBSCRIBE = "subscription_confirmation"
     UNSUBSCRIBE = "unsubscribe_confirmation"
+
+
+KINDS = {"Notification": Kind.NOTIFICATION, "SubscriptionConfirmation": Kind.SUBSCRIBE,
+         "UnsubscribeConfirmation": Kind.UNSUBSCRIBE}
+"""The message types, spelled alike by SNS (``Type``) and SMN (``type``)."""
+
+
+def check_type(envelope: dict[str, Any], type_field: str, signature_field: str, service: str) -> Kind:
+    """The envelope's kind. A type no message of ``service`` has is InvalidPayload (not its envelope at
+    all), or Rejected if the body claims a signature anyway: a forgery."""
+    kind = envelope.get(type_field)
+    if kind in KINDS:
+        return KINDS[kind]
+    shown = repr(kind[:40]) if isinstance(kind, str) else "missing" if kind is None else type_name(kind)
+    problem = f"{type_field}: must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation, got {shown}"
+    if signature_field in envelope:
+        raise Rejected(problem)
+    raise InvalidPayload(f"{problem} (is this an {service} message?)")
+
+
+def string_to_sign(envelope: dict[str, Any], names: tuple[str, ...], optional: Callable[[str, Any], bool]) -> bytes:
+    """``name\nvalue\n`` for each of ``names`` in order, as SNS and SMN sign, leaving out a field when
+    ``optional(name, value)`` says so. A value that is no string was not signed: Rejected."""
+    lines = []
+    for name in names:
+        value = envelope.get(name)
+        if optional(name, value):
+            continue
+        if not isinstance(value, str):
+            raise Rejected(f"{name}: must be a string, got {type_name(value)}")  # SNS and SMN sign strings only
+        lines.append(f"{name}\n{value}\n")
+    return "".join(lines).encode("utf-8", "surrogatepass")
 
 
 @dataclass(frozen=True)

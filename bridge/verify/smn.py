@@ -22,12 +22,10 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes
 
-from bridge.model import InvalidPayload
-from bridge.vendors._fields import load_json, obj, type_name
-from bridge.verify import Envelope, Kind, Rejected, Signed
+from bridge.vendors._fields import load_json, obj
+from bridge.verify import KINDS, Envelope, Kind, Rejected, Signed, check_type
+from bridge.verify import string_to_sign as signed_fields
 
-KINDS = {"Notification": Kind.NOTIFICATION, "SubscriptionConfirmation": Kind.SUBSCRIBE,
-         "UnsubscribeConfirmation": Kind.UNSUBSCRIBE}
 NOTIFICATION_FIELDS = ("message", "message_id", "subject", "timestamp", "topic_urn", "type")
 CONFIRMATION_FIELDS = ("message", "message_id", "subscribe_url", "timestamp", "topic_urn", "type")
 HASHES = {"v1": hashes.SHA256}
@@ -41,28 +39,19 @@ def envelope_fields(body: bytes, max_json_depth: int) -> dict[str, Any]:
     """The envelope as a dict with a known ``type``; InvalidPayload for a body that is no SMN envelope,
     Rejected for one that claims a signature but has no SMN type (as bridge.verify.sns)."""
     envelope = obj(load_json(body, max_json_depth), "body")
-    kind = envelope.get("type")
-    if kind not in KINDS:
-        shown = repr(kind[:40]) if isinstance(kind, str) else "missing" if kind is None else type_name(kind)
-        problem = f"type: must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation, got {shown}"
-        if "signature" in envelope:  # claims to be signed, but no SMN message has this type: a forgery
-            raise Rejected(problem)
-        raise InvalidPayload(f"{problem} (is this an SMN message?)")
+    check_type(envelope, "type", "signature", "SMN")
     return envelope
 
 
 def string_to_sign(envelope: dict[str, Any]) -> bytes:
-    """The bytes SMN signed, from the fields its documentation lists for the message's type."""
+    """The bytes SMN signed, from the fields its documentation lists for the message's type; "if subject is
+    empty, it is not part of the signature"."""
     names = NOTIFICATION_FIELDS if envelope["type"] == "Notification" else CONFIRMATION_FIELDS
-    lines = []
-    for name in names:
-        value = envelope.get(name)
-        if name == "subject" and (value is None or (isinstance(value, str) and not value.strip())):
-            continue  # "if subject is empty, it is not part of the signature"
-        if not isinstance(value, str):  # SMN signs strings only: whatever this is, SMN did not sign it
-            raise Rejected(f"{name}: must be a string, got {type_name(value)}")
-        lines.append(f"{name}\n{value}\n")
-    return "".join(lines).encode("utf-8", "surrogatepass")
+    return signed_fields(envelope, names, _blank_subject)
+
+
+def _blank_subject(name: str, value: Any) -> bool:
+    return name == "subject" and (value is None or (isinstance(value, str) and not value.strip()))
 
 
 def _path(url: str) -> str:

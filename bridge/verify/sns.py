@@ -16,11 +16,10 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 
 from bridge.model import InvalidPayload
-from bridge.vendors._fields import load_json, obj, type_name
-from bridge.verify import Envelope, Kind, Rejected, Signed
+from bridge.vendors._fields import load_json, obj
+from bridge.verify import KINDS, Envelope, Kind, Rejected, Signed, check_type
+from bridge.verify import string_to_sign as signed_fields
 
-KINDS = {"Notification": Kind.NOTIFICATION, "SubscriptionConfirmation": Kind.SUBSCRIBE,
-         "UnsubscribeConfirmation": Kind.UNSUBSCRIBE}
 NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
@@ -30,31 +29,17 @@ HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
 def envelope_fields(body: bytes, max_json_depth: int) -> dict[str, Any]:
     """The envelope as a dict with a known ``Type``; InvalidPayload for a body that is no SNS envelope."""
     envelope = obj(load_json(body, max_json_depth), "body")
-    kind = envelope.get("Type")
-    if kind not in KINDS:
-        if "AlarmName" in envelope:  # the alarm without the signed envelope around it
-            raise InvalidPayload("a CloudWatch alarm without its SNS envelope: turn raw message delivery off in "
-                                 "the subscription, so that SNS sends the signed envelope")
-        shown = repr(kind[:40]) if isinstance(kind, str) else "missing" if kind is None else type_name(kind)
-        problem = f"Type: must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation, got {shown}"
-        if "Signature" in envelope:  # claims to be signed, but no SNS message has this type: a forgery
-            raise Rejected(problem)
-        raise InvalidPayload(f"{problem} (is this an SNS message?)")
+    if envelope.get("Type") not in KINDS and "AlarmName" in envelope:  # the alarm without its signed envelope
+        raise InvalidPayload("a CloudWatch alarm without its SNS envelope: turn raw message delivery off in "
+                             "the subscription, so that SNS sends the signed envelope")
+    check_type(envelope, "Type", "Signature", "SNS")
     return envelope
 
 
 def string_to_sign(envelope: dict[str, Any]) -> bytes:
     """The bytes SNS signed, from the fields its documentation lists for the message's type."""
     names = NOTIFICATION_FIELDS if envelope["Type"] == "Notification" else CONFIRMATION_FIELDS
-    lines = []
-    for name in names:
-        value = envelope.get(name)
-        if value is None and name == "Subject":
-            continue
-        if not isinstance(value, str):  # SNS signs strings only: whatever this is, SNS did not sign it
-            raise Rejected(f"{name}: must be a string, got {type_name(value)}")
-        lines.append(f"{name}\n{value}\n")
-    return "".join(lines).encode("utf-8", "surrogatepass")
+    return signed_fields(envelope, names, lambda name, value: name == "Subject" and value is None)
 
 
 class Sns:

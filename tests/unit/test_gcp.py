@@ -122,11 +122,13 @@ def test_every_incident_state_in_any_case_is_read(state: str, expected: AlarmSta
 
 
 @pytest.mark.parametrize(("severity", "expected"), [
-    ("Critical", "critical"), ("ERROR", "error"), ("Warning", "warning"), ("No severity", ""), (None, "")])
+    ("Critical", "critical"), ("ERROR", "critical"), ("Warning", "warning"), ("No severity", ""), (None, "")])
 def test_google_severities_map_to_severity_labels(severity: str | None, expected: str) -> None:
     body = sample("gke-cpu-critical-open.json")
     body["incident"]["severity"] = severity
-    assert parse(body).severity == expected
+    alarm = parse(body)
+    assert alarm.severity == expected
+    assert alarm.details.get("gcp_severity", "") == (severity or "")  # the level as Google sent it
 
 
 def test_a_severity_policy_label_stands_in_for_the_missing_field() -> None:

@@ -18,7 +18,7 @@ from bridge.model import Alarm, AlarmState, InvalidPayload
 from bridge.pipeline import to_alerts
 from bridge.rules import Rules
 from bridge.store.sqlite import SqliteStore
-from bridge.vendors import ParseContext
+from bridge.vendors import VENDORS, ParseContext
 from bridge.vendors._fields import json_depth, load_json
 from bridge.vendors.aliyun import VENDOR as aliyun
 from tests.harness.fixtures import fixture_bytes
@@ -50,6 +50,13 @@ def tencent_with(**dimensions: str) -> bytes:
 def test_depth_is_measured_outside_strings_without_recursion() -> None:
     assert json_depth('{"a": [1, {"b": "[[[[{{{{"}]}', 32) == 3
     assert json_depth("[" * 1_000_000, 32) == 33  # stops counting past the limit
+    assert json_depth('[[1], ["]]]"], {"a": [[2]]}]', 32) == 4
+
+
+def test_brackets_inside_an_unterminated_string_are_no_error_of_depth() -> None:
+    """They are text, not nesting: the 400 says what is wrong, the string (``json.loads`` reads no further)."""
+    with pytest.raises(InvalidPayload, match=r"body: not valid JSON \(Unterminated string"):
+        load_json(b'"unterminated' + b"[" * 100_000)
 
 
 @pytest.mark.parametrize("body", [deep(33), deep(33, "{"), deep(1_000_000), deep(1_000_000, "{")])
@@ -80,25 +87,25 @@ def test_a_hostile_megabyte_is_answered_in_well_under_a_second(
         make_client: Callable[..., FlaskClient], shape: str) -> None:
     """Quadratic parsing would hold a worker past gunicorn's 30 s timeout: killed, requests in flight lost.
 
-    Run in a child killed after 30 s: a backtracking regex would hang in C, beyond any per-test timeout."""
+    Run in a child killed after 30 s: a backtracking regex would hang in C, beyond any per-test timeout.
+    The second is CPU time, which a busy machine (CI, other tests beside) does not stretch as it does the
+    clock; a quadratic parse of a megabyte costs minutes of it."""
     text = pathological(shape, 1 << 20)
     form = urlencode({"alertState": "ALERT", "metricName": "cpu", "dimensions": text}).encode()
 
     def answers() -> list[tuple[str, str, float, int, Any]]:
         c = make_client(max_body_bytes=4 << 20)
         timed = []
-        for vendor, body, content_type in (("tencent", text.encode(), "application/json"),
-                                           ("kingsoft", text.encode(), "application/json"),
-                                           ("aliyun", text.encode(), "application/json"),
-                                           ("aliyun", form, "application/x-www-form-urlencoded")):
-            started = time.monotonic()
+        for vendor, body, content_type in [*((vendor, text.encode(), "application/json") for vendor in VENDORS),
+                                           ("aliyun", form, "application/x-www-form-urlencoded")]:
+            started = time.process_time()
             response = c.post(f"/callbacks/{vendor}", data=body, content_type=content_type)
-            timed.append((vendor, content_type, time.monotonic() - started, response.status_code, response.json))
+            timed.append((vendor, content_type, time.process_time() - started, response.status_code, response.json))
         return timed
 
     for vendor, content_type, seconds, status, answer in in_child(answers, timeout=30):
-        assert seconds < 2, (vendor, content_type)
-        assert status in (200, 400), answer
+        assert seconds < 2, (vendor, content_type, seconds)
+        assert status in (200, 400, 403), answer  # 403: a signed push's signature is checked first
 
 
 # --- dimensions and labels ---------------------------------------------------------------------------------
