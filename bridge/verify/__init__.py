@@ -100,6 +100,9 @@ class Scheme(Protocol):
     """One notification service's signature scheme."""
 
     name: str
+    certificate_field: str
+    subscribe_field: str
+    """The envelope's names for the certificate's URL and the subscribe URL, which refusals name."""
     default_hosts: tuple[str, ...]
     """Host patterns (:class:`~bridge.verify.certificates.HostRule`) of the service's own endpoints:
     the only hosts certificates and subscribe URLs are fetched from, unless ``--signing-host`` adds one."""

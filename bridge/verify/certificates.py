@@ -127,8 +127,10 @@ class Fetcher:
 class Certificates:
     """Signing certificates' public keys by URL: fetched once, cached (LRU, :data:`CACHE_SIZE`)."""
 
-    def __init__(self, fetcher: Fetcher, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, fetcher: Fetcher, field: str = "SigningCertURL", clock: Callable[[], float] = time.time) -> None:
         self.fetcher = fetcher
+        self.field = field
+        """The envelope's name for the certificate's URL, which a refusal names (SNS and SMN spell it apart)."""
         self._clock = clock
         self._cache: OrderedDict[str, tuple[RSAPublicKey, float]] = OrderedDict()
         self._failed: dict[str, tuple[float, Exception]] = {}
@@ -139,7 +141,7 @@ class Certificates:
 
     def public_key(self, url: str) -> RSAPublicKey:
         """The RSA key of the certificate at ``url``; Rejected or Unavailable as :meth:`Fetcher.get`."""
-        checked_url(url, self.fetcher.trust.hosts, "SigningCertURL")  # refused before any lock or fetch
+        checked_url(url, self.fetcher.trust.hosts, self.field)  # refused before any lock or fetch
         cached = self._cached(url)
         if cached is not None:
             return cached
@@ -180,15 +182,15 @@ class Certificates:
 
     def _fetch(self, url: str) -> tuple[RSAPublicKey, float]:
         self.fetches += 1
-        pem = self.fetcher.get(url, "SigningCertURL", MAX_CERTIFICATE_BYTES)
+        pem = self.fetcher.get(url, self.field, MAX_CERTIFICATE_BYTES)
         try:
             certificate = x509.load_pem_x509_certificate(pem)
         except ValueError:
-            raise Unavailable("SigningCertURL: the answer is not a PEM certificate") from None
+            raise Unavailable(f"{self.field}: the answer is not a PEM certificate") from None
         now = self._clock()
         if not certificate.not_valid_before_utc.timestamp() <= now <= certificate.not_valid_after_utc.timestamp():
-            raise Rejected("SigningCertURL: the signing certificate is not valid now")
+            raise Rejected(f"{self.field}: the signing certificate is not valid now")
         key = certificate.public_key()
         if not isinstance(key, RSAPublicKey):
-            raise Rejected("SigningCertURL: the signing certificate's key is not RSA")
+            raise Rejected(f"{self.field}: the signing certificate's key is not RSA")
         return key, certificate.not_valid_after_utc.timestamp()

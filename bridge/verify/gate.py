@@ -45,7 +45,7 @@ class Gate:
         self.vendor = vendor
         self.scheme = scheme
         self.fetcher = Fetcher(trust)
-        self.certificates = Certificates(self.fetcher)
+        self.certificates = Certificates(self.fetcher, scheme.certificate_field)
         self.topics = topics
         self.max_json_depth = max_json_depth
         self._confirmed: OrderedDict[str, None] = OrderedDict()
@@ -77,7 +77,7 @@ class Gate:
             if envelope.message_id in self._confirmed:
                 log.info("subscription already confirmed", extra={"vendor": self.vendor, "topic": envelope.topic})
                 return
-            self.fetcher.get(envelope.subscribe_url, "SubscribeURL", MAX_CONFIRMATION_BYTES)
+            self.fetcher.get(envelope.subscribe_url, self.scheme.subscribe_field, MAX_CONFIRMATION_BYTES)
             self.confirmations += 1
             self._confirmed[envelope.message_id] = None
             while len(self._confirmed) > CONFIRMED_KEPT:

@@ -63,6 +63,7 @@ def _path(url: str) -> str:
 
 class Smn:
     name = "smn"
+    certificate_field, subscribe_field = "signing_cert_url", "subscribe_url"
     default_hosts = (r"re:smn\.[a-z0-9-]{3,40}\.myhuaweicloud\.(?:com|cn|eu)",
                      r"re:console(?:-intl)?(?:\.[a-z0-9-]{2,40})?\.huaweicloud\.com")
     """Certificates come from ``smn.<region>.myhuaweicloud.com`` (``.cn`` for cn-north-2, ``.eu`` for the

@@ -44,6 +44,7 @@ def string_to_sign(envelope: dict[str, Any]) -> bytes:
 
 class Sns:
     name = "sns"
+    certificate_field, subscribe_field = "SigningCertURL", "SubscribeURL"
     default_hosts = (r"re:sns\.[a-z0-9-]{3,}\.amazonaws\.com(?:\.cn)?",)
     """``sns.<region>.amazonaws.com``, and ``.com.cn`` in the China partition (as AWS's own SDK validators)."""
 

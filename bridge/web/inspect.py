@@ -105,7 +105,8 @@ def try_payload(state: AppState, vendor: str, body: bytes, content_type: str | N
     except (InvalidPayload, UnsupportedMediaType) as exc:
         return {"ok": False, "vendor": vendor, "error": str(exc)}
     valid_for = ENDS_AT_RESENDS * state.settings.resend_interval
-    return {"ok": True, "vendor": vendor, "reply": parsed.reply,
+    unchecked = {"signature_checked": False} if getattr(parser, "signed_by", "") else {}  # as translate says
+    return {"ok": True, "vendor": vendor, **unchecked, "reply": parsed.reply,
             "alerts": [postable(alert, now, valid_for) for alert in made if not alert.resolve_only],
             "dropped": [alarm.name for alarm, alert in zip(parsed.alarms, made, strict=True) if alert.resolve_only]}
 

@@ -284,3 +284,14 @@ def test_status_shows_the_rules_generation_and_when_they_were_last_reloaded(tmp_
         assert shared.generation() == 1 and shared.accepted_at() >= before
     finally:
         shared.remove()
+
+
+def test_trying_a_signed_vendors_message_says_its_signature_was_not_checked(client: FlaskClient) -> None:
+    """As translate says on stderr: a pasted SNS message shows its alerts, but nobody checked who signed it."""
+    body = fixture_bytes("aws", "lambda-go-single-metric-alarm.json").decode()
+    answer = client.post("/api/v1/try", json={"vendor": "aws", "body": body}).json
+    assert answer["ok"] is True and answer["signature_checked"] is False and answer["alerts"]
+    page = client.post("/try", data={"vendor": "aws", "body": body, "content_type": ""}).text
+    assert "signature of this aws message is not checked here" in page
+    unsigned = client.post("/api/v1/try", json={"vendor": "kingsoft", "body": KINGSOFT.decode()}).json
+    assert "signature_checked" not in unsigned

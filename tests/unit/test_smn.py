@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from bridge.model import InvalidPayload
 from bridge.verify import Kind, Rejected
 from bridge.verify.certificates import HostRule
+from bridge.verify.gate import GateSettings, gates_for
 from bridge.verify.smn import SCHEME, string_to_sign
 from tests.harness.fixtures import FIXTURES
 
@@ -93,3 +94,15 @@ def test_a_signed_body_no_smn_message_could_be_is_a_forgery(change: dict, reason
 ])
 def test_certificates_and_confirmations_come_only_from_huaweis_hosts(host: str, allowed: bool) -> None:
     assert HostRule(SCHEME.default_hosts).matches(host) is allowed
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("https://smn.cn-north-4.myhuaweicloud.com.evil.test/smn/SMN_cn-north-4_x.pem", "signing_cert_url: "),
+    ("http://smn.cn-north-4.myhuaweicloud.com/smn/SMN_cn-north-4_x.pem", "signing_cert_url: ")])
+def test_a_refused_certificate_url_is_named_as_smn_spells_it(url: str, reason: str) -> None:
+    """The operator greps the 403 for the field of the message they saved (SNS says SigningCertURL)."""
+    gate = gates_for({"huawei": "smn"}, GateSettings({}, {}, {}, 32))["huawei"]
+    body = {**signed("notification-template-dcs.json"), "signing_cert_url": url}
+    with pytest.raises(Rejected, match=reason) as refused:
+        gate.admit(json.dumps(body).encode())
+    assert "SigningCertURL" not in str(refused.value) and gate.certificates.fetches == 0
