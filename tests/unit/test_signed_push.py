@@ -322,3 +322,7 @@ def test_a_third_certificate_fetch_at_once_is_answered_503_at_once_not_queued(
     assert signing_server.fetched(third) == 0, "it did not wait for a slot: it was refused"
     for thread in busy:
         thread.join()
+    # nothing was learnt about the third URL: once a slot is free, its next message fetches it (a real
+    # failure is remembered for FAILURE_TTL; a busy refusal must not be, or a good certificate is refused)
+    assert post(client, notification(signing_server, third)).status_code == 200
+    assert signing_server.fetched(third) == 1

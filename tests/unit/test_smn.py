@@ -105,4 +105,4 @@ def test_a_refused_certificate_url_is_named_as_smn_spells_it(url: str, reason: s
     body = {**signed("notification-template-dcs.json"), "signing_cert_url": url}
     with pytest.raises(Rejected, match=reason) as refused:
         gate.admit(json.dumps(body).encode())
-    assert "SigningCertURL" not in str(refused.value) and gate.certificates.fetches == 0
+    assert "SigningCertURL" not in str(refused.value) and gate.fetcher.requests == 0
