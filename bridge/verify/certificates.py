@@ -46,6 +46,10 @@ MAX_CONCURRENT_FETCHES = 2
 _LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 
 
+class Busy(Unavailable):
+    """No fetch slot was free: nothing was fetched, so nothing is known about the URL (never cached)."""
+
+
 class HostRule:
     """Host patterns: a regular expression (``re:`` prefix; the services' defaults), an exact name or IP
     address, or a glob whose ``*`` stands for one DNS label (``*.example.test``)."""
@@ -98,12 +102,15 @@ class Fetcher:
         self.timeout = timeout
         self._context = trust.tls_context()
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_FETCHES)
+        self.requests = 0
+        """GETs sent (tests read it)."""
 
     def get(self, url: str, what: str, max_bytes: int) -> bytes:
         """The body of a 200 answer; Rejected for a URL that may not be fetched, Unavailable if it fails."""
         host, port, target = checked_url(url, self.trust.hosts, what)
         if not self._slots.acquire(blocking=False):  # waiting would hold one more request thread
-            raise Unavailable(f"{what}: too many fetches under way; retry later")
+            raise Busy(f"{what}: too many fetches under way; retry later")
+        self.requests += 1
         try:
             connection = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._context)
             try:
@@ -136,8 +143,6 @@ class Certificates:
         self._failed: dict[str, tuple[float, Exception]] = {}
         self._lock = threading.Lock()
         self._url_locks: dict[str, threading.Lock] = {}
-        self.fetches = 0
-        """Fetches made (tests and metrics read it)."""
 
     def public_key(self, url: str) -> RSAPublicKey:
         """The RSA key of the certificate at ``url``; Rejected or Unavailable as :meth:`Fetcher.get`."""
@@ -156,6 +161,10 @@ class Certificates:
                 raise failed[1]
             try:
                 key, not_after = self._fetch(url)
+            except Busy:  # nothing was fetched: the next message may try at once
+                with self._lock:
+                    self._url_locks.pop(url, None)
+                raise
             except (Rejected, Unavailable) as exc:
                 with self._lock:  # bounded: a failure costs a real fetch, and expired ones are dropped here
                     self._failed = {u: f for u, f in self._failed.items() if f[0] > self._clock()}
@@ -181,7 +190,6 @@ class Certificates:
             return entry[0]
 
     def _fetch(self, url: str) -> tuple[RSAPublicKey, float]:
-        self.fetches += 1
         pem = self.fetcher.get(url, self.field, MAX_CERTIFICATE_BYTES)
         try:
             certificate = x509.load_pem_x509_certificate(pem)

@@ -64,11 +64,13 @@ def _path(url: str) -> str:
 class Smn:
     name = "smn"
     certificate_field, subscribe_field = "signing_cert_url", "subscribe_url"
-    default_hosts = (r"re:smn\.[a-z0-9-]{3,40}\.myhuaweicloud\.(?:com|cn|eu)",
-                     r"re:console(?:-intl)?(?:\.[a-z0-9-]{2,40})?\.huaweicloud\.com")
+    default_hosts = (r"re:smn\.[a-z]{2}(?:-[a-z]+)+-[0-9]{1,3}\.myhuaweicloud\.(?:com|cn|eu)",
+                     r"re:console(?:-intl)?(?:\.[a-z]{2,8})?\.huaweicloud\.com")
     """Certificates come from ``smn.<region>.myhuaweicloud.com`` (``.cn`` for cn-north-2, ``.eu`` for the
     European regions, as apache/hertzbeat lists them); subscribe URLs are on the console,
-    ``console.huaweicloud.com`` or ``console-intl.huaweicloud.com`` (and ``console.<site>.huaweicloud.com``)."""
+    ``console.huaweicloud.com`` or ``console-intl.huaweicloud.com`` (and ``console.<site>.huaweicloud.com``).
+    The middle label is a region code, never any label: ``smn.obs.myhuaweicloud.com`` would be an OBS
+    bucket named ``smn``, whose owner could serve a certificate of their own at SMN's path."""
 
     def open(self, body: bytes, max_json_depth: int) -> Signed:
         envelope = envelope_fields(body, max_json_depth)

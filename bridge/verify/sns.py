@@ -45,8 +45,11 @@ def string_to_sign(envelope: dict[str, Any]) -> bytes:
 class Sns:
     name = "sns"
     certificate_field, subscribe_field = "SigningCertURL", "SubscribeURL"
-    default_hosts = (r"re:sns\.[a-z0-9-]{3,}\.amazonaws\.com(?:\.cn)?",)
-    """``sns.<region>.amazonaws.com``, and ``.com.cn`` in the China partition (as AWS's own SDK validators)."""
+    default_hosts = (r"re:sns\.[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}\.amazonaws\.com(?:\.cn)?",)
+    """``sns.<region>.amazonaws.com``, and ``.com.cn`` in the China partition; the middle label is a region
+    code (``us-east-1``, ``us-gov-west-1``, ``cn-northwest-1``), not any label as in AWS's SDK validators:
+    those also match ``sns.s3-us-west-2.amazonaws.com``, an S3 bucket named ``sns`` whose owner serves a
+    certificate of their own there (nathforge/validatesns#6)."""
 
     def open(self, body: bytes, max_json_depth: int) -> Signed:
         envelope = envelope_fields(body, max_json_depth)

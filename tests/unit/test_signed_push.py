@@ -137,9 +137,13 @@ def test_the_real_sns_hosts_are_the_only_default_ones() -> None:
 
     hosts = HostRule(SCHEME.default_hosts)
     assert hosts.matches("sns.us-east-1.amazonaws.com") and hosts.matches("sns.cn-north-1.amazonaws.com.cn")
-    assert hosts.matches("SNS.EU-WEST-1.AMAZONAWS.COM.")
+    assert hosts.matches("SNS.EU-WEST-1.AMAZONAWS.COM.") and hosts.matches("sns.us-gov-west-1.amazonaws.com")
+    assert hosts.matches("sns.cn-northwest-1.amazonaws.com.cn") and hosts.matches("sns.ap-southeast-7.amazonaws.com")
     for host in ("sns.amazonaws.com.evil.example", "evil-sns.us-east-1.amazonaws.com", "127.0.0.1",
-                 "sns.us-east-1.amazonaws.com.cn.evil", "s3.us-east-1.amazonaws.com", "sns..amazonaws.com"):
+                 "sns.us-east-1.amazonaws.com.cn.evil", "s3.us-east-1.amazonaws.com", "sns..amazonaws.com",
+                 # S3 buckets named "sns" on the dash-region and legacy endpoints: anyone may own one
+                 "sns.s3-us-west-2.amazonaws.com", "sns.s3-external-1.amazonaws.com", "sns.s3.amazonaws.com",
+                 "sns.s3-website-us-east-1.amazonaws.com", "sns.s3.us-east-1.amazonaws.com"):
         assert not hosts.matches(host), host
 
 
@@ -322,3 +326,7 @@ def test_a_third_certificate_fetch_at_once_is_answered_503_at_once_not_queued(
     assert signing_server.fetched(third) == 0, "it did not wait for a slot: it was refused"
     for thread in busy:
         thread.join()
+    # nothing was learnt about the third URL: once a slot is free, its next message fetches it (a real
+    # failure is remembered for FAILURE_TTL; a busy refusal must not be, or a good certificate is refused)
+    assert post(client, notification(signing_server, third)).status_code == 200
+    assert signing_server.fetched(third) == 1
