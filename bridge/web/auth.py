@@ -22,9 +22,15 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def presented_token(query: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
-    """The token a request carries, from whichever place it uses."""
+    """The callback token a request carries, from whichever place its vendor uses: ``?token=``,
+    ``Authorization`` (Bearer, or the Basic password), or Volcengine's ``Token:`` header."""
     if query.get("token"):
         return query["token"]
+    return authorization_token(headers) or headers.get("Token", "").strip() or None
+
+
+def authorization_token(headers: Mapping[str, str]) -> str | None:
+    """The token of ``Authorization``: Bearer, or the Basic password (what a browser prompts for)."""
     scheme, _, credentials = headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
@@ -34,7 +40,7 @@ def presented_token(query: Mapping[str, str], headers: Mapping[str, str]) -> str
         except ValueError:
             return None
         return decoded.partition(":")[2] or None
-    return headers.get("Token", "").strip() or None
+    return None
 
 
 def token_matches(presented: str | None, accepted: Sequence[str]) -> bool:

@@ -123,7 +123,7 @@ def admin_page(view: Callable[..., Response]) -> Callable[..., Response]:
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Response:
-        refusal = admin_refusal(app_state(), _token(), request.remote_addr or "", request.host)
+        refusal = admin_refusal(app_state(), _token(), request.remote_addr or "", request.headers)
         if refusal is not None:
             return _denied(*refusal)
         return view(*args, **kwargs)
@@ -203,7 +203,7 @@ def login() -> Response:
     token = request.form.get("token", "").strip()
     if not token and admin_token_configured(app_state()):
         return _denied(401, "enter the admin token")
-    refusal = admin_refusal(app_state(), token or None, request.remote_addr or "", request.host)
+    refusal = admin_refusal(app_state(), token or None, request.remote_addr or "", request.headers)
     if refusal is not None:
         return _denied(refusal[0], "wrong admin token" if token and refusal[0] == 401 else refusal[1])
     response = redirect("/", 303)

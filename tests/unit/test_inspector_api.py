@@ -189,6 +189,32 @@ def test_without_an_admin_token_only_loopback_gets_in(client: FlaskClient, path:
     assert client.get(path, headers={"Host": "attacker.example"}).status_code == 403  # DNS rebinding
 
 
+@pytest.mark.parametrize(("peer", "headers"), [
+    ("127.0.0.1", {"X-Forwarded-For": "203.0.113.9"}),  # nginx on this host, proxying the internet
+    ("127.0.0.1", {"Forwarded": "for=203.0.113.9"}),
+    ("127.0.0.1", {"X-Real-IP": "203.0.113.9"}),
+    ("127.0.0.1", {"Via": "1.1 proxy"}),
+    ("127.0.0.6", {}),  # Istio's sidecar relays every inbound connection from 127.0.0.6
+    ("127.0.0.1", {"Host": "127.0.0.1:9000"}),  # with the peer named a trusted proxy (below)
+])
+def test_a_proxy_on_this_host_never_opens_the_inspector_without_a_token(
+        make_client: Callable[..., FlaskClient], peer: str, headers: dict[str, str]) -> None:
+    """Found in review: a local proxy's connection comes from loopback, and it sets Host to its upstream."""
+    c = make_client(trusted_proxies=("127.0.0.1/32",) if headers.get("Host") else ())
+    response = c.get("/api/v1/callbacks", environ_base={"REMOTE_ADDR": peer},
+                     headers={"Host": "127.0.0.1:9000", **headers})
+    assert response.status_code == 403, response.json
+    page = c.get("/", environ_base={"REMOTE_ADDR": peer}, headers={"Host": "localhost", **headers})
+    assert page.status_code == 403 and "text/html" in page.content_type
+
+
+def test_a_callback_token_header_never_opens_the_inspector(make_client: Callable[..., FlaskClient]) -> None:
+    """Volcengine's ``Token:`` header carries a callback token; the inspector reads Authorization only."""
+    c = make_client(admin_tokens=(ADMIN,))
+    assert c.get("/api/v1/status", headers={"Token": ADMIN}).status_code == 401
+    assert c.get("/api/v1/status", headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200
+
+
 def test_x_forwarded_for_never_makes_a_client_loopback(make_client: Callable[..., FlaskClient]) -> None:
     c = make_client(trusted_proxies=("10.0.0.0/8",))
     response = c.get("/api/v1/callbacks", environ_base={"REMOTE_ADDR": "10.1.2.3"},
