@@ -18,10 +18,13 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.harness import payloads
+from bridge.vendors import VENDORS
+from tests.harness import payloads, smn, sns
 from tests.harness.alertmanager import Alertmanager
 from tests.harness.bridge_process import Bridge
+from tests.harness.fixtures import fixture_bytes
 from tests.harness.processes import free_port, non_loopback_address, wait_for
+from tests.harness.signing import SigningServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -31,16 +34,29 @@ SAMPLES = {  # vendor: (body, content type, the alert's name, a label value only
     "kingsoft": (payloads.kingsoft("page-ks-1"), "application/json", "cpu.util", "page-ks-1"),
     "tencent": (payloads.tencent("ins-page-1"), "application/json", "cpu_usage", "ins-page-1"),
     "aliyun": (payloads.aliyun("i-page-1"), "application/x-www-form-urlencoded", "CPUUtilization", "i-page-1"),
+    "azure": (fixture_bytes("azure", "metric-static-fired.json"), "application/json", "Percentage CPU", "wcus-r2-gen2"),
+    "gcp": (fixture_bytes("gcp", "gce-cpu-open.json"), "application/json", "compute.googleapis.com/instance/cpu",
+            "10988491472291860713"),
+    "volcengine": (fixture_bytes("volcengine", "redis-node-000-metric.json"), "application/json", "MemUtil",
+                   "server-redis-shzl****xosmn6xz-000-0-0"),
+}
+SIGNED = {  # vendor: (stored sample, its re-signing, the certificate's path, content type, alert name, marker)
+    "aws": ("lambda-go-single-metric-alarm.json", sns.resign, "/page/SimpleNotificationService.pem",
+            "text/plain; charset=UTF-8", "EXAMPLE", "TestInstance"),
+    "huawei": ("default-rds-firing.json", smn.resign, smn.CERTIFICATE_PATH, "application/json", "rds039_disk_util",
+               "9a22c728f48142f88339dc5bfa06d592no01"),
 }
 HOSTILE = 'x"><img src=x onerror="window.pwned=2"><script>window.pwned=1;document.title="pwned"</script>'
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Alertmanager, Bridge]]:
+def stack(tmp_path_factory: pytest.TempPathFactory,
+          signing_server: SigningServer) -> Iterator[tuple[Alertmanager, Bridge]]:
     workdir = tmp_path_factory.mktemp("inspector")
     (workdir / "am").mkdir()
     am = Alertmanager(workdir / "am").start()
-    bridge = Bridge(workdir, [am.url], host="0.0.0.0").start()
+    bridge = Bridge(workdir, [am.url], *(arg for vendor in SIGNED for arg in signing_server.bridge_args(vendor)),
+                    host="0.0.0.0").start()
     yield am, bridge
     bridge.kill()  # nothing to check at its stop: do not wait for a graceful one
     am.stop()
@@ -68,15 +84,21 @@ def submit(browser: Chrome, control: WebElement) -> None:
 
 
 def test_each_vendors_callback_is_listed_with_its_alert_delivered_to_alertmanager(
-        stack: tuple[Alertmanager, Bridge], browser: Chrome) -> None:
+        stack: tuple[Alertmanager, Bridge], browser: Chrome, signing_server: SigningServer) -> None:
     am, bridge = stack
-    for vendor, (body, content_type, _, _) in SAMPLES.items():
-        assert bridge.post(vendor, body, content_type).status_code == 200
-    am.wait_for(lambda alerts: len([a for a in alerts if a["labels"].get("vendor") in SAMPLES]) == len(SAMPLES))
+    posted = dict(SAMPLES)
+    for vendor, (name, resign, certificate_path, content_type, alertname, marker) in SIGNED.items():
+        certificate_url = signing_server.serve_certificate(certificate_path)
+        body = resign(fixture_bytes(vendor, name), signing_server.ca, certificate_url)
+        posted[vendor] = (body, content_type, alertname, marker)
+    assert set(posted) == set(VENDORS), "every vendor's callback is shown: add a sample for a new one"
+    for vendor, (body, content_type, _, _) in posted.items():
+        assert bridge.post(vendor, body, content_type).status_code == 200, vendor
+    am.wait_for(lambda alerts: len([a for a in alerts if a["labels"].get("vendor") in posted]) == len(posted))
 
     browser.get(bridge.url + "/")
     assert browser.title == "Recent callbacks · cloud-alarm-bridge"
-    for vendor, (_, _, alertname, marker) in SAMPLES.items():
+    for vendor, (_, _, alertname, marker) in posted.items():
         row = row_of(browser, "table.callbacks > tbody > tr", marker)
         cells = row.find_elements(By.XPATH, "./td")
         assert cells[1].text == vendor
@@ -89,7 +111,7 @@ def test_each_vendors_callback_is_listed_with_its_alert_delivered_to_alertmanage
     def delivered_everywhere() -> bool:
         browser.get(bridge.url + "/alerts")
         return all("delivered" in row_of(browser, "table.alerts > tbody > tr", marker).text
-                   for _, _, _, marker in SAMPLES.values())
+                   for _, _, _, marker in posted.values())
     wait_for(delivered_everywhere, 15, interval=0.3, message="the Alerts page to show every alert delivered")
     header = [th.text for th in rows(browser, "table.alerts > thead th")]
     assert len(header) == 5, f"one column per Alertmanager: {header}"
