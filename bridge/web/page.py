@@ -13,6 +13,8 @@ log or a Referer would keep it).
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Callable
@@ -96,8 +98,22 @@ def postable_state(alert: dict[str, Any]) -> str:
 
 
 def _token() -> str | None:
-    """The admin token a request carries: ``Authorization`` (scripts) or the sign-in cookie (a person)."""
-    return header_token(request.headers) or request.cookies.get(COOKIE) or None
+    """The admin token a request carries: ``Authorization`` (scripts), or the one the sign-in cookie stands
+    for (a person); None for an unknown cookie (a rotated-away token), which is then refused and forgotten."""
+    cookie = request.cookies.get(COOKIE)
+    if header_token(request.headers) or not cookie:
+        return header_token(request.headers)
+    for token in app_state().settings.admin_tokens:
+        if hmac.compare_digest(cookie.encode("utf-8", "surrogatepass"), cookie_value(token).encode()):
+            return token
+    return None
+
+
+def cookie_value(token: str) -> str:
+    """What the sign-in cookie holds for ``token``: a digest, not the token, which may open other things
+    too (scripts' Authorization) and would otherwise reach every service on this host name, as cookies
+    are not bound to a port."""
+    return hmac.new(token.encode(), b"cloud-alarm-bridge inspector sign-in", hashlib.sha256).hexdigest()
 
 
 def _render(template: str, title: str, code: int = 200, **context: Any) -> Response:
@@ -208,7 +224,8 @@ def login() -> Response:
         return _denied(refusal[0], "wrong admin token" if token and refusal[0] == 401 else refusal[1])
     response = redirect("/", 303)
     if token:  # none when no admin token is configured: loopback alone lets this browser in
-        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=_over_https(), path="/")
+        response.set_cookie(COOKIE, cookie_value(token), httponly=True, samesite="Strict", secure=_over_https(),
+                            path="/")
     return response
 
 

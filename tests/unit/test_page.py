@@ -70,6 +70,18 @@ def test_the_sign_in_cookie_is_secure_when_a_trusted_proxy_says_the_browser_used
     assert "Secure" not in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
 
 
+def test_the_sign_in_cookie_opens_the_page_without_holding_the_token(tmp_path) -> None:
+    """Cookies reach every port of a host name: the cookie stands for the token, it is not the token."""
+    client = create_app(Settings(store=f"sqlite:///{tmp_path}/bridge.db", admin_tokens=("admin-secret",))).test_client()
+    answer = client.post("/login", data={"token": "admin-secret"}, environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    assert answer.status_code == 303 and "admin-secret" not in answer.headers["Set-Cookie"]
+    assert client.get("/status", environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code == 200  # the cookie works
+    client.set_cookie("bridge_admin", "admin-secret")  # the raw token as a cookie is not the sign-in
+    assert client.get("/status", environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code == 401
+    client.set_cookie("bridge_admin", "\u00e9t\u00e9")  # not ASCII: refused, not a 500 from compare_digest
+    assert client.get("/status", environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code == 401
+
+
 def test_older_callbacks_are_one_link_away(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(page, "PAGE_SIZE", 2)
     client = create_app(Settings(store=f"sqlite:///{tmp_path}/bridge.db")).test_client()
