@@ -53,7 +53,7 @@ class Gcp:
         raw_state = text(incident.get("state"))
         state = _STATES.get(raw_state.lower())
         if state is None:
-            raise InvalidPayload(f"incident.state: must be open or closed, got {raw_state[:32]!r}" if raw_state
+            raise InvalidPayload(f"incident.state: must be open, acknowledged or closed, got {raw_state[:32]!r}" if raw_state
                                  else "incident.state: missing")
         resource = obj(incident.get("resource"), "incident.resource", required=False)
         metric = obj(incident.get("metric"), "incident.metric", required=False)
