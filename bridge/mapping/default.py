@@ -70,7 +70,10 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
     # what an older version keyed the object on: every label it had (a region from a dimension is new),
     # under the 0.1.0 names (cloud_namespace was namespace)
     key_labels = {IDENTITY_NAMES.get(k, k): v for k, v in key_labels.items()}
-    key, former = object_key_of(identity_labels(alarm, key_labels)), object_key_of(key_labels)
+    if alarm.occurrence_id:  # keyed on the occurrence since before any release: no former key
+        key = former = object_key_of({"vendor": alarm.vendor, "occurrence_id": alarm.occurrence_id})
+    else:
+        key, former = object_key_of(identity_labels(alarm, key_labels)), object_key_of(key_labels)
     return Alert(
         labels=labels,
         annotations=annotations_for(alarm),
