@@ -53,6 +53,16 @@ class Alarm:
     """The dimensions that identify the monitored object (ids); the others are display text (names, IPs)
     that may change while the alarm fires. ``None``: every dimension identifies it. Either way every
     dimension is a label; only the object key (:attr:`Alert.object_key`) is computed from these."""
+    name_identifies: bool = True
+    """False when :attr:`name` is only display text a user may edit (Volcengine names an alert after its
+    rule when the resource lists no metric): then the object key leaves ``alertname`` out as long as
+    :attr:`policy_id` names the rule, so a rename while the alarm fires keeps its object."""
+    occurrence_id: str = ""
+    """The vendor's own id of this occurrence of the alarm, the same in the notice that fires it and the one
+    that ends it, whatever else changed between them (Google Cloud's ``incident_id``). When set, the object
+    key is the vendor and this id alone (:attr:`identity` is then not used for it): the recovery resolves
+    exactly the occurrence it belongs to. The vendor must also make it a dimension, so that two occurrences
+    of one time series never share a label set, and so an alert."""
     details: dict[str, str] = field(default_factory=dict)
     """Values that change while the alarm lasts; they become annotations."""
     summary: str = ""

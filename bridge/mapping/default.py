@@ -70,7 +70,10 @@ def to_alert(alarm: Alarm, options: MappingOptions, now: float) -> Alert:
     # what an older version keyed the object on: every label it had (a region from a dimension is new),
     # under the 0.1.0 names (cloud_namespace was namespace)
     key_labels = {IDENTITY_NAMES.get(k, k): v for k, v in key_labels.items()}
-    key, former = object_key_of(identity_labels(alarm, key_labels)), object_key_of(key_labels)
+    if alarm.occurrence_id:  # keyed on the occurrence since before any release: no former key
+        key = former = object_key_of({"vendor": alarm.vendor, "occurrence_id": alarm.occurrence_id})
+    else:
+        key, former = object_key_of(identity_labels(alarm, key_labels)), object_key_of(key_labels)
     return Alert(
         labels=labels,
         annotations=annotations_for(alarm),
@@ -132,8 +135,11 @@ def identity_labels(alarm: Alarm, labels: Mapping[str, str]) -> Mapping[str, str
     (a renamable instance name, an IP) are left out, so a rename while the alarm fires keeps its object
     key: the store then resolves the old label set and fires the new one, and the recovery resolves
     whichever fires. When none of the named dimensions is present, every dimension identifies the
-    object: leaving them all out could merge two objects into one alert.
+    object: leaving them all out could merge two objects into one alert. An alert name that is only display
+    text (:attr:`Alarm.name_identifies`) is left out when a ``policy_id`` names the rule.
     """
+    if not alarm.name_identifies and labels.get("policy_id"):
+        labels = {k: v for k, v in labels.items() if k != "alertname"}
     if alarm.identity is None:
         return labels
     names = dimension_label_names(alarm.dimensions)

@@ -1,8 +1,13 @@
 """Google Cloud Monitoring webhook notifications (notification channel type "Webhook", schema 1.2).
 
-One incident per body. ``incident_id`` is the same in the open and the close notification; the alert's
-object is the policy, the condition and the resource and metric labels, which are the same in both, so
-the close resolves exactly what the open fired. Fields vary by era: ``condition`` (with the policy's id),
+One incident per body. ``incident_id`` is the same in the open and the close notification, and it is all
+they are sure to share: Google's documented close carries no metric labels, and in payloads without
+``condition`` (so without the policy's id) and without ``metric`` (uptime checks, log-match conditions) the
+alert is named after the policy, which may be renamed while the incident is open. So the incident is the
+object (:attr:`Alarm.occurrence_id`), and ``incident_id`` is a label too: GCP opens one incident per time
+series, and a later incident on the same series is another alert, which a late close of the earlier one
+cannot resolve. Without ``incident_id`` the object is the policy, the condition and the resource and
+metric labels. Fields vary by era: ``condition`` (with the policy's id),
 ``observed_value``, ``scoping_project_*`` and ``severity`` are not always sent; uptime checks and
 log-match conditions carry no ``metric``. The console's "Send test notification" posts ``version``
 "test", ``state`` "OPEN" in upper case, zero times and ``documentation`` as a string.
@@ -53,8 +58,8 @@ class Gcp:
         raw_state = text(incident.get("state"))
         state = _STATES.get(raw_state.lower())
         if state is None:
-            raise InvalidPayload(f"incident.state: must be open or closed, got {raw_state[:32]!r}" if raw_state
-                                 else "incident.state: missing")
+            raise InvalidPayload(f"incident.state: must be open, acknowledged or closed, got {raw_state[:32]!r}"
+                                 if raw_state else "incident.state: missing")
         resource = obj(incident.get("resource"), "incident.resource", required=False)
         metric = obj(incident.get("metric"), "incident.metric", required=False)
         policy_name = text(incident.get("policy_name"))
@@ -64,7 +69,8 @@ class Gcp:
         condition = obj(incident.get("condition"), "incident.condition", required=False)
         policy_id, condition_id = _ids(text(condition.get("name")), policy_name)
         condition_name = text(incident.get("condition_name")) or text(condition.get("displayName"))
-        dimensions, identity = _dimensions(resource, metric, incident, condition_id, condition_name)
+        incident_id = text(incident.get("incident_id"))
+        dimensions, identity = _dimensions(resource, metric, incident, condition_id, condition_name, incident_id)
 
         unparsed: dict[str, str] = {}
         started = epoch(incident.get("started_at"), "started_at", unparsed) or ctx.now
@@ -87,6 +93,7 @@ class Gcp:
             severity=_severity(incident),
             dimensions=dimensions,
             identity=identity,
+            occurrence_id=incident_id,
             details=given_details(_details(incident, metric, condition_name), unparsed),
             summary=summary or f"{shown}" + (f" on {where}" if where else ""),
             description=("Google Cloud Monitoring test notification: " if is_test else
@@ -108,10 +115,10 @@ def _ids(condition_name: str, policy_name: str) -> tuple[str, str]:
 
 
 def _dimensions(resource: dict[str, Any], metric: dict[str, Any], incident: dict[str, Any], condition_id: str,
-                condition_name: str) -> tuple[dict[str, str], frozenset[str]]:
-    """Resource and metric labels (the object), the condition, and the metadata and policy user labels
-    (display: a user may edit them while the incident is open). A name taken by an earlier group gets the
-    group's prefix (``metric_zone``)."""
+                condition_name: str, incident_id: str) -> tuple[dict[str, str], frozenset[str]]:
+    """Resource and metric labels (the object when there is no ``incident_id``), the condition, the incident,
+    and the metadata and policy user labels (display: a user may edit them while the incident is open). A
+    name taken by an earlier group gets the group's prefix (``metric_zone``, ``gcp_incident_id``)."""
     merged: dict[str, str] = {}
     identity: set[str] = set()
     groups = (
@@ -119,6 +126,7 @@ def _dimensions(resource: dict[str, Any], metric: dict[str, Any], incident: dict
         ("metric_", obj(metric.get("labels"), "incident.metric.labels", required=False), True),
         ("", {"condition_id": condition_id}, True),
         ("", {"condition": condition_name}, not condition_id),
+        ("gcp_", {"incident_id": incident_id}, True),
         ("user_", _metadata(incident, "user_labels"), False),
         ("system_", _metadata(incident, "system_labels"), False),
         ("policy_", obj(incident.get("policy_user_labels"), "incident.policy_user_labels", required=False), False),

@@ -107,7 +107,10 @@ def _message(envelope: dict[str, Any], max_depth: int) -> dict[str, Any] | str:
     raw = required_text(envelope.get("message"), "message")
     if not raw.startswith("{"):
         return "message: plain text, not a Cloud Eye alarm"
-    decoded = loads_bounded(raw, "message", max_depth)
+    try:
+        decoded = loads_bounded(raw, "message", max_depth)
+    except InvalidPayload as exc:
+        return f"{exc}: not a Cloud Eye alarm"
     if not isinstance(decoded, dict):
         raise InvalidPayload(f"message: must be a JSON object, got {type_name(decoded)}")
     if not ({"data", "version", "alarm_status"} & decoded.keys()):
@@ -138,13 +141,19 @@ def _severity(*levels: Any) -> str:
 
 
 def _template_alarm(envelope: dict[str, Any], data: dict[str, Any], ctx: ParseContext) -> Alarm:
-    """The JSON template: ``IsAlarm`` true fires, false (or absent) recovers; an event always fires."""
+    """The JSON template: ``IsAlarm`` true fires, false recovers, anything else (the template is the user's to
+    edit) is refused rather than read as a recovery; an event always fires."""
     name = required_text(data.get("MetricName") or data.get("EventName"), "message.data.MetricName")
     unparsed: dict[str, str] = {}
     at = (alarm_time(data.get("AlarmTime"), "AlarmTime", unparsed)
           or _envelope_time(envelope, unparsed) or ctx.now)
-    firing = text(data.get("IsAlarm")).lower() == "true"
-    state, expires_at = _state(firing, _is_event("", data), at)
+    event = _is_event("", data)
+    flag = data.get("IsAlarm")
+    flag = text(flag).lower() if isinstance(flag, (bool, str)) else ""
+    if flag not in ("true", "false") and not event:
+        raise InvalidPayload("message.data.IsAlarm: must be true or false, got "
+                             + (repr(data["IsAlarm"])[:32] if "IsAlarm" in data else "nothing"))
+    state, expires_at = _state(flag == "true", event, at)
     resource = text(data.get("ResourceId"))
     shown = text(data.get("ResourceName")) or resource
     dimensions = {"resource_id": resource, "resource_name": text(data.get("ResourceName"))}

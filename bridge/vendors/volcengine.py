@@ -106,7 +106,8 @@ def _metric_alarms(payload: dict[str, Any], ctx: ParseContext) -> list[Alarm]:
 
 def _resource_alarms(payload: dict[str, Any], kind: _List, resource: dict[str, Any], where: str,
                      happened: float | None, unparsed: dict[str, str], ctx: ParseContext) -> list[Alarm]:
-    metrics = _metrics(resource, kind, where) or [{"Name": required_text(payload.get("RuleName"), "RuleName")}]
+    listed = _metrics(resource, kind, where)
+    metrics = listed or [{"Name": required_text(payload.get("RuleName"), "RuleName")}]
     if kind.state is AlarmState.FIRING:  # the rule's other metrics are listed too, with Warning false
         metrics = [m for m in metrics if m.get("Warning") is not False] or metrics
     dimensions = resource_dimensions(resource, where)
@@ -146,6 +147,7 @@ def _resource_alarms(payload: dict[str, Any], kind: _List, resource: dict[str, A
             policy_id=text(payload.get("RuleId")),
             severity=LEVELS.get(text(payload.get("Level")).lower(), ""),
             alarm_state="insufficient_data" if kind.no_data else "",
+            name_identifies=bool(listed),  # a rule's name may be edited; its RuleId identifies it
             dimensions=dimensions,
             identity=frozenset(dimensions) - DISPLAY_DIMENSIONS,
             details=given_details(details, unparsed),

@@ -2,9 +2,10 @@
 closes or recovers it resolves exactly those.
 
 One bridge and one Alertmanager serve the module (tests/e2e/conftest.py ``shared_stack``); each vendor's
-test uses alerts of its own vendor label. A sample without its counterpart in tests/fixtures gets one
-derived from it the way the vendor sends it (GCP: the same incident with ``state`` closed and
-``ended_at``; Volcengine: the resource under ``RecoveredResources`` with its metrics out of warning).
+test uses alerts of its own vendor label. Stored pairs are posted as they are; a sample without its
+counterpart in tests/fixtures gets one derived from it the way the vendor sends it (GCP: the same incident
+with ``state`` closed and ``ended_at``; Volcengine: the resource under ``RecoveredResources`` with its
+metrics out of warning).
 """
 
 from __future__ import annotations
@@ -44,27 +45,31 @@ def test_every_gcp_sample_fires_and_its_close_resolves_exactly_it(shared_stack: 
     am, bridge = shared_stack
     samples = {path.name: json.loads(path.read_bytes()) for path in sample_paths("gcp")}
     test = samples.pop("test-notification.json")
-    real_close = samples.pop("uptime-check-closed.json")
+    # the stored pairs as they are: Google's documented close has no metric labels, its open has one
+    pairs = {"gke-cpu-critical-open.json": samples.pop("doc-gke-cpu-closed.json"),
+             "uptime-check-open.json": samples.pop("uptime-check-closed.json")}
     now = time.time()
     opens, closes = [], []
-    for body in samples.values():
-        if body["incident"]["state"] == "closed":  # Google's doc sample: fire its open first
-            opened = copy.deepcopy(body)
-            opened["incident"].update(state="open", ended_at=None)
-            opens.append(opened)
-            closes.append(body)
-        else:
-            opens.append(body)
-            closes.append(real_close if body is samples["uptime-check-open.json"] else gcp_closed(body, now))
+    for name, body in samples.items():
+        opens.append(body)
+        closes.append(pairs.get(name) or gcp_closed(body, now))
+    # the uptime check (no metric, no policy id: named after its policy) is renamed while it is open, and its
+    # close comes last: it is the one left firing before it
+    last = closes.pop([b["incident"]["incident_id"] for b in opens].index("0.ligwyr056k2l"))
+    last = copy.deepcopy(last)
+    last["incident"]["policy_name"] = "api - users (renamed while open)"
+    closes.append(last)
     for body in opens:
         post(bridge, "gcp", body)
     alerts = am.wait_for(lambda a: len(active(a)) == len(opens) and active(a), message="every gcp open firing",
                          vendor="gcp")
+    assert sorted(a["labels"]["incident_id"] for a in alerts) == sorted(b["incident"]["incident_id"] for b in opens)
     by_name = {a["labels"]["alertname"]: a for a in alerts}
     uptime = by_name["api - noc - users"]
     assert uptime["labels"]["host"] == "MYHOST" and uptime["labels"]["cloud_namespace"] == "uptime_url"
     critical = [a for a in alerts if a["labels"]["severity"] == "critical"]
     assert len(critical) == 1 and critical[0]["labels"]["region"] == "us-central1"
+    assert critical[0]["labels"]["instance_name"] == "gke-cluster-1-default-pool-e2df4cbd-dgp3"
     assert critical[0]["generatorURL"].startswith("https://console.cloud.google.com/monitoring/alerting/incidents/")
     assert critical[0]["annotations"]["observed_value"] == "0.962"
 

@@ -161,3 +161,20 @@ def test_hostile_alarms_signed_by_smn_get_no_5xx_and_a_genuine_one_still_goes_th
     am.wait_for(lambda alerts: firing_on(am, "r-after-hostile"), timeout=30,
                 message="a genuine alarm after the hostile ones")
     assert "Traceback" not in bridge.log_text() and "unexpected error" not in bridge.log_text()
+
+
+def test_a_signed_message_that_only_looks_like_json_is_ignored_and_an_alarm_without_is_alarm_refused(stack) -> None:
+    """Authentic text that is no Cloud Eye alarm is answered 200 (SMN blacklists what keeps failing), as AWS
+    answers it; a JSON-template metric alarm without ``IsAlarm`` is a 400 that names it, never a recovery."""
+    am, bridge, server = stack
+    assert post(bridge, signed(server, alarm("r-flag"))).status_code == 200
+    am.wait_for(lambda alerts: firing_on(am, "r-flag"), message="the alarm fires")
+
+    response = post(bridge, signed(server, "{not json, though it starts like it"))
+    assert response.status_code == 200 and "not a Cloud Eye alarm" in response.json()["ignored"]
+
+    message = json.loads(alarm("r-flag", firing=False))
+    del message["data"]["IsAlarm"]
+    response = post(bridge, signed(server, json.dumps(message, ensure_ascii=False)))
+    assert response.status_code == 400 and "message.data.IsAlarm: must be true or false" in response.text
+    assert len(firing_on(am, "r-flag")) == 1, "still firing: an unreadable flag resolves nothing"

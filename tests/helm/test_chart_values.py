@@ -14,6 +14,7 @@ import yaml
 
 from bridge.config_file import parse_text
 from bridge.settings import check_file_options
+from bridge.vendors import VENDORS
 from tests.harness.alertmanager import Alertmanager
 from tests.harness.processes import wait_for
 from tests.helm.helmkit import CHART_DIR, NAMESPACE, fullname, load_values
@@ -185,6 +186,8 @@ def test_the_readme_kube_prometheus_stack_route_sends_cloud_alarms_to_a_receiver
         return done.stdout.splitlines()[0]
 
     assert receiver("vendor=aliyun", "cloud_namespace=acs_ecs_dashboard", "alertname=cpu") == "cloud-alarms"
+    for vendor in VENDORS:  # every vendor the bridge serves, not only those the recipe was written for
+        assert receiver(f"vendor={vendor}", "alertname=cpu") == "cloud-alarms", vendor
     assert receiver("alertname=Watchdog") == "null"
     assert receiver("alertname=KubePodCrashLooping", "namespace=default") == "null"
 

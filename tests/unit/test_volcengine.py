@@ -120,6 +120,24 @@ def test_a_resource_without_metrics_is_named_after_the_rule() -> None:
     assert alarm.name == "缓存数据库 Redis 版数据节点告警策略" and alarm.state is AlarmState.RESOLVED
 
 
+def test_a_rule_renamed_while_a_resource_without_metrics_fires_still_resolves_it() -> None:
+    """The rule's name is such an alert's name, and a user may rename the rule; its ``RuleId`` stays."""
+    fired = sample("redis-node-000-metric.json")
+    fired["Resources"][0]["Metrics"] = []
+    recovered = sample("redis-node-000-recovered.json")
+    recovered["RecoveredResources"][0]["Metrics"] = []
+    recovered["RuleName"] = "renamed while in alarm"
+    [alarm], [recovery] = parse(fired), parse(recovered)
+    assert alarm.name != recovery.name and key(recovery) == key(alarm)
+    other_rule = sample("redis-node-000-metric.json")
+    other_rule["Resources"][0]["Metrics"] = []
+    other_rule["RuleId"] = "another-rule"
+    assert key(parse(other_rule)[0]) != key(alarm), "the rule's id still tells rules apart"
+    no_id = {**fired, "RuleId": ""}
+    renamed_no_id = {**fired, "RuleId": "", "RuleName": "another name"}
+    assert key(parse(renamed_no_id)[0]) != key(parse(no_id)[0]), "without an id, the name is all there is"
+
+
 def test_an_event_fires_on_its_resource_and_expires_as_events_never_recover() -> None:
     [alarm] = parse(fixture_bytes("volcengine", "event-ecs-disk-redeploy.json"))
     assert (alarm.name, alarm.namespace, alarm.region, alarm.severity) == (
