@@ -30,8 +30,8 @@ def parse_pasted(vendor: Vendor, body: bytes, content_type: str | None, settings
     """Parse a saved or pasted payload as ``serve`` would (``translate``, the inspector's "try"). Without a
     content type, a body that is not JSON is tried as a form and, if the vendor takes no forms, as JSON, so
     the error is about the payload, not a type nobody gave."""
-    if content_type:
-        return parse(vendor, body, content_type, settings, now)
+    if content_type:  # as serve reads the header (request.mimetype): parameters dropped, lower case
+        return parse(vendor, body, content_type.partition(";")[0].strip().lower(), settings, now)
     looks_like_json = body.lstrip()[:1] in (b"{", b"[")
     try:
         return parse(vendor, body, "application/json" if looks_like_json else FORM, settings, now)

@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from bench.soak.model import Model
-from bench.soak.vendors import SHAPES, Change
+from bench.soak.vendors import SHAPES, Change, Signing
 
 MAX_ATTEMPTS = 4
 """A first try and three retries, as the vendors document (Tencent and Kingsoft retry a few times)."""
@@ -69,10 +69,13 @@ class Clouds:
     """The vendors' side of the soak: plan steps at a fixed rate, senders with retries, and the tallies."""
 
     def __init__(self, seed: int, endpoints: list[str], model: Model, objects: int, vendors: list[str] | None = None,
-                 senders: int = 16) -> None:
+                 senders: int = 16, signing: Signing | None = None) -> None:
+        """``signing``: signs the signed vendors' bodies; without it they are left out of the plan."""
         self.seed = seed
         self.rng = random.Random(seed)
-        self.plan = Plan(self.rng, objects, vendors or list(SHAPES), int(time.time()) - EPOCH_LAG)
+        vendors = [v for v in vendors or list(SHAPES) if signing or not SHAPES[v].signed]
+        self.plan = Plan(self.rng, objects, vendors, int(time.time()) - EPOCH_LAG)
+        self.signing = signing
         self.endpoints = endpoints
         self.model = model
         self.history: list[Change] = []
@@ -165,9 +168,10 @@ class Clouds:
         shape = SHAPES[change.vendor]
         url = random.Random(f"{self.seed}/{change.id}/{attempt}").choice(self.endpoints)
         self._count(self.tally, "posts")
+        body = shape.body(change, self.signing)
         try:
-            response = requests.post(f"{url}/callbacks/{change.vendor}", data=shape.body(change),
-                                     headers={"Content-Type": shape.content_type}, timeout=TIMEOUT)
+            response = requests.post(f"{url}/callbacks/{change.vendor}", data=body, timeout=TIMEOUT,
+                                     headers={"Content-Type": shape.content_type, **shape.headers(body)})
         except requests.Timeout:
             self._count(self.refused, "timeout (no answer in 5 s)")
             return "retry"

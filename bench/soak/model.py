@@ -23,10 +23,12 @@ class Model:
         self.acknowledged = 0
         self.acknowledged_stale = 0
         """Acknowledgements of a change older than the object's last word (late retries, reordering)."""
+        self.acknowledged_by_vendor: Counter[str] = Counter()
 
     def acknowledge(self, change: Change) -> None:
         with self._lock:
             self.acknowledged += 1
+            self.acknowledged_by_vendor[change.vendor] += 1
             last = self.last.get(change.obj)
             if last is None or change.word > last.word:
                 self.last[change.obj] = change
@@ -35,9 +37,15 @@ class Model:
 
 
 def object_of(alert: dict[str, Any]) -> str | None:
+    """The value of the label that names the alert's object (:attr:`VendorShape.label`), for its vendor."""
     labels = alert.get("labels", {})
     shape = SHAPES.get(labels.get("vendor", ""))
     return labels.get(shape.label) if shape else None
+
+
+def label_value(change: Change) -> str:
+    """The value :func:`object_of` gives the alerts of ``change``'s object."""
+    return SHAPES[change.vendor].label_value(change.obj)
 
 
 def check(model: Model, held: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -48,15 +56,19 @@ def check(model: Model, held: dict[str, list[dict[str, Any]]]) -> dict[str, Any]
         by_object: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for alert in alerts:
             by_object[object_of(alert) or repr(alert.get("labels"))].append(alert)
+        known = set()
         for obj, change in model.last.items():
-            count = len(by_object.get(obj, []))
+            value = label_value(change)
+            known.add(value)
+            count = len(by_object.get(value, []))
+            where = {"alertmanager": url, "vendor": change.vendor, "object": obj}
             if change.firing and count == 0:
-                result["lost"].append({"alertmanager": url, "object": obj, "last_word": _word(change)})
+                result["lost"].append({**where, "last_word": _word(change)})
             if not change.firing and count:
-                result["resurrected"].append({"alertmanager": url, "object": obj, "last_word": _word(change)})
+                result["resurrected"].append({**where, "last_word": _word(change)})
             if count > 1:
-                result["duplicates"].append({"alertmanager": url, "object": obj, "alerts": count})
-        result["unknown"] += [{"alertmanager": url, "object": obj} for obj in by_object if obj not in model.last]
+                result["duplicates"].append({**where, "alerts": count})
+        result["unknown"] += [{"alertmanager": url, "object": obj} for obj in by_object if obj not in known]
     firing = Counter(c.firing for c in model.last.values())
     result["objects"] = {"firing": firing[True], "resolved": firing[False]}
     return result

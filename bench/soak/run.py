@@ -69,7 +69,8 @@ def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     started = time.time()
     stack = Stack(workdir, args.store)
     model = Model()
-    clouds = Clouds(args.seed, stack.endpoints, model, args.objects)  # the endpoints are known before start
+    clouds = Clouds(args.seed, stack.endpoints, model, args.objects,  # the endpoints are known before start
+                    signing=stack.signing)
     sampler = Sampler(stack, args.sample_interval)
     report: dict[str, Any] = {"seed": args.seed, "mode": args.mode, "store": args.store, "minutes": args.minutes,
                               "rate": args.rate, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -92,6 +93,7 @@ def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         sampler.stop()
         report.update(check=result, clouds=clouds.report(), model={
             "acknowledged": model.acknowledged, "acknowledged_stale": model.acknowledged_stale,
+            "acknowledged_by_vendor": dict(sorted(model.acknowledged_by_vendor.items())),
             "objects_with_a_last_word": len(model.last)})
         report["faults"] = faults.report() if faults else None
         report["memory"] = sampler.report()
@@ -135,6 +137,7 @@ def summary(report: dict[str, Any]) -> str:
              f"(of which stale {m['acknowledged_stale']}); exact repeats {c['tally'].get('exact_repeats', 0)}, "
              f"late retries {c['tally'].get('late_retries', 0)}, bursts {c['tally'].get('bursts', 0)}, "
              f"given up then re-sent {c['tally'].get('re_sent_after_giving_up', 0)}",
+             f"  acknowledged by vendor: {json.dumps(m.get('acknowledged_by_vendor', {}))}",
              f"  faults injected: {json.dumps(faults.get('injected', {}))}",
              f"  faults skipped: {json.dumps(faults.get('skipped', {}))}",
              *(f"  note: {note}" for note in faults.get("notes", [])),

@@ -1,5 +1,7 @@
 """The system under soak, all real processes: Alertmanagers, the bridge (one on SQLite, or three replicas
-on one Redis with its append-only file fsynced before each reply), and the disk the store lives on."""
+on one Redis with its append-only file fsynced before each reply), the disk the store lives on, and the
+HTTPS server that serves the signing certificate of the signed vendors' pushes (a test CA's, which the
+bridges are told to trust for those vendors, as tests/e2e/test_aws_e2e.py does)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,12 @@ import threading
 import time
 from pathlib import Path
 
+from bench.soak.vendors import CERTIFICATE_PATHS, SHAPES, Signing
 from tests.harness.alertmanager import Alertmanager
 from tests.harness.bridge_process import Bridge
 from tests.harness.processes import wait_for
 from tests.harness.redis_server import RedisServer
+from tests.harness.signing import SigningServer, TestCA
 
 RESEND_INTERVAL = "2"
 """Re-send firing alerts every 2 s, so a restarted Alertmanager relearns them within the check's wait."""
@@ -81,12 +85,17 @@ class Stack:
         self.redis_exits = 0
         self._closing = threading.Event()
         self._keeper = threading.Thread(target=self._keep_redis, name="redis-keeper", daemon=True)
+        (workdir / "signing").mkdir(parents=True)
+        self.signing = Signing(SigningServer(TestCA(workdir / "signing")))
+        """One signing server for the run; its port is known now, so the bridges' options are too."""
+        trust = [arg for vendor, shape in SHAPES.items() if shape.signed
+                 for arg in self.signing.server.bridge_args(vendor)]
         self.bridges = []
         for index in range(replicas if self.redis else 1):
             (workdir / f"bridge-{index}").mkdir(parents=True)
             self.bridges.append(Bridge(workdir / f"bridge-{index}", [am.url for am in self.ams],
                                        f"--resend-interval={RESEND_INTERVAL}", f"--lease-ttl={LEASE_TTL}",
-                                       "--shutdown-timeout=5s", store=store_url))
+                                       "--shutdown-timeout=5s", *trust, store=store_url))
 
     def start(self) -> Stack:
         if self.disk:
@@ -95,6 +104,9 @@ class Stack:
             except subprocess.CalledProcessError as exc:  # root without CAP_SYS_ADMIN (a container)
                 self.no_disk_because = f"mount failed: {exc.stderr.decode(errors='replace').strip()[:200]}"
                 self.disk = None
+        for path in CERTIFICATE_PATHS.values():
+            self.signing.server.serve_certificate(path)
+        self.signing.server.start()
         for am in self.ams:
             am.start()
         if self.redis:
@@ -158,6 +170,8 @@ class Stack:
             self.redis.stop()
         for am in self.ams:
             am.stop()
+        if self.signing.server.thread.is_alive():
+            self.signing.server.stop()
         if self.disk:
             self.disk.free()
             self.disk.unmount()

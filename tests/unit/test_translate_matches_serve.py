@@ -69,3 +69,16 @@ def shown(alerts: list[dict]) -> list[str]:
     """What a user compares: labels, annotations, start and the console link, in a stable order."""
     return sorted(json.dumps([a["labels"], a["annotations"], a["startsAt"], a.get("generatorURL") or ""],
                              sort_keys=True, ensure_ascii=False) for a in alerts)
+
+
+@pytest.mark.parametrize(("vendor", "sample", "header"), [
+    ("aws", "lambda-errors-ok.json", "text/plain; charset=UTF-8"),  # what SNS sends
+    ("huawei", "default-rds-firing.json", "application/json; charset=UTF-8"),  # what SMN sends
+    ("tencent", "metric-firing.json", "Application/JSON"),
+])
+def test_translate_takes_the_content_type_header_as_the_vendor_sends_it(vendor: str, sample: str, header: str,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """serve reads the media type without its parameters, in any case; translate --content-type (and the
+    inspector's "try") refused the header a user copies from the vendor's request (found by the soak)."""
+    assert main(["translate", vendor, str(FIXTURES / vendor / sample), "--content-type", header]) == 0
+    assert json.loads(capsys.readouterr().out)
