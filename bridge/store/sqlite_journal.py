@@ -11,13 +11,17 @@ request path, do it).
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 from bridge.store.base import StoreError
-from bridge.store.group_commit import GroupCommit
+from bridge.store.group_commit import GroupCommit, PendingApply
 from bridge.store.journal import (
     NOT_REFUSED,
     REJECTIONS_KEPT,
@@ -28,17 +32,81 @@ from bridge.store.journal import (
     slack,
 )
 
+log = logging.getLogger(__name__)
+
+JOURNAL_FAILURES_TOLERATED = 3
+"""Journal writes that may fail in a row (other than for a full disk, which passes) before this process turns
+the journal off: diagnostic data must not cost every callback a failed write."""
+
+
+class JournalLost(Exception):
+    """SQLite rolled the whole transaction back on a journal write (it may on SQLITE_FULL): nothing of the batch
+    is in, and it is written again without its records."""
+
+    def __init__(self, error: sqlite3.Error) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def journal_path(path: Path) -> Path:
+    return path.with_name(path.name + ".callbacks")
+
 
 def attach(db: sqlite3.Connection, path: Path) -> None:
     """Open the journal's own file beside the store's, in the same connection, so that a transaction spans
     both: an accepted callback's record commits with its alerts. Its commits wait for no fsync of their own
     (``synchronous=NORMAL`` in WAL mode, as SQLite recommends): only the alerts' file pays for durability,
     so the journal adds no disk wait to a callback. A power loss may cost the journal its newest records,
-    never the alerts, and never corrupts it."""
-    db.execute("ATTACH DATABASE ? AS inspector", (str(path.with_name(path.name + ".callbacks")),))
-    db.execute("PRAGMA inspector.journal_mode=WAL")
-    db.execute("PRAGMA inspector.synchronous=NORMAL")
+    never the alerts, and never corrupts it. Raises sqlite3.Error (detached again) if the file is unusable:
+    the PRAGMAs and the read of its schema read its header."""
+    db.execute("ATTACH DATABASE ? AS inspector", (str(journal_path(path)),))
+    try:
+        db.execute("PRAGMA inspector.journal_mode=WAL")
+        db.execute("PRAGMA inspector.synchronous=NORMAL")
+        db.execute("SELECT count(*) FROM inspector.sqlite_master").fetchone()
+    except sqlite3.Error:
+        db.execute("DETACH DATABASE inspector")
+        raise
 
+
+def detach(db: sqlite3.Connection) -> bool:
+    """Detach the journal if it is attached; False (it is not, now)."""
+    if any(row[1] == "inspector" for row in db.execute("PRAGMA database_list")):
+        db.execute("DETACH DATABASE inspector")
+    return False
+
+
+def unreadable(db: sqlite3.Connection) -> bool:
+    """Whether the attached journal's file fails a read of its schema (overwritten, truncated)."""
+    try:
+        db.execute("SELECT count(*) FROM inspector.sqlite_master").fetchone()
+    except sqlite3.Error:
+        return True
+    return False
+
+
+def move_aside(path: Path, now: float) -> Path:
+    """Rename the journal's file (and its WAL and shared-memory index) to ``<name>.corrupt-<unix time>``."""
+    journal = journal_path(path)
+    aside = journal.with_name(f"{journal.name}.corrupt-{int(now)}")
+    for suffix in ("", "-wal", "-shm"):
+        part = journal.with_name(journal.name + suffix)
+        if part.exists():
+            part.rename(aside.with_name(aside.name + suffix))
+    return aside
+
+
+REJECTIONS = """
+CREATE TABLE IF NOT EXISTS rejections (
+    target      TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    message     TEXT NOT NULL,
+    at          REAL NOT NULL,
+    PRIMARY KEY (target, fingerprint)
+);
+"""
+"""In the store's own file: the delivery loop writes it, journal or not."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inspector.callbacks (
@@ -49,14 +117,6 @@ CREATE TABLE IF NOT EXISTS inspector.callbacks (
     size     INTEGER NOT NULL,
     record   TEXT NOT NULL,
     outcomes TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rejections (
-    target      TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    seq         INTEGER NOT NULL,
-    message     TEXT NOT NULL,
-    at          REAL NOT NULL,
-    PRIMARY KEY (target, fingerprint)
 );
 CREATE TABLE IF NOT EXISTS inspector.journal_counts (
     one INTEGER PRIMARY KEY CHECK (one = 1), count INTEGER NOT NULL, bytes INTEGER NOT NULL,
@@ -135,25 +195,126 @@ def add_target_error_columns(db: sqlite3.Connection) -> None:
 
 
 class InspectorTables:
-    """The SqliteStore's methods for the inspector (bridge.store.base.Store documents them)."""
+    """The SqliteStore's methods for the inspector (bridge.store.base.Store documents them), and what keeps
+    the journal from ever costing a callback: a journal file that cannot be read at start is moved aside
+    and started afresh; one that breaks, or whose writes keep failing, while the process runs is turned off
+    in this process (until it restarts), each said once in the log."""
 
+    path: Path
     journal_caps: JournalCaps
+    _local: threading.local
     _group: GroupCommit
     _db: Callable[[], sqlite3.Connection]
     _read: Callable[..., list[tuple]]
     _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    _writer_lock: Callable[[], int]
+    _lock_writer: Callable[[int], None]
+    _journal_off = ""
+    """Why the journal is off in this process ("" while it is on)."""
+    _journal_failures = 0
+    """Journal writes failed in a row."""
+
+    @property
+    def journal_on(self) -> bool:
+        return self.journal_caps.enabled and not self._journal_off
+
+    def _attach_journal(self, db: sqlite3.Connection) -> bool:
+        """Attach the journal to a new connection; False if it is off. Called before the connection is used."""
+        if self._journal_off:
+            return False
+        try:
+            attach(db, self.path)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", None) not in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+                self._turn_journal_off(f"cannot open it: {exc}")
+                return False
+            return self._replace_journal(db, exc)
+        return True
+
+    def _replace_journal(self, db: sqlite3.Connection, error: sqlite3.Error) -> bool:
+        """Move an unreadable journal file aside and attach a fresh one, under the writer lock: another process
+        may be doing the same, and the first to get there does it for all."""
+        try:
+            lock = self._writer_lock()
+            self._lock_writer(lock)
+        except (OSError, StoreError) as exc:
+            self._turn_journal_off(f"cannot replace an unreadable one: {exc}")
+            return False
+        try:
+            try:
+                attach(db, self.path)  # replaced meanwhile by another process?
+            except sqlite3.DatabaseError:
+                aside = move_aside(self.path, time.time())
+                attach(db, self.path)
+                db.executescript(SCHEMA)
+                log.warning("the recent-callbacks journal could not be read; moved aside, starting a fresh one",
+                            extra={"error": str(error), "moved_to": str(aside)})
+        except (sqlite3.Error, OSError) as exc:
+            self._turn_journal_off(f"cannot replace an unreadable one: {exc}")
+            detach(db)
+            return False
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        return True
+
+    def _turn_journal_off(self, reason: str) -> None:
+        if not self._journal_off:
+            self._journal_off = reason
+            log.error("the recent-callbacks journal is off in this process until it restarts; callbacks are"
+                      " still taken", extra={"error": reason})
+
+    def _begin(self, db: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, which locks the journal's file too: one that broke while running (overwritten)
+        is detached and turned off rather than failing every write of the store."""
+        if self._journal_off and self._local.journal:
+            self._local.journal = detach(db)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            if not self._local.journal or not unreadable(db):
+                raise
+            self._turn_journal_off(f"its file broke: {exc}")
+            self._local.journal = detach(db)
+            db.execute("BEGIN IMMEDIATE")
+
+    def _journal(self, db: sqlite3.Connection, pending: PendingApply) -> None:
+        """Record the journal entries; a failure here loses the record, never the callback's alerts."""
+        for record in pending.journal if self.journal_on else ():
+            db.execute("SAVEPOINT journal")
+            try:
+                insert(db, self.journal_caps, record, pending.outcomes or () if record.accepted else ())
+            except sqlite3.Error as exc:
+                if not db.in_transaction:  # SQLite rolled everything back: the batch goes again without them
+                    raise JournalLost(exc) from exc
+                db.execute("ROLLBACK TO journal")
+                self._journal_failed(exc)
+            else:
+                self._journal_failures = 0
+            db.execute("RELEASE journal")
+
+    def _journal_failed(self, error: sqlite3.Error) -> None:
+        log.warning("could not record a callback in the journal", extra={"error": str(error)})
+        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return  # the disk's, not the journal's: it records again once there is room
+        self._journal_failures += 1
+        if self._journal_failures >= JOURNAL_FAILURES_TOLERATED:
+            self._turn_journal_off(f"{self._journal_failures} writes failed in a row, the last: {error}")
 
     def record_callbacks(self, records: Sequence[CallbackRecord]) -> None:
-        if records and self.journal_caps.enabled:
+        if records and self.journal_on:
             self._group.apply((), records[0].received_at, records)  # shares a commit with accepted callbacks
 
     def callbacks(self, query: JournalQuery) -> list[CallbackRecord]:
+        if not self.journal_on:
+            return []
         try:
             return listing(self._db(), query)
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite: {exc}") from exc
 
     def journal_size(self) -> tuple[int, int]:
+        if not self.journal_on:
+            return 0, 0
         try:
             return size(self._db())
         except sqlite3.Error as exc:
