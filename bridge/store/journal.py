@@ -20,8 +20,9 @@ from typing import Any
 REFUSED_SHARE = 4
 """Refused callbacks may fill at most 1/REFUSED_SHARE of the journal's count and bytes."""
 ACCEPTED = "accepted"
-NOT_REFUSED = (ACCEPTED, "url_check")
-"""Outcomes the ``refused`` filter leaves out (a URL check is answered 200: the console got through)."""
+JOURNAL_ONLY_OUTCOMES = ("unknown_vendor", "url_check")
+"""Outcomes the journal records beside those of ``cloud_alarm_bridge_callbacks_total`` (bridge.metrics): a
+callback to a vendor the bridge does not know, a console's check of the URL (no alarm in it)."""
 REJECTIONS_KEPT = 1000
 """Rejected alerts the store remembers per Alertmanager (the newest), with what it said about each."""
 
@@ -77,6 +78,12 @@ class CallbackRecord:
     def accepted(self) -> bool:
         return self.outcome == ACCEPTED
 
+    @property
+    def refused(self) -> bool:
+        """Whether the callback was refused: answered anything but 2xx. A URL check, a signed push's subscription
+        confirmation, a callback without an alarm were answered 200: the vendor got through."""
+        return refused(self.status)
+
     def to_json(self) -> str:
         """What the store keeps (without ``id`` and ``outcomes``, which the store adds). Built by hand, not with
         ``dataclasses.asdict``: its deep copy of the alerts cost more than the rest of a callback."""
@@ -106,16 +113,20 @@ class JournalQuery:
 
     vendor: str | None = None
     outcome: str | None = None
-    """A concrete outcome, or ``refused`` for every outcome but NOT_REFUSED."""
+    """A concrete outcome, or ``refused`` for every callback not answered 2xx."""
     limit: int = 100
     before: int | None = None
 
-    def selects(self, vendor: str, outcome: str) -> bool:
-        if self.vendor and vendor != self.vendor:
+    def selects(self, record: CallbackRecord) -> bool:
+        if self.vendor and record.vendor != self.vendor:
             return False
         if self.outcome == "refused":
-            return outcome not in NOT_REFUSED
-        return not self.outcome or outcome == self.outcome
+            return record.refused
+        return not self.outcome or record.outcome == self.outcome
+
+
+def refused(status: int) -> bool:
+    return not 200 <= status < 300
 
 
 def slack(cap: int) -> int:

@@ -23,7 +23,6 @@ from pathlib import Path
 from bridge.store.base import StoreError
 from bridge.store.group_commit import GroupCommit, PendingApply
 from bridge.store.journal import (
-    NOT_REFUSED,
     REJECTIONS_KEPT,
     CallbackRecord,
     JournalCaps,
@@ -132,17 +131,17 @@ def insert(db: sqlite3.Connection, caps: JournalCaps, record: CallbackRecord, ou
     one insert in about 32 once the journal is full, the DELETEs and another UPDATE."""
     text, done = record.to_json(), outcomes_text(outcomes)
     size = len(text.encode("utf-8", "surrogatepass")) + len(done)
-    refused_size = 0 if record.accepted else size
+    refused_size = size if record.refused else 0
     db.execute("INSERT INTO callbacks (vendor, outcome, accepted, size, record, outcomes) VALUES (?, ?, ?, ?, ?, ?)",
-               (record.vendor, record.outcome, int(record.accepted), size, text, done))
+               (record.vendor, record.outcome, int(not record.refused), size, text, done))
     count, total, refused, refused_bytes = db.execute(
         "UPDATE journal_counts SET count = count + 1, bytes = bytes + ?, refused = refused + ?,"
         " refused_bytes = refused_bytes + ? RETURNING count, bytes, refused, refused_bytes",
-        (size, int(not record.accepted), refused_size)).fetchone()
+        (size, int(record.refused), refused_size)).fetchone()
     before = (count, total, refused, refused_bytes)
     low_count, low_bytes = caps.refused_callbacks - slack(caps.refused_callbacks), caps.refused_bytes - slack(
         caps.refused_bytes)
-    over = not record.accepted and (refused > caps.refused_callbacks or refused_bytes > caps.refused_bytes)
+    over = record.refused and (refused > caps.refused_callbacks or refused_bytes > caps.refused_bytes)
     while over and (refused > low_count or refused_bytes > low_bytes):
         gone = db.execute("DELETE FROM callbacks WHERE id = (SELECT min(id) FROM callbacks WHERE accepted = 0)"
                           " RETURNING size").fetchone()
@@ -170,8 +169,7 @@ def listing(db: sqlite3.Connection, query: JournalQuery) -> list[CallbackRecord]
         where.append("vendor = ?")
         args.append(query.vendor)
     if query.outcome == "refused":
-        where.append(f"outcome NOT IN ({', '.join('?' * len(NOT_REFUSED))})")
-        args.extend(NOT_REFUSED)
+        where.append("accepted = 0")
     elif query.outcome:
         where.append("outcome = ?")
         args.append(query.outcome)

@@ -20,9 +20,9 @@ def alert(host: str = "web-1", state: str = "firing") -> Alert:
 
 
 def record(n: int, outcome: str = "accepted", vendor: str = "tencent", body: str = "{}",
-           alerts: tuple[Alert, ...] = ()) -> CallbackRecord:
+           alerts: tuple[Alert, ...] = (), status: int | None = None) -> CallbackRecord:
     return CallbackRecord(received_at=T0 + n, vendor=vendor, source="10.0.0.1", outcome=outcome,
-                          status=200 if outcome == "accepted" else 401, body=body, body_bytes=len(body),
+                          status=status or (200 if outcome == "accepted" else 401), body=body, body_bytes=len(body),
                           error="" if outcome == "accepted" else "missing or wrong token",
                           alerts=tuple({"labels": a.labels, "annotations": a.annotations, "state": a.state.value,
                                         "fingerprint": a.fingerprint} for a in alerts))
@@ -69,6 +69,14 @@ def test_refused_callbacks_are_recorded_in_one_write_and_filtered(make_store: St
     assert listed(store, limit=2) == [(3, "invalid"), (2, "unauthorized")]
     before = store.callbacks(JournalQuery(limit=1))[0].id
     assert listed(store, before=before) == [(2, "unauthorized"), (1, "accepted")]
+
+
+def test_callbacks_answered_2xx_are_not_refused(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.record_callbacks([record(1, "subscription_confirmation", status=200), record(2, "ignored", status=200),
+                            record(3, "url_check", status=200), record(4, "unverified", status=403)])
+    assert listed(store, outcome="refused") == [(4, "unverified")]
+    assert listed(store, outcome="ignored") == [(2, "ignored")]
 
 
 def test_the_journal_keeps_the_newest_records_within_its_count(make_store: StoreFactory) -> None:

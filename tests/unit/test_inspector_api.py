@@ -3,8 +3,10 @@ delivery; "try a payload"; the status; and who may see any of it."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -13,10 +15,13 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from bridge import metrics, web
 from bridge.rules.loading import load_settings
 from bridge.settings import AlertmanagerTarget, Settings
 from bridge.store import CallbackRecord
 from bridge.store.sqlite import SqliteStore
+from bridge.verify import Kind
+from bridge.web import page
 from bridge.web.admin import CONTENT_SECURITY_POLICY
 from bridge.web.journal import BODY_CAP, RefusedWriter, capped_body, redact
 from tests.harness.fixtures import fixture_bytes
@@ -115,6 +120,51 @@ def test_a_bad_filter_is_a_400_naming_it(client: FlaskClient, query: dict, messa
     response = client.get("/api/v1/callbacks", query_string=query)
     assert response.status_code == 400
     assert message in response.json["error"]
+
+
+def recordable_outcomes() -> set[str]:
+    """Every outcome the web tier can give a callback, read from its source: ``Refusal(status, outcome, ...)``,
+    ``g.outcome = ...`` and ``g.journal_outcome = ...``, the kinds of a signed push, and the counted ones."""
+    found = set(metrics.CALLBACK_OUTCOMES) | {kind.value for kind in Kind if kind is not Kind.NOTIFICATION}
+    for module in Path(web.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Refusal" and len(node.args) > 1:
+                found.add(ast.literal_eval(node.args[1]))
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    pairs = (zip(target.elts, node.value.elts, strict=True) if isinstance(target, ast.Tuple)
+                             and isinstance(node.value, ast.Tuple) else [(target, node.value)])
+                    for name, value in pairs:
+                        if (isinstance(name, ast.Attribute) and name.attr in ("outcome", "journal_outcome")
+                                and getattr(name.value, "id", "") == "g" and isinstance(value, ast.Constant)):
+                            found.add(value.value)
+    return found
+
+
+def test_every_outcome_the_bridge_records_is_a_filter_of_the_api_and_the_page(client: FlaskClient) -> None:
+    outcomes = recordable_outcomes()
+    assert {"url_check", "unknown_vendor", "unauthorized", "ignored", "store_disk_full"} <= outcomes  # the scan works
+    for outcome in sorted(outcomes):
+        response = client.get("/api/v1/callbacks", query_string={"outcome": outcome})
+        assert response.status_code == 200, response.json
+    assert set(page.OUTCOMES) == outcomes | {"refused"}
+
+
+def test_callbacks_answered_2xx_are_not_refused(client: FlaskClient, store: SqliteStore) -> None:
+    def record(outcome: str, status: int) -> CallbackRecord:
+        return CallbackRecord(received_at=time.time(), vendor="aws", source="10.0.0.1", outcome=outcome, status=status)
+
+    store.record_callbacks([record("subscription_confirmation", 200), record("unsubscribe_confirmation", 200),
+                            record("ignored", 200), record("url_check", 200), record("unverified", 403),
+                            record("store_disk_full", 503)])
+    assert [r["outcome"] for r in callbacks(client, outcome="refused")] == ["store_disk_full", "unverified"]
+    assert [r["outcome"] for r in callbacks(client, outcome="ignored")] == ["ignored"]
+    shown = client.get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"Host": "localhost"})
+    styles = dict((outcome, style) for style, outcome in re.findall(
+        r'<span class="state (\w+)">(\w+)</span>', shown.get_data(as_text=True)))
+    assert styles == {"subscription_confirmation": "pending", "unsubscribe_confirmation": "pending",
+                      "ignored": "pending", "url_check": "pending", "unverified": "refused",
+                      "store_disk_full": "refused"}
 
 
 # --- alerts, try, status -----------------------------------------------------------------------------------

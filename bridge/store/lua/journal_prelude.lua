@@ -5,13 +5,11 @@
 
 local function journal_drop(P, id)
   local key = P .. 'journal:' .. id
-  local v = redis.call('HMGET', key, 'size', 'outcome')
+  local size = tonumber(redis.call('HGET', key, 'size') or '0') or 0
   redis.call('DEL', key)
   redis.call('ZREM', P .. 'journal', id)
-  local size = tonumber(v[1] or '0') or 0
   redis.call('DECRBY', P .. 'journal_bytes', size)
-  if v[2] ~= 'accepted' then
-    redis.call('ZREM', P .. 'journal_refused', id)
+  if redis.call('ZREM', P .. 'journal_refused', id) == 1 then
     redis.call('DECRBY', P .. 'journal_refused_bytes', size)
   end
 end
@@ -32,14 +30,15 @@ local function journal_trim(P, set, bytes, max_count, max_bytes)
   end
 end
 
-local function journal_add(P, JCAPS, vendor, outcome, record, outcomes)
+-- ``refused``: the callback was answered anything but 2xx (CallbackRecord.refused).
+local function journal_add(P, JCAPS, vendor, outcome, refused, record, outcomes)
   local id = redis.call('INCR', P .. 'journal_seq')
   local size = #record + #outcomes
   redis.call('HSET', P .. 'journal:' .. id, 'vendor', vendor, 'outcome', outcome, 'record', record,
              'outcomes', outcomes, 'size', size)
   redis.call('ZADD', P .. 'journal', id, id)
   redis.call('INCRBY', P .. 'journal_bytes', size)
-  if outcome ~= 'accepted' then
+  if refused then
     redis.call('ZADD', P .. 'journal_refused', id, id)
     redis.call('INCRBY', P .. 'journal_refused_bytes', size)
     journal_trim(P, 'journal_refused', 'journal_refused_bytes', JCAPS[3], JCAPS[4])
