@@ -97,7 +97,7 @@ MUTATIONS = [
              "    if loopback(peer) and loopback_host(host):\n", "    if True:\n",
              "the inspector shows payloads to any client when no admin token is configured"),
     Mutation("refused-flood-evicts-accepted", "bridge/store/sqlite_journal.py",
-             "    over = not record.accepted and (", "    over = False and (",
+             "    over = record.refused and (", "    over = False and (",
              "a flood of refused callbacks pushes every accepted one out of the journal"),
     Mutation("journal-keeps-secrets", "bridge/web/journal.py",
              "            text = _JSON_PAIR.sub(_json_pair, text)\n", "            pass\n",
