@@ -59,6 +59,28 @@ def test_secrets_in_a_body_are_redacted(text: str, secret: str) -> None:
     assert "<redacted>" in shown
 
 
+def test_a_recorded_sns_subscription_confirmation_stays_valid_json_with_its_tokens_redacted() -> None:
+    raw = fixture_bytes("aws", "handshakes/alerta-subscription-confirmation.json")
+    original, shown = json.loads(raw), json.loads(capped_body(raw)[0])
+    assert shown["Token"] == shown["Signature"] == "<redacted>"
+    url, token = original["SubscribeURL"].split("&Token=")
+    assert shown["SubscribeURL"] == f"{url}&Token=<redacted>"
+    assert token not in json.dumps(shown)
+    assert {k: v for k, v in shown.items() if k not in ("Token", "Signature", "SubscribeURL")} == {
+        k: v for k, v in original.items() if k not in ("Token", "Signature", "SubscribeURL")}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"subscribe_url":"https://smn.example/confirm?token=abc123","after":"kept"}',  # compact JSON (Huawei)
+     {"subscribe_url": "https://smn.example/confirm?token=<redacted>", "after": "kept"}),
+    ('{"SubscribeURL":"https://sns.example/?Action=ConfirmSubscription\\u0026Token=2336412f37fb687f","n":1}',
+     {"SubscribeURL": "https://sns.example/?Action=ConfirmSubscription&Token=<redacted>", "n": 1}),  # Go's escape
+    ('{"url":"https://x.example/?signature=ab\\/cd\\u0026next=1"}', {"url": "https://x.example/?signature=<redacted>&next=1"}),
+])
+def test_a_secret_in_a_url_inside_json_is_redacted_and_the_json_stays_valid(text: str, expected: dict) -> None:
+    assert json.loads(redact(text)) == expected
+
+
 def test_words_that_only_look_like_secrets_are_left_alone() -> None:
     text = '{"policyTypeCName": "CVM - basic monitoring", "designation": "web", "url": "https://console.example/x"}'
     assert redact(text) == text
@@ -287,7 +309,8 @@ def test_redacting_a_hostile_body_takes_linear_time() -> None:
     """A long run of letters once cost the URL-credentials pattern quadratic time: 12 s for 33 KiB, on the
     worker answering the callback. Generous bound: it must not be seconds."""
     started = time.monotonic()
-    for body in (b"a" * (1 << 20), b"a://" * (1 << 18), b"&tokentoken" * (1 << 16), b'"token' * (1 << 17)):
+    for body in (b"a" * (1 << 20), b"a://" * (1 << 18), b"&tokentoken" * (1 << 16), b'"token' * (1 << 17),
+                 b"\\u0026token=" * (1 << 15), b"&token=" + b"\\/" * (1 << 16)):
         capped_body(body)
     assert time.monotonic() - started < 2
 
