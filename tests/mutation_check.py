@@ -97,7 +97,7 @@ MUTATIONS = [
              "    if loopback(peer) and loopback_host(host):\n", "    if True:\n",
              "the inspector shows payloads to any client when no admin token is configured"),
     Mutation("refused-flood-evicts-accepted", "bridge/store/sqlite_journal.py",
-             "    over = record.refused and (", "    over = False and (",
+             '    where = " WHERE accepted = 0" if record.refused else ""\n', '    where = ""\n',
              "a flood of refused callbacks pushes every accepted one out of the journal"),
     Mutation("journal-keeps-secrets", "bridge/web/journal.py",
              "            text = _JSON_PAIR.sub(_json_pair, text)\n", "            pass\n",

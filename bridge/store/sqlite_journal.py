@@ -126,38 +126,33 @@ INSERT OR IGNORE INTO inspector.journal_counts VALUES (1, 0, 0, 0, 0);
 
 
 def insert(db: sqlite3.Connection, caps: JournalCaps, record: CallbackRecord, outcomes: Sequence[str] = ()) -> None:
-    """Add a record; past a cap, evict the oldest (refused ones first beyond their share) down to a little
-    below it (:func:`slack`). Runs inside the caller's transaction: an INSERT and a counter UPDATE, and, for
-    one insert in about 32 once the journal is full, the DELETEs and another UPDATE."""
+    """Add a record; past its kind's budget, evict down to a little below it (:func:`slack`): a refused record
+    evicts the oldest refused ones only, an accepted one (any answered 2xx) the oldest records whatever they
+    are. Runs inside the caller's transaction: an INSERT and a counter UPDATE, and, for one insert in about 32
+    once the journal is full, the DELETEs and another UPDATE."""
     text, done = record.to_json(), outcomes_text(outcomes)
     size = len(text.encode("utf-8", "surrogatepass")) + len(done)
-    refused_size = size if record.refused else 0
     db.execute("INSERT INTO callbacks (vendor, outcome, accepted, size, record, outcomes) VALUES (?, ?, ?, ?, ?, ?)",
                (record.vendor, record.outcome, int(not record.refused), size, text, done))
     count, total, refused, refused_bytes = db.execute(
         "UPDATE journal_counts SET count = count + 1, bytes = bytes + ?, refused = refused + ?,"
         " refused_bytes = refused_bytes + ? RETURNING count, bytes, refused, refused_bytes",
-        (size, int(record.refused), refused_size)).fetchone()
+        (size, int(record.refused), size if record.refused else 0)).fetchone()
     before = (count, total, refused, refused_bytes)
-    low_count, low_bytes = caps.refused_callbacks - slack(caps.refused_callbacks), caps.refused_bytes - slack(
-        caps.refused_bytes)
-    over = record.refused and (refused > caps.refused_callbacks or refused_bytes > caps.refused_bytes)
-    while over and (refused > low_count or refused_bytes > low_bytes):
-        gone = db.execute("DELETE FROM callbacks WHERE id = (SELECT min(id) FROM callbacks WHERE accepted = 0)"
-                          " RETURNING size").fetchone()
-        if gone is None:
-            break
-        count, total, refused, refused_bytes = count - 1, total - gone[0], refused - 1, refused_bytes - gone[0]
-    over = count > caps.max_callbacks or total > caps.max_bytes
-    while over and (count > caps.max_callbacks - slack(caps.max_callbacks) or
-                    total > caps.max_bytes - slack(caps.max_bytes)):
-        gone = db.execute("DELETE FROM callbacks WHERE id = (SELECT min(id) FROM callbacks)"
+    most, most_bytes = ((caps.refused_callbacks, caps.refused_bytes) if record.refused
+                        else (caps.max_callbacks, caps.max_bytes))
+    kept = (refused, refused_bytes) if record.refused else (count - refused, total - refused_bytes)
+    over = kept[0] > most or kept[1] > most_bytes
+    where = " WHERE accepted = 0" if record.refused else ""
+    while over and (kept[0] > most - slack(most) or kept[1] > most_bytes - slack(most_bytes)):
+        gone = db.execute(f"DELETE FROM callbacks WHERE id = (SELECT min(id) FROM callbacks{where})"
                           " RETURNING size, accepted").fetchone()
         if gone is None:
             break
         count, total = count - 1, total - gone[0]
         if not gone[1]:
             refused, refused_bytes = refused - 1, refused_bytes - gone[0]
+        kept = (refused, refused_bytes) if record.refused else (count - refused, total - refused_bytes)
     if (count, total, refused, refused_bytes) != before:
         db.execute("UPDATE journal_counts SET count = ?, bytes = ?, refused = ?, refused_bytes = ?",
                    (count, total, refused, refused_bytes))

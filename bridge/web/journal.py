@@ -4,7 +4,7 @@ An accepted callback's record rides in the store transaction that commits its al
 A refused one is queued here and written by a background thread of the worker, in batches: the refusal is
 never delayed or failed by the journal, and when refusals arrive faster than the store takes them, the
 queue is full and the surplus is not recorded (counted in ``dropped``), so a flood of garbage costs the
-store a bounded amount of work. The journal's own caps keep refused records to a quarter of it.
+store a bounded amount of work. The journal's own caps give refused records a budget of their own.
 """
 
 from __future__ import annotations
