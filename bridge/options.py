@@ -272,9 +272,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("shutdown_timeout", "on SIGTERM, wait this long for requests and the current send", duration,
            "DURATION"),
     Option("journal_max_callbacks", "recent callbacks kept for the inspector (GET /, /api/v1/callbacks); refused "
-           "ones take at most a quarter (0: keep none)", _count, "N"),
-    Option("journal_max_bytes", "bytes of recent callbacks kept for the inspector; refused ones take at most a "
-           "quarter", _count, "BYTES"),
+           "ones have their own budget beside them, a quarter of it (0: keep none)", _count, "N"),
+    Option("journal_max_bytes", "bytes of recent callbacks kept for the inspector; refused ones have their own "
+           "budget beside them, a quarter of it", _count, "BYTES"),
     Option("admin_token", "secret for the inspector (GET /, /api/v1/); without one, only loopback clients get in; "
            "repeat to rotate", _strings, "SECRET", repeatable=True),
     Option("admin_token_file", "file of admin tokens, one per line, # comments allowed; repeatable",

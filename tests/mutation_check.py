@@ -98,7 +98,7 @@ MUTATIONS = [
              "    if True:\n",
              "the inspector shows payloads to any client when no admin token is configured"),
     Mutation("refused-flood-evicts-accepted", "bridge/store/sqlite_journal.py",
-             "    over = not record.accepted and (", "    over = False and (",
+             '    where = " WHERE accepted = 0" if record.refused else ""\n', '    where = ""\n',
              "a flood of refused callbacks pushes every accepted one out of the journal"),
     Mutation("journal-keeps-secrets", "bridge/web/journal.py",
              "            text = _JSON_PAIR.sub(_json_pair, text)\n", "            pass\n",

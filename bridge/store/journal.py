@@ -1,10 +1,12 @@
 """The recent-callbacks journal: what each cloud sent and what it became, kept in the store so that every
 replica sharing a Redis store shows all of them.
 
-Bounded twice: the newest ``max_callbacks`` records and ``max_bytes`` bytes, whichever is smaller, and
-within that, refused callbacks (bad token, bad body, ...) may take at most a quarter of either. A flood of
-unauthorized garbage then evicts refused records and at most a quarter of the accepted ones, never all
-of them: what an operator looks for first (the callbacks that did become alerts) stays visible.
+Two budgets, each bounded twice (count and bytes, whichever is smaller): callbacks answered 2xx (accepted,
+and URL checks, subscription confirmations, callbacks without an alarm) up to ``max_callbacks`` and
+``max_bytes``; refused ones (bad token, bad body, ...: anything but 2xx) up to a quarter of either, beside
+them. A refused record evicts only older refused ones, so a flood of unauthorized garbage never evicts an
+accepted record: what an operator looks for first (the callbacks that did become alerts) stays visible. An
+accepted record past its budget evicts the oldest records whatever they are.
 
 A record is written with the callback's alarm changes, in the same transaction (no second commit), when
 the callback is accepted; a refused one is written afterwards, best effort (see bridge.web.journal).
@@ -18,17 +20,19 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 REFUSED_SHARE = 4
-"""Refused callbacks may fill at most 1/REFUSED_SHARE of the journal's count and bytes."""
+"""Refused callbacks have a budget of 1/REFUSED_SHARE of the journal's count and bytes, beside the others'."""
 ACCEPTED = "accepted"
-NOT_REFUSED = (ACCEPTED, "url_check")
-"""Outcomes the ``refused`` filter leaves out (a URL check is answered 200: the console got through)."""
+JOURNAL_ONLY_OUTCOMES = ("unknown_vendor", "url_check")
+"""Outcomes the journal records beside those of ``cloud_alarm_bridge_callbacks_total`` (bridge.metrics): a
+callback to a vendor the bridge does not know, a console's check of the URL (no alarm in it)."""
 REJECTIONS_KEPT = 1000
 """Rejected alerts the store remembers per Alertmanager (the newest), with what it said about each."""
 
 
 @dataclass(frozen=True)
 class JournalCaps:
-    """How much the journal keeps; ``max_callbacks`` 0 turns it off."""
+    """How much the journal keeps of callbacks answered 2xx (refused ones: a quarter of it, beside them);
+    ``max_callbacks`` 0 turns it off."""
 
     max_callbacks: int = 1000
     max_bytes: int = 16 << 20
@@ -77,6 +81,12 @@ class CallbackRecord:
     def accepted(self) -> bool:
         return self.outcome == ACCEPTED
 
+    @property
+    def refused(self) -> bool:
+        """Whether the callback was refused: answered anything but 2xx. A URL check, a signed push's subscription
+        confirmation, a callback without an alarm were answered 200: the vendor got through."""
+        return refused(self.status)
+
     def to_json(self) -> str:
         """What the store keeps (without ``id`` and ``outcomes``, which the store adds). Built by hand, not with
         ``dataclasses.asdict``: its deep copy of the alerts cost more than the rest of a callback."""
@@ -106,16 +116,20 @@ class JournalQuery:
 
     vendor: str | None = None
     outcome: str | None = None
-    """A concrete outcome, or ``refused`` for every outcome but NOT_REFUSED."""
+    """A concrete outcome, or ``refused`` for every callback not answered 2xx."""
     limit: int = 100
     before: int | None = None
 
-    def selects(self, vendor: str, outcome: str) -> bool:
-        if self.vendor and vendor != self.vendor:
+    def selects(self, record: CallbackRecord) -> bool:
+        if self.vendor and record.vendor != self.vendor:
             return False
         if self.outcome == "refused":
-            return outcome not in NOT_REFUSED
-        return not self.outcome or outcome == self.outcome
+            return record.refused
+        return not self.outcome or record.outcome == self.outcome
+
+
+def refused(status: int) -> bool:
+    return not 200 <= status < 300
 
 
 def slack(cap: int) -> int:

@@ -162,7 +162,7 @@ class RedisStore:
             return
         args: list[object] = [*self._jcaps()]
         for record in records:
-            args += [record.vendor, record.outcome, record.to_json()]
+            args += [record.vendor, record.outcome, "1" if record.refused else "0", record.to_json()]
         self._call(self._journal, *args)
 
     def callbacks(self, query: JournalQuery) -> list[CallbackRecord]:
@@ -171,9 +171,10 @@ class RedisStore:
         before = "+inf" if query.before is None else str(query.before)
         while len(found) < query.limit:
             page = self._call(self._journal_list, before, 200)
-            for record_id, vendor, outcome, text, outcomes in page:
-                if query.selects(_text(vendor), _text(outcome)):
-                    found.append(CallbackRecord.from_stored(int(record_id), _text(text), _text(outcomes)))
+            for record_id, _vendor, _outcome, text, outcomes in page:
+                record = CallbackRecord.from_stored(int(record_id), _text(text), _text(outcomes))
+                if query.selects(record):
+                    found.append(record)
             if len(page) < 200:
                 break
             before = _text(page[-1][0])

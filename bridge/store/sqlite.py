@@ -24,7 +24,7 @@ from bridge.store import sqlite_journal as journal_table
 from bridge.store.base import Caps, Outcome, StoredAlert, StoreDiskFull, StoreError, StoreStats, TargetStats
 from bridge.store.group_commit import GroupCommit, PendingApply
 from bridge.store.journal import DEFAULT_JOURNAL, CallbackRecord, JournalCaps
-from bridge.store.sqlite_journal import InspectorTables, add_target_error_columns
+from bridge.store.sqlite_journal import InspectorTables, JournalLost, add_target_error_columns
 from bridge.store.sqlite_paths import unusable_directory, unwritable_because
 from bridge.store.sqlite_schema import COLUMNS as _COLUMNS
 from bridge.store.sqlite_schema import SCHEMA
@@ -51,7 +51,8 @@ class SqliteStore(InspectorTables):
         except OSError as exc:
             raise StoreError(f"cannot create the directory {path.parent}: {unusable_directory(exc)}") from None
         try:
-            self._db().executescript(SCHEMA + journal_table.SCHEMA)  # idempotent; its own transaction
+            db = self._db()  # attaches the journal, unless it is off
+            db.executescript(SCHEMA + journal_table.REJECTIONS + (journal_table.SCHEMA if self._local.journal else ""))
             add_target_error_columns(self._db())
         except sqlite3.Error as exc:
             raise StoreError(f"cannot initialise {path}: {exc}{unwritable_because(path)}") from exc
@@ -72,7 +73,7 @@ class SqliteStore(InspectorTables):
                 db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=True)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(f"PRAGMA synchronous={self._synchronous}")
-                journal_table.attach(db, self.path)
+                self._local.journal = self._attach_journal(db)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open {self.path}: {exc}{unwritable_because(self.path)}") from exc
             self._local.db = db
@@ -113,7 +114,7 @@ class SqliteStore(InspectorTables):
             raise StoreError(f"cannot open the writer lock of {self.path}: {exc}") from exc
         self._lock_writer(lock)
         try:
-            db.execute("BEGIN IMMEDIATE")
+            self._begin(db)  # in sqlite_journal: an unreadable journal is turned off, not a failed write
             try:
                 yield db
             except BaseException:
@@ -136,11 +137,20 @@ class SqliteStore(InspectorTables):
 
     # --- the request path -------------------------------------------------------------------
     def apply(self, alerts: Sequence[Alert], now: float, journal: CallbackRecord | None = None) -> list[Outcome]:
-        records = (journal,) if journal is not None and self.journal_caps.enabled else ()
+        records = (journal,) if journal is not None and self.journal_on else ()
         return self._group.apply(alerts, now, records)
 
     def _commit_all(self, batch: list[PendingApply]) -> None:
         """One transaction for the whole batch; each caller's changes in a savepoint of their own."""
+        try:
+            self._commit_batch(batch)
+        except JournalLost as lost:  # the journal's write cost the transaction: again without the records
+            for pending in batch:
+                pending.journal, pending.outcomes, pending.error = (), None, None
+            self._commit_batch(batch)  # a full disk fails this too, and is answered as one
+            self._journal_failed(lost.error)
+
+    def _commit_batch(self, batch: list[PendingApply]) -> None:
         with self._transaction() as db:
             for pending in batch:
                 self._apply_pending(db, pending)
@@ -160,17 +170,6 @@ class SqliteStore(InspectorTables):
         else:
             self._journal(db, pending)
         db.execute("RELEASE callback")
-
-    def _journal(self, db: sqlite3.Connection, pending: PendingApply) -> None:
-        """Record the journal entries; a failure here loses the record, never the callback's alerts."""
-        for record in pending.journal:
-            db.execute("SAVEPOINT journal")
-            try:
-                journal_table.insert(db, self.journal_caps, record, pending.outcomes if record.accepted else ())
-            except sqlite3.Error as exc:
-                db.execute("ROLLBACK TO journal")
-                log.warning("could not record a callback in the journal", extra={"error": str(exc)})
-            db.execute("RELEASE journal")
 
     def _apply_one(self, db: sqlite3.Connection, alert: Alert, now: float) -> Outcome:
         fingerprint = alert.fingerprint

@@ -11,14 +11,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bridge import __version__, pipeline
+from bridge import __version__, metrics, pipeline
 from bridge.deliver.alertmanager import ENDS_AT_RESENDS, postable
 from bridge.deliver.lease import LEASE_NAME
 from bridge.model import InvalidPayload, UnsupportedMediaType
 from bridge.settings import Settings
 from bridge.store import JournalQuery, StoredAlert, TargetStats, redact_url
 from bridge.store.admin import Selection, parse_matcher, selected
-from bridge.store.journal import ACCEPTED
+from bridge.store.journal import JOURNAL_ONLY_OUTCOMES
 from bridge.vendors import VENDORS
 from bridge.web.state import AppState
 
@@ -26,9 +26,8 @@ MAX_LIMIT = 1000
 _UNKNOWN = TargetStats(backlog=0, oldest_change_at=None, last_success_at=None, up=None)
 """A target the delivery loop has not registered in the store yet."""
 REDACTED = "<redacted>"
-CALLBACK_OUTCOMES = (ACCEPTED, "invalid", "unauthorized", "forbidden", "too_large", "unsupported_media_type",
-                     "timeout", "store_full", "store_unavailable", "unknown_vendor", "url_check")
-"""What a recorded callback's ``outcome`` may be; the filter also takes ``refused`` (any but accepted)."""
+CALLBACK_OUTCOMES = (*metrics.CALLBACK_OUTCOMES, *JOURNAL_ONLY_OUTCOMES)
+"""What a recorded callback's ``outcome`` may be; the filter also takes ``refused`` (any not answered 2xx)."""
 
 
 def _limit(limit: int | str | None, default: int) -> int:

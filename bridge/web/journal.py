@@ -4,7 +4,7 @@ An accepted callback's record rides in the store transaction that commits its al
 A refused one is queued here and written by a background thread of the worker, in batches: the refusal is
 never delayed or failed by the journal, and when refusals arrive faster than the store takes them, the
 queue is full and the surplus is not recorded (counted in ``dropped``), so a flood of garbage costs the
-store a bounded amount of work. The journal's own caps keep refused records to a quarter of it.
+store a bounded amount of work. The journal's own caps give refused records a budget of their own.
 """
 
 from __future__ import annotations
@@ -31,8 +31,13 @@ ALERTS_CAP = 64 << 10
 REDACTED = "<redacted>"
 _SECRET_WORDS = ("token", "secret", "passw", "signature", "credential", "apikey", "api_key", "authorization")
 _SECRET_EXACT = frozenset({"sign", "sig"})
+_NOT_SECRET = frozenset({"signatureversion", "signature_version", "signaturemethod", "signature_method"})
+"""Which scheme signed a message (SNS ``SignatureVersion``): what an operator needs to see when a check fails."""
 _JSON_PAIR = re.compile(r'"([\w.-]{1,100})"(\s*:\s*)(?:"(?:[^"\\]|\\.)*(?:"|$)|[^,}\]\s"]+)')
-_FORM_PAIR = re.compile(r"(?:^|(?<=[&?;\s]))([\w.%-]{1,100})=([^&\s]*)")
+_FORM_PAIR = re.compile(r"(^|[&?;\s]|\\u0026)([\w.%-]{1,100})=([^&\s\"\\]*(?:\\/[^&\s\"\\]*)*)")
+"""A form field or query parameter after its separator, also in a URL inside a JSON string: the value ends at
+``&``, whitespace, ``"`` or a JSON escape (an escaped ``/`` excepted), so that the JSON around it stays whole;
+``\\u0026`` is an ``&`` as Go's encoding/json writes it."""
 _URL_CREDENTIALS = re.compile(r"(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,30}://)[^/@\s:\"']{1,256}:[^/@\s\"']{0,256}@",
                               re.IGNORECASE)  # bounded: a long run of letters must not cost quadratic time
 _AUTH_HEADER = re.compile(r"(authorization[\"']?\s{0,9}[:=]\s{0,9}[\"']?(?:basic|bearer|token)\s{1,9})"
@@ -43,7 +48,7 @@ _AUTH_HEADER = re.compile(r"(authorization[\"']?\s{0,9}[:=]\s{0,9}[\"']?(?:basic
 def secret_name(name: str) -> bool:
     """Whether a JSON key or form field holds a secret: token-, secret-, password-, signature-like names."""
     lowered = name.lower()
-    return lowered in _SECRET_EXACT or any(word in lowered for word in _SECRET_WORDS)
+    return lowered in _SECRET_EXACT or (any(word in lowered for word in _SECRET_WORDS) and lowered not in _NOT_SECRET)
 
 
 def _json_pair(match: re.Match[str]) -> str:
@@ -51,7 +56,7 @@ def _json_pair(match: re.Match[str]) -> str:
 
 
 def _form_pair(match: re.Match[str]) -> str:
-    return f"{match.group(1)}={REDACTED}" if secret_name(match.group(1)) else match.group(0)
+    return f"{match.group(1)}{match.group(2)}={REDACTED}" if secret_name(match.group(2)) else match.group(0)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

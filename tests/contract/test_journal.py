@@ -1,6 +1,6 @@
 """The recent-callbacks journal's contract, on every backend: what the inspector (GET /, /api/v1/callbacks)
-shows, shared by every replica of a store, and bounded by count and bytes with refused callbacks held to
-their share, so a flood of garbage cannot push out the callbacks that became alerts."""
+shows, shared by every replica of a store, and bounded by count and bytes, with refused callbacks held to a
+budget of their own, so a flood of garbage cannot push out the callbacks that became alerts."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ def alert(host: str = "web-1", state: str = "firing") -> Alert:
 
 
 def record(n: int, outcome: str = "accepted", vendor: str = "tencent", body: str = "{}",
-           alerts: tuple[Alert, ...] = ()) -> CallbackRecord:
+           alerts: tuple[Alert, ...] = (), status: int | None = None) -> CallbackRecord:
     return CallbackRecord(received_at=T0 + n, vendor=vendor, source="10.0.0.1", outcome=outcome,
-                          status=200 if outcome == "accepted" else 401, body=body, body_bytes=len(body),
+                          status=status or (200 if outcome == "accepted" else 401), body=body, body_bytes=len(body),
                           error="" if outcome == "accepted" else "missing or wrong token",
                           alerts=tuple({"labels": a.labels, "annotations": a.annotations, "state": a.state.value,
                                         "fingerprint": a.fingerprint} for a in alerts))
@@ -71,6 +71,14 @@ def test_refused_callbacks_are_recorded_in_one_write_and_filtered(make_store: St
     assert listed(store, before=before) == [(2, "unauthorized"), (1, "accepted")]
 
 
+def test_callbacks_answered_2xx_are_not_refused(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.record_callbacks([record(1, "subscription_confirmation", status=200), record(2, "ignored", status=200),
+                            record(3, "url_check", status=200), record(4, "unverified", status=403)])
+    assert listed(store, outcome="refused") == [(4, "unverified")]
+    assert listed(store, outcome="ignored") == [(2, "ignored")]
+
+
 def test_the_journal_keeps_the_newest_records_within_its_count(make_store: StoreFactory) -> None:
     store = make_store(journal=JournalCaps(max_callbacks=8, max_bytes=1 << 20))
     for n in range(20):
@@ -90,26 +98,46 @@ def test_the_journal_keeps_the_newest_records_within_its_bytes(make_store: Store
     assert one * 5 <= size <= one * 5 + one // 2
 
 
-def test_a_flood_of_refused_callbacks_evicts_at_most_a_quarter_of_the_accepted(make_store: StoreFactory) -> None:
+def test_a_flood_of_refused_callbacks_evicts_no_accepted_one(make_store: StoreFactory) -> None:
+    """Refused callbacks have a budget of their own, a quarter of the journal's, beside the accepted ones'."""
     store = make_store(journal=JournalCaps(max_callbacks=8, max_bytes=1 << 20))
     for n in range(8):
         store.apply([alert(f"web-{n}")], T0 + n, record(n))
     for start in range(100, 400, 50):
         store.record_callbacks([record(n, "unauthorized") for n in range(start, start + 50)])
-    assert listed(store, outcome="accepted") == [(n, "accepted") for n in range(7, 1, -1)]  # 6 of 8 kept
+    assert listed(store, outcome="accepted") == [(n, "accepted") for n in range(7, -1, -1)]  # all 8 kept
     assert listed(store, outcome="refused") == [(399, "unauthorized"), (398, "unauthorized")]
-    assert store.journal_size()[0] == 8
+    assert store.journal_size()[0] == 10
+
+
+def test_callbacks_answered_2xx_share_the_accepted_budget_not_the_refused_one(make_store: StoreFactory) -> None:
+    store = make_store(journal=JournalCaps(max_callbacks=8, max_bytes=1 << 20))
+    store.record_callbacks([record(n, "subscription_confirmation", status=200) for n in range(4)])
+    store.record_callbacks([record(n, "unauthorized") for n in range(10, 20)])
+    assert [when for when, _ in listed(store, outcome="subscription_confirmation")] == [3, 2, 1, 0]
+
+
+def test_an_accepted_callback_evicts_the_oldest_records_whatever_they_are(make_store: StoreFactory) -> None:
+    """Past the accepted budget, the oldest go, refused ones older than them too: the journal shows one window."""
+    store = make_store(journal=JournalCaps(max_callbacks=8, max_bytes=1 << 20))
+    store.record_callbacks([record(0, "unauthorized")])
+    for n in range(1, 10):
+        store.apply([alert(f"web-{n}")], T0 + n, record(n))
+    assert listed(store) == [(n, "accepted") for n in range(9, 1, -1)]
+    store.record_callbacks([record(20, "invalid")])
+    store.apply([alert("web-21")], T0 + 21, record(21))
+    assert listed(store)[:3] == [(21, "accepted"), (20, "invalid"), (9, "accepted")]  # a newer refused one stays
 
 
 def test_a_flood_of_large_refused_bodies_is_held_to_a_quarter_of_the_bytes(make_store: StoreFactory) -> None:
-    one = len(record(0, body="x" * 1000).to_json())
+    one = len(record(0, body="x" * 1000).to_json()) + len("changed")  # the record and its alert's outcome
     store = make_store(journal=JournalCaps(max_callbacks=1000, max_bytes=one * 8))
     for n in range(8):
         store.apply([alert(f"web-{n}")], T0 + n, record(n, body="x" * 1000))
     store.record_callbacks([replace(record(n, "invalid"), body="y" * 1000) for n in range(100, 140)])
-    assert len(listed(store, outcome="accepted")) >= 6
+    assert len(listed(store, outcome="accepted")) == 8
     assert len(listed(store, outcome="refused")) <= 2
-    assert store.journal_size()[1] <= one * 8
+    assert store.journal_size()[1] <= one * 10
 
 
 def test_journal_size_zero_keeps_nothing(make_store: StoreFactory) -> None:

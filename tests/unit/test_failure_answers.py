@@ -103,6 +103,9 @@ def test_a_full_disk_is_a_503_with_retry_after_that_names_it_and_ends_when_space
     assert 'cloud_alarm_bridge_callbacks_total{outcome="store_disk_full",vendor="kingsoft"} 1.0' in metrics
     assert f"{STORE_UNAVAILABLE} 0.0" in metrics
     assert [r.getMessage() for r in caplog.records] == ["store disk full: refusing callbacks until space is freed"]
+    assert store.stats([], 0).total == index  # reads still work: every callback answered 200 is there
     db.execute("PRAGMA max_page_count = 1073741823")  # space returns: the same process takes callbacks again
     assert client.post("/callbacks/kingsoft", data=kingsoft(f"host-{index}"),
                        content_type="application/json").status_code == 200
+    assert store.stats([], 0).total == index + 1  # nothing acknowledged was lost, and the retry is in
+    assert {a.alert.labels["host"] for a in store.active("", 1000, 0, 0)} == {f"host-{n}" for n in range(index + 1)}

@@ -3,8 +3,10 @@ delivery; "try a payload"; the status; and who may see any of it."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -13,10 +15,13 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from bridge import metrics, web
 from bridge.rules.loading import load_settings
 from bridge.settings import AlertmanagerTarget, Settings
 from bridge.store import CallbackRecord
 from bridge.store.sqlite import SqliteStore
+from bridge.verify import Kind
+from bridge.web import page
 from bridge.web.admin import CONTENT_SECURITY_POLICY
 from bridge.web.journal import BODY_CAP, RefusedWriter, capped_body, redact
 from tests.harness.fixtures import fixture_bytes
@@ -52,6 +57,28 @@ def test_secrets_in_a_body_are_redacted(text: str, secret: str) -> None:
     shown = redact(text, ["our-own-callback-token"])
     assert secret not in shown
     assert "<redacted>" in shown
+
+
+def test_a_recorded_sns_subscription_confirmation_stays_valid_json_with_its_tokens_redacted() -> None:
+    raw = fixture_bytes("aws", "handshakes/alerta-subscription-confirmation.json")
+    original, shown = json.loads(raw), json.loads(capped_body(raw)[0])
+    assert shown["Token"] == shown["Signature"] == "<redacted>"
+    url, token = original["SubscribeURL"].split("&Token=")
+    assert shown["SubscribeURL"] == f"{url}&Token=<redacted>"
+    assert token not in json.dumps(shown)
+    assert {k: v for k, v in shown.items() if k not in ("Token", "Signature", "SubscribeURL")} == {
+        k: v for k, v in original.items() if k not in ("Token", "Signature", "SubscribeURL")}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"subscribe_url":"https://smn.example/confirm?token=abc123","after":"kept"}',  # compact JSON (Huawei)
+     {"subscribe_url": "https://smn.example/confirm?token=<redacted>", "after": "kept"}),
+    ('{"SubscribeURL":"https://sns.example/?Action=ConfirmSubscription\\u0026Token=2336412f37fb687f","n":1}',
+     {"SubscribeURL": "https://sns.example/?Action=ConfirmSubscription&Token=<redacted>", "n": 1}),  # Go's escape
+    ('{"url":"https://x.example/?signature=ab\\/cd\\u0026next=1"}', {"url": "https://x.example/?signature=<redacted>&next=1"}),
+])
+def test_a_secret_in_a_url_inside_json_is_redacted_and_the_json_stays_valid(text: str, expected: dict) -> None:
+    assert json.loads(redact(text)) == expected
 
 
 def test_words_that_only_look_like_secrets_are_left_alone() -> None:
@@ -115,6 +142,51 @@ def test_a_bad_filter_is_a_400_naming_it(client: FlaskClient, query: dict, messa
     response = client.get("/api/v1/callbacks", query_string=query)
     assert response.status_code == 400
     assert message in response.json["error"]
+
+
+def recordable_outcomes() -> set[str]:
+    """Every outcome the web tier can give a callback, read from its source: ``Refusal(status, outcome, ...)``,
+    ``g.outcome = ...`` and ``g.journal_outcome = ...``, the kinds of a signed push, and the counted ones."""
+    found = set(metrics.CALLBACK_OUTCOMES) | {kind.value for kind in Kind if kind is not Kind.NOTIFICATION}
+    for module in Path(web.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Refusal" and len(node.args) > 1:
+                found.add(ast.literal_eval(node.args[1]))
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    pairs = (zip(target.elts, node.value.elts, strict=True) if isinstance(target, ast.Tuple)
+                             and isinstance(node.value, ast.Tuple) else [(target, node.value)])
+                    for name, value in pairs:
+                        if (isinstance(name, ast.Attribute) and name.attr in ("outcome", "journal_outcome")
+                                and getattr(name.value, "id", "") == "g" and isinstance(value, ast.Constant)):
+                            found.add(value.value)
+    return found
+
+
+def test_every_outcome_the_bridge_records_is_a_filter_of_the_api_and_the_page(client: FlaskClient) -> None:
+    outcomes = recordable_outcomes()
+    assert {"url_check", "unknown_vendor", "unauthorized", "ignored", "store_disk_full"} <= outcomes  # the scan works
+    for outcome in sorted(outcomes):
+        response = client.get("/api/v1/callbacks", query_string={"outcome": outcome})
+        assert response.status_code == 200, response.json
+    assert set(page.OUTCOMES) == outcomes | {"refused"}
+
+
+def test_callbacks_answered_2xx_are_not_refused(client: FlaskClient, store: SqliteStore) -> None:
+    def record(outcome: str, status: int) -> CallbackRecord:
+        return CallbackRecord(received_at=time.time(), vendor="aws", source="10.0.0.1", outcome=outcome, status=status)
+
+    store.record_callbacks([record("subscription_confirmation", 200), record("unsubscribe_confirmation", 200),
+                            record("ignored", 200), record("url_check", 200), record("unverified", 403),
+                            record("store_disk_full", 503)])
+    assert [r["outcome"] for r in callbacks(client, outcome="refused")] == ["store_disk_full", "unverified"]
+    assert [r["outcome"] for r in callbacks(client, outcome="ignored")] == ["ignored"]
+    shown = client.get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"Host": "localhost"})
+    styles = dict((outcome, style) for style, outcome in re.findall(
+        r'<span class="state (\w+)">(\w+)</span>', shown.get_data(as_text=True)))
+    assert styles == {"subscription_confirmation": "pending", "unsubscribe_confirmation": "pending",
+                      "ignored": "pending", "url_check": "pending", "unverified": "refused",
+                      "store_disk_full": "refused"}
 
 
 # --- alerts, try, status -----------------------------------------------------------------------------------
@@ -263,7 +335,8 @@ def test_redacting_a_hostile_body_takes_linear_time() -> None:
     """A long run of letters once cost the URL-credentials pattern quadratic time: 12 s for 33 KiB, on the
     worker answering the callback. Generous bound: it must not be seconds."""
     started = time.monotonic()
-    for body in (b"a" * (1 << 20), b"a://" * (1 << 18), b"&tokentoken" * (1 << 16), b'"token' * (1 << 17)):
+    for body in (b"a" * (1 << 20), b"a://" * (1 << 18), b"&tokentoken" * (1 << 16), b'"token' * (1 << 17),
+                 b"\\u0026token=" * (1 << 15), b"&token=" + b"\\/" * (1 << 16)):
         capped_body(body)
     assert time.monotonic() - started < 2
 

@@ -189,6 +189,7 @@ for _, a in ipairs(incoming) do
 end
 flush()
 if added > 0 then redis.call('INCRBY', P .. 'count', added) end
-if ARGV[10] ~= '' then journal_add(P, JCAPS, ARGV[9], 'accepted', ARGV[10], table.concat(outcomes, ',')) end
+if ARGV[10] ~= '' then journal_add(P, JCAPS, ARGV[9], 'accepted', false, ARGV[10],
+                                  table.concat(outcomes, ',')) end
 outcomes[#outcomes + 1] = evicted
 return outcomes
