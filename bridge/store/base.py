@@ -9,6 +9,7 @@ is one module here plus a parameter of the shared contract tests (tests/contract
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -186,3 +187,9 @@ def redact_url(url: str) -> str:
         return url
     user = userinfo.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}" if ":" in userinfo else url
+
+
+def dump_map(values: dict[str, str]) -> str:
+    """Labels or annotations as both stores keep them: sorted keys, UTF-8 as it is. One spelling, because the
+    byte budgets count these exact strings (bridge.store.sqlite_capacity, lua/apply.lua)."""
+    return json.dumps(values, ensure_ascii=False, sort_keys=True)

@@ -45,7 +45,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from bridge.model import AlarmState, Alert
-from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats
+from bridge.store.base import Caps, Outcome, StoredAlert, StoreError, StoreFull, StoreStats, TargetStats, dump_map
 from bridge.store.journal import DEFAULT_JOURNAL, REJECTIONS_KEPT, CallbackRecord, JournalCaps, JournalQuery
 
 T = TypeVar("T")
@@ -334,12 +334,8 @@ def _optional_time(value: float | None) -> str:
     return "" if value is None else _time(value)
 
 
-def _dump(values: dict[str, str]) -> str:
-    return json.dumps(values, ensure_ascii=False, sort_keys=True)
-
-
 def _alert_args(alert: Alert) -> list[str]:
-    return [alert.fingerprint, alert.object_key, alert.vendor, _dump(alert.labels), _dump(alert.annotations),
+    return [alert.fingerprint, alert.object_key, alert.vendor, dump_map(alert.labels), dump_map(alert.annotations),
             alert.generator_url, alert.state.value, _time(alert.starts_at), _optional_time(alert.ends_at),
             _time(alert.event_at), _optional_time(alert.expires_at), "1" if alert.resolve_only else "",
             alert.former_key]

@@ -21,14 +21,22 @@ from pathlib import Path
 from bridge.model import AlarmState, Alert
 from bridge.store import sqlite_capacity as capacity
 from bridge.store import sqlite_journal as journal_table
-from bridge.store.base import Caps, Outcome, StoredAlert, StoreDiskFull, StoreError, StoreStats, TargetStats
+from bridge.store.base import (
+    Caps,
+    Outcome,
+    StoredAlert,
+    StoreDiskFull,
+    StoreError,
+    StoreStats,
+    TargetStats,
+    dump_map,
+)
 from bridge.store.group_commit import GroupCommit, PendingApply
 from bridge.store.journal import DEFAULT_JOURNAL, CallbackRecord, JournalCaps
 from bridge.store.sqlite_journal import InspectorTables, JournalLost, add_target_error_columns
 from bridge.store.sqlite_paths import unusable_directory, unwritable_because
 from bridge.store.sqlite_schema import COLUMNS as _COLUMNS
 from bridge.store.sqlite_schema import SCHEMA
-from bridge.store.sqlite_schema import dump as _dump
 from bridge.store.sqlite_schema import row as _row
 
 WRITER_LOCK_TIMEOUT = 10.0
@@ -245,7 +253,7 @@ class SqliteStore(InspectorTables):
                now: float, *, capped: bool = False, optional: bool = False) -> bool:
         """Write a new state with a new sequence number; False if a ``capped`` write would pass the byte cap
         and is ``optional`` (StoreFull if it is not). Resolutions are never ``capped``: they always land."""
-        labels, notes = _dump(alert.labels), _dump(annotations)
+        labels, notes = dump_map(alert.labels), dump_map(annotations)
         size = sum(len(text.encode("utf-8", "surrogatepass")) for text in (labels, notes, alert.generator_url))
         if not capacity.take_bytes(db, self.caps if capped else Caps(), fingerprint, size, optional):
             return False

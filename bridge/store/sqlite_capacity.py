@@ -7,13 +7,12 @@ what the ``alerts`` table holds; the bytes are those of an alert's labels and an
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Sequence
 
 from bridge.model import Alert
-from bridge.store.base import Caps, StoreFull
+from bridge.store.base import Caps, StoreFull, dump_map
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ _ROW_SIZE = f"SELECT {SIZE} FROM alerts WHERE fingerprint = ?"
 def stored_bytes(alert: Alert) -> int:
     """The bytes an alert takes in the store: its labels and annotations as stored (JSON), and its URL."""
     return sum(len(text.encode("utf-8", "surrogatepass"))
-               for text in (_dump(alert.labels), _dump(alert.annotations), alert.generator_url))
+               for text in (dump_map(alert.labels), dump_map(alert.annotations), alert.generator_url))
 
 
 def _at_most_bytes(alert: Alert) -> int:
@@ -33,10 +32,6 @@ def _at_most_bytes(alert: Alert) -> int:
     such as ``\\u0000``), a pair at most 8 more (quotes, colon, comma, spaces), a URL character at most 4."""
     pairs = (*alert.labels.items(), *alert.annotations.items())
     return sum(6 * (len(k) + len(v)) + 8 for k, v in pairs) + 4 + 4 * len(alert.generator_url)
-
-
-def _dump(values: dict[str, str]) -> str:
-    return json.dumps(values, ensure_ascii=False, sort_keys=True)
 
 
 def _counters(db: sqlite3.Connection) -> tuple[int, int]:

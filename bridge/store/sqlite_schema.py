@@ -43,10 +43,6 @@ COLUMNS = ("fingerprint, labels, annotations, generator_url, state, starts_at, e
 """The columns :func:`row` reads, in its order."""
 
 
-def dump(values: dict[str, str]) -> str:
-    return json.dumps(values, ensure_ascii=False, sort_keys=True)
-
-
 def row(values: tuple) -> StoredAlert:
     """A row of :data:`COLUMNS` as the alert it stores."""
     fingerprint, labels, annotations, url, state, starts, ends, event, expires, seq, changed, key = values

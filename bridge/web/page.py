@@ -100,9 +100,9 @@ def postable_state(alert: dict[str, Any]) -> str:
 def _token() -> str | None:
     """The admin token a request carries: ``Authorization`` (scripts), or the one the sign-in cookie stands
     for (a person); None for an unknown cookie (a rotated-away token), which is then refused and forgotten."""
-    cookie = request.cookies.get(COOKIE)
-    if header_token(request.headers) or not cookie:
-        return header_token(request.headers)
+    presented, cookie = header_token(request.headers), request.cookies.get(COOKIE)
+    if presented or not cookie:
+        return presented
     for token in app_state().settings.admin_tokens:
         if hmac.compare_digest(cookie.encode("utf-8", "surrogatepass"), cookie_value(token).encode()):
             return token
