@@ -71,7 +71,7 @@ MUTATIONS = [
              'RETRY_AFTER = {"Retry-After": "5"}', "RETRY_AFTER: dict[str, str] = {}",
              "a vendor told 503 is not told when to retry"),
     Mutation("token-not-checked", "bridge/web/ingest.py",
-             "    if not guard.token_ok(vendor_name, presented_token(request.args, request.headers)):",
+             "    if not guard.token_ok(vendor_name, presented_token(req.args, req.headers)):",
              "    if False:",
              "anyone can post alarms to a bridge that has tokens configured"),
     Mutation("invalid-is-500", "bridge/web/errors.py",
