@@ -20,6 +20,9 @@ import fcntl
 import os
 import threading
 
+_OWNER_CHECK = 5.0
+"""How often an idle waiter looks whether the thread it waits for still runs."""
+
 
 class WriterLock:
     """One lock file; each thread gets its own open file on it, so that threads of one process exclude each
@@ -46,7 +49,10 @@ class WriterLock:
 
     def _handle(self) -> _Handle:
         handle = getattr(self._local, "handle", None)
-        if handle is None or handle.pid != os.getpid():  # a forked child never shares its parent's lock
+        if handle is not None and handle.pid != os.getpid():  # a forked child never shares its parent's lock
+            handle._close_file()  # the child's reference only: the parent keeps its own, and its lock
+            handle = None
+        if handle is None:
             handle = self._local.handle = _Handle(self.path)
         return handle
 
@@ -57,6 +63,7 @@ class _Handle:
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self.pid = os.getpid()
+        self._owner = threading.current_thread()
         self._state = threading.Condition()
         self._wanted = False
         """The owner is waiting for the lock (False again once the waiter has taken it for it, or it gave up)."""
@@ -81,16 +88,24 @@ class _Handle:
                 self._waiter.start()
             self._wanted = True
             self._state.notify_all()
-            granted = self._state.wait_for(lambda: self._granted, timeout)
+            try:
+                granted = self._state.wait_for(lambda: self._granted, timeout)
+            except BaseException:  # interrupted: nobody will use the lock, so nobody may keep it
+                if self._granted:
+                    fcntl.flock(self.fd, fcntl.LOCK_UN)
+                self._wanted = self._granted = False
+                raise
             self._wanted = self._granted = False  # given up, if not granted: the waiter lets it go when it comes
             return granted
 
     def _wait_loop(self) -> None:
         while True:
             with self._state:
-                self._state.wait_for(lambda: self._wanted or self._closed)
+                while not self._state.wait_for(lambda: self._wanted or self._closed, _OWNER_CHECK):
+                    if not self._owner.is_alive():  # a delivery thread that ended: end with it
+                        self._closed = True
                 if self._closed:
-                    os.close(self.fd)
+                    self._close_file()
                     return
                 self._busy = True
             fcntl.flock(self.fd, fcntl.LOCK_EX)  # the GIL is released while it blocks
@@ -108,5 +123,15 @@ class _Handle:
             if self._waiter is not None:  # it closes the file once it is out of flock
                 self._state.notify_all()
                 return
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self) -> None:
+        """A thread that ended without ``close`` (its waiter, if any, has ended too: it held this handle)."""
+        if self.fd >= 0 and self.pid == os.getpid():
+            self._close_file()

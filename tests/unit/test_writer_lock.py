@@ -9,6 +9,9 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from bridge.store import writer_lock
 from bridge.store.writer_lock import WriterLock
 
 
@@ -106,3 +109,35 @@ def test_a_thread_that_gave_up_waits_again_and_gets_it(tmp_path: Path) -> None:
     fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     os.close(other)
     lock.close()
+
+
+def test_the_waiter_of_a_thread_that_ended_ends_and_closes_its_file(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Delivery threads come and go (an Alertmanager found or lost by DNS): their waiters must not pile up."""
+    monkeypatch.setattr(writer_lock, "_OWNER_CHECK", 0.05)
+    path = tmp_path / "w.lock"
+    held = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_other_process_holds, args=(path, 0.3, held))
+    holder.start()
+    assert held.wait(5)
+    lock = WriterLock(str(path))
+
+    waiters = lambda: {t for t in threading.enumerate() if t.name == "store writer lock"}  # noqa: E731
+    others, before = waiters(), set(os.listdir("/proc/self/fd"))  # of earlier tests' threads, still alive
+    had_waiter = []
+
+    def contend() -> None:  # waits once (so it has a waiter), then ends without close()
+        assert lock.acquire(5)
+        had_waiter.append(bool(waiters() - others))
+        lock.release()
+
+    thread = threading.Thread(target=contend)
+    thread.start()
+    thread.join()
+    holder.join()
+    assert had_waiter == [True]
+    deadline = time.monotonic() + 5
+    while waiters() - others and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not waiters() - others
+    assert set(os.listdir("/proc/self/fd")) <= before
