@@ -125,8 +125,6 @@ class CallbackWorker(ThreadWorker):
         """In the forked worker (the master keeps the worker object: nothing here must be opened in it)."""
         self.worker_connections = min(self.worker_connections, _usable_fds() - _FDS_KEPT)
         self._wake_read, self._wake_write = os.pipe()
-        if shares is not None:
-            shares.claim(self.age, time.monotonic())
         super().init_process()
 
     def load_wsgi(self) -> None:
@@ -139,6 +137,15 @@ class CallbackWorker(ThreadWorker):
             self.closed.labels(reason).inc()
 
     def run(self) -> None:
+        if shares is not None:  # counted once it accepts (the app is loaded), not while it starts
+            shares.claim(self.age, time.monotonic())
+        try:
+            self._serve()
+        finally:
+            if shares is not None:
+                shares.leave()
+
+    def _serve(self) -> None:
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
         self.poller.register(self._wake_read, selectors.EVENT_READ, self._take_back)
@@ -164,8 +171,6 @@ class CallbackWorker(ThreadWorker):
                 shares.publish(self.nr_conns, now)
             if not self.is_parent_alive():
                 break
-        if shares is not None:
-            shares.leave()
         self.tpool.shutdown(False)
         self.poller.close()
         for listener in self.sockets:

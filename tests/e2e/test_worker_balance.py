@@ -82,15 +82,30 @@ def test_connections_opened_together_are_spread_over_both_workers(alertmanager: 
             sock.close()
 
 
-def test_a_killed_worker_does_not_stop_the_other_from_accepting(alertmanager: Alertmanager,
-                                                                start_bridge: Callable[..., Bridge]) -> None:
-    """Its share stays on record for a moment after a kill -9: the live worker must accept all the same."""
+def test_a_stopped_worker_does_not_stop_the_other_from_accepting(alertmanager: Alertmanager,
+                                                                 start_bridge: Callable[..., Bridge]) -> None:
+    """A worker that stops (SIGSTOP here; a hung or killed one alike) leaves its share on record, holding no
+    connection: the live one, holding several, must accept all the same, without waiting for the share to go
+    stale."""
     bridge = start_bridge([alertmanager.url], f"--token={TOKEN}")
     pids = booted(bridge)
-    os.kill(pids["worker-1"], signal.SIGKILL)
-    started = time.monotonic()
-    for index in range(60):  # each on a connection of its own, as vendors mostly send
-        with socket.create_connection(("127.0.0.1", bridge.port), timeout=5) as sock:
-            sock.sendall(callback(f"ins-after-kill-{index}", close=True))
-            assert answered_ok(sock)
-    assert time.monotonic() - started < 5
+    time.sleep(0.5)  # both have written their share
+    os.kill(pids["worker-2"], signal.SIGSTOP)
+    kept = []
+    try:
+        for index in range(4):  # only worker-1 accepts now: it holds four
+            kept.append(socket.create_connection(("127.0.0.1", bridge.port), timeout=5))
+            kept[-1].sendall(callback(f"ins-kept-{index}"))
+            assert answered_ok(kept[-1])
+        slowest = 0.0
+        for index in range(40):  # each on a connection of its own, as vendors mostly send
+            started = time.monotonic()
+            with socket.create_connection(("127.0.0.1", bridge.port), timeout=5) as sock:
+                sock.sendall(callback(f"ins-while-stopped-{index}", close=True))
+                assert answered_ok(sock)
+            slowest = max(slowest, time.monotonic() - started)
+        assert slowest < 0.5, f"a connection waited {slowest:.2f}s to be accepted"
+    finally:
+        os.kill(pids["worker-2"], signal.SIGCONT)
+        for sock in kept:
+            sock.close()
