@@ -14,10 +14,12 @@ import hmac
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-from werkzeug.datastructures import Headers
+from typing import TYPE_CHECKING
 
 from bridge.settings import Settings
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address

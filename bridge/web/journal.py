@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
-from flask import Request, request
+from flask import Request
 
 from bridge.logs import CLIENT_ADDRESS, redact_query
 from bridge.model import Alert
@@ -154,10 +154,8 @@ class RefusedWriter:
 
 
 def callback_record(vendor: str, outcome: str, status: int, error: str, body: bytes, alerts: Sequence[Alert],
-                    received_at: float, secrets: Iterable[str], req: Request | None = None) -> CallbackRecord:
-    """The record of the callback being handled (read from ``req``, by default the current request)."""
-    if req is None:
-        req = request._get_current_object()  # type: ignore[attr-defined]
+                    received_at: float, secrets: Iterable[str], req: Request) -> CallbackRecord:
+    """The record of the callback ``req`` being handled."""
     text, truncated = capped_body(body, secrets)
     entries, omitted = alert_entries(alerts)
     return CallbackRecord(
