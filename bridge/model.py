@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from json.encoder import encode_basestring
 from typing import Any
 
 
@@ -133,6 +134,16 @@ def object_key_of(labels: Mapping[str, str]) -> str:
     return label_hash({k: v for k, v in labels.items() if k not in VARIANT_LABELS})
 
 
+json_string: Callable[[str], str] = encode_basestring
+"""A string as ``json.dumps(..., ensure_ascii=False)`` writes it (the very function it calls)."""
+
+
 def label_hash(labels: Mapping[str, str]) -> str:
-    encoded = json.dumps(sorted(labels.items()), ensure_ascii=False, separators=(",", ":"))
+    """SHA-256 of ``json.dumps(sorted(labels.items()), ensure_ascii=False, separators=(",", ":"))``: the
+    stored fingerprints and object keys, so never a byte different. Spelled out with the string encoder
+    that call uses (three hashes per alert; json.dumps' set-up cost more than the encoding)."""
+    try:
+        encoded = "[" + ",".join(f"[{json_string(k)},{json_string(v)}]" for k, v in sorted(labels.items())) + "]"
+    except TypeError:  # a value that is not a string: as json.dumps spells it
+        encoded = json.dumps(sorted(labels.items()), ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()[:32]

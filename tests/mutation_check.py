@@ -71,7 +71,7 @@ MUTATIONS = [
              'RETRY_AFTER = {"Retry-After": "5"}', "RETRY_AFTER: dict[str, str] = {}",
              "a vendor told 503 is not told when to retry"),
     Mutation("token-not-checked", "bridge/web/ingest.py",
-             "    if not guard.token_ok(vendor_name, presented_token(request.args, request.headers)):",
+             "    if not guard.token_ok(vendor_name, presented_token(req.args, req.headers)):",
              "    if False:",
              "anyone can post alarms to a bridge that has tokens configured"),
     Mutation("invalid-is-500", "bridge/web/errors.py",
@@ -104,6 +104,19 @@ MUTATIONS = [
     Mutation("journal-keeps-secrets", "bridge/web/journal.py",
              "            text = _JSON_PAIR.sub(_json_pair, text)\n", "            pass\n",
              "a recorded body shows its signature and token fields"),
+    Mutation("writer-lock-request-served-twice", "bridge/store/writer_lock.py",
+             "self._wanted, self._granted = False, True", "self._granted = True",
+             "a waiter takes the lock again for a request already served, then lets go of what its writer holds:"
+             " two writers commit at once"),
+    Mutation("writer-lock-abandoned-kept", "bridge/store/writer_lock.py",
+             "meanwhile\n                    fcntl.flock(self.fd, fcntl.LOCK_UN)\n", "meanwhile\n                    pass\n",
+             "a writer that gave up waiting leaves its waiter holding the lock: every other writer waits for good"),
+    Mutation("writer-lock-waiters-pile-up", "bridge/store/writer_lock.py",
+             "if not self._owner.is_alive():", "if False:",
+             "each delivery thread that ends leaves its waiter thread and lock file behind, for good"),
+    Mutation("balance-never-yields", "bridge/run/balance.py",
+             "return connections > fewest + MARGIN", "return False",
+             "one worker takes every connection a pool opens at once; its one core serves the bridge alone"),
 ]
 
 

@@ -89,9 +89,10 @@ def check_dimensions(alarm: Alarm, limits: Limits) -> None:
 def within_limits(alert: Alert, limits: Limits) -> Alert:
     """The final alert (after any rules) with values made safe to show and long label values cut;
     LimitExceeded for too many labels."""
-    alert = replace(alert, labels=_cleaned(alert.labels, multiline=False),
-                    annotations=_cleaned(alert.annotations, multiline=True),
-                    generator_url=clean_value(alert.generator_url))
+    labels, annotations = _cleaned(alert.labels, multiline=False), _cleaned(alert.annotations, multiline=True)
+    url = clean_value(alert.generator_url)
+    if labels is not alert.labels or annotations is not alert.annotations or url != alert.generator_url:
+        alert = replace(alert, labels=labels, annotations=annotations, generator_url=url)
     if len(alert.labels) > limits.max_labels:
         raise LimitExceeded(f"labels: the alarm maps to {len(alert.labels)} labels, "
                             f"at most {limits.max_labels} accepted")
@@ -118,7 +119,7 @@ def within_budget(alerts: list[Alert], limits: Limits) -> list[Alert]:
 
 def _text_bytes(alert: Alert) -> int:
     """The bytes of the annotation values: what the budgets may cut."""
-    return sum(len(value.encode()) for value in alert.annotations.values())
+    return utf8_len("".join(alert.annotations.values()))
 
 
 MAX_URL_BYTES = 2048
@@ -129,9 +130,9 @@ def within_bytes(alert: Alert, budget: int, limit_name: str) -> Alert:
     """The alert with its annotation values cut (fairly, longest first) so that it takes ``budget`` bytes."""
     if alert_bytes(alert) <= budget:
         return alert
-    if len(alert.generator_url.encode()) > MAX_URL_BYTES:
+    if utf8_len(alert.generator_url) > MAX_URL_BYTES:
         alert = replace(alert, generator_url="")
-    fixed = _size(alert.labels) + len(alert.generator_url.encode()) + sum(len(k.encode()) for k in alert.annotations)
+    fixed = _size(alert.labels) + utf8_len(alert.generator_url) + utf8_len("".join(alert.annotations))
     if fixed > budget:
         raise LimitExceeded(f"labels: the alarm maps to labels of {fixed} bytes, at most {budget} accepted "
                             f"({limit_name})")
@@ -144,11 +145,19 @@ def within_bytes(alert: Alert, budget: int, limit_name: str) -> Alert:
 
 def alert_bytes(alert: Alert) -> int:
     """What the budgets count: UTF-8 bytes of label and annotation names and values, and the URL."""
-    return _size(alert.labels) + _size(alert.annotations) + len(alert.generator_url.encode())
+    return _size(alert.labels) + _size(alert.annotations) + utf8_len(alert.generator_url)
 
 
 def _size(values: dict[str, str]) -> int:
-    return sum(len(k.encode()) + len(v.encode()) for k, v in values.items())
+    """UTF-8 bytes of the names and values: of their concatenation, counted in C (twice per alert on every
+    callback; a sum over the items cost more than the rest of the limits)."""
+    return utf8_len("".join(values)) + utf8_len("".join(values.values()))
+
+
+def utf8_len(text: str) -> int:
+    """``len(text.encode())``, without encoding ASCII (every real label): one byte per character. Raises
+    UnicodeEncodeError on a lone surrogate as the encoding would."""
+    return len(text) if text.isascii() else len(text.encode())
 
 
 def fair_shares(sizes: list[int], budget: int) -> list[int]:
@@ -175,8 +184,11 @@ def cut_bytes(value: str, limit: int) -> str:
 
 
 def _cleaned(values: dict[str, str], *, multiline: bool) -> dict[str, str]:
-    """Every value made safe to show (bridge.mapping.default.clean_value); a value left empty is dropped."""
-    return {name: cleaned for name, value in values.items() if (cleaned := clean_value(value, multiline=multiline))}
+    """Every value made safe to show (bridge.mapping.default.clean_value); a value left empty is dropped.
+    ``values`` itself when that changes nothing (the mapping cleaned them already, unless rules set some),
+    so that the alert need not be copied."""
+    cleaned = {name: text for name, value in values.items() if (text := clean_value(value, multiline=multiline))}
+    return values if cleaned == values else cleaned
 
 
 def cut_long_values(labels: dict[str, str], limit: int) -> tuple[dict[str, str], dict[str, str]]:

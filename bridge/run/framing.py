@@ -118,3 +118,23 @@ class RequestFraming:
                 return HAND_OVER
             self._body_seen += size
             self._chunk_at = chunk_end + 2
+
+
+class BufferedSource:
+    """What gunicorn's parser reads one request from: the bytes the loop buffered, and nothing after them.
+
+    A thread never reads a request from the socket, so no sender can make it wait. After the bytes, a
+    request handed over as malformed ends (the parser refuses it); one past its deadline raises
+    TimeoutError, which the app answers 408 (bridge.web.ingest)."""
+
+    def __init__(self, data: bytes, timed_out: bool) -> None:
+        self._data = data
+        self._timed_out = timed_out
+
+    def recv(self, size: int) -> bytes:
+        if self._data:
+            data, self._data = self._data[:size], self._data[size:]
+            return data
+        if self._timed_out:
+            raise TimeoutError("the request did not arrive in time")
+        return b""

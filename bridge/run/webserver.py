@@ -28,6 +28,7 @@ from bridge.reload import SharedReload, restart_options
 from bridge.rules import Rules
 from bridge.rules.loading import rules_for
 from bridge.run import worker
+from bridge.run.balance import ConnectionShares
 from bridge.run.worker import GUNICORN_HEAD_LIMITS, SERVER_HEADER, CallbackWorker
 from bridge.settings import Settings, from_json
 from bridge.web.app import create_app
@@ -90,6 +91,7 @@ class WebServer(BaseApplication):
     def load_config(self) -> None:
         worker.request_timeout = self.settings.request_timeout
         worker.max_body_bytes = self.settings.max_body_bytes
+        worker.shares = ConnectionShares(self.settings.workers) if self.settings.workers > 1 else None
         _harden_gunicorn()
         options = {
             "bind": self.settings.listen,

@@ -41,7 +41,8 @@ from typing import Any
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from bridge.run.framing import BODY_TOO_LARGE, HAND_OVER, HEAD_TOO_LARGE, RequestFraming
+from bridge.run.balance import PAUSE, ConnectionShares
+from bridge.run.framing import BODY_TOO_LARGE, HAND_OVER, HEAD_TOO_LARGE, BufferedSource, RequestFraming
 
 MAX_HEAD_BYTES = 64 * 1024
 """A request line and headers (or trailer fields) longer than this get 431 from the loop, and the connection
@@ -68,26 +69,8 @@ request_timeout: float = 10.0
 """Set by WebServer.load_config in the master (0: no deadline); workers are forked from it and inherit it."""
 max_body_bytes: int = 1 << 20
 """Likewise: a body announced or sent larger gets 413 from the loop, before it is sent (no 100 Continue)."""
-
-
-class BufferedSource:
-    """What gunicorn's parser reads one request from: the bytes the loop buffered, and nothing after them.
-
-    A thread never reads a request from the socket, so no sender can make it wait. After the bytes, a
-    request handed over as malformed ends (the parser refuses it); one past its deadline raises
-    TimeoutError, which the app answers 408 (bridge.web.ingest)."""
-
-    def __init__(self, data: bytes, timed_out: bool) -> None:
-        self._data = data
-        self._timed_out = timed_out
-
-    def recv(self, size: int) -> bytes:
-        if self._data:
-            data, self._data = self._data[:size], self._data[size:]
-            return data
-        if self._timed_out:
-            raise TimeoutError("the request did not arrive in time")
-        return b""
+shares: ConnectionShares | None = None
+"""Likewise, with more than one worker: how many connections each holds (bridge.run.balance)."""
 
 
 class Connection(TConn):
@@ -123,6 +106,13 @@ class CallbackWorker(ThreadWorker):
         self.returned: collections.deque[tuple[Connection, bool]] = collections.deque()
         """Connections a thread has answered, and whether to keep them, for the loop to take back."""
         self._next_sweep = 0.0
+        self.accepting: dict[socket.socket, Any] = {}
+        """Each listening socket and what accepts from it."""
+        self._accept_again = 0.0
+        """While over its share of connections (bridge.run.balance), when this worker accepts again."""
+        self._paused_last = False
+        """Paused since its last accept: then it takes the next connection whatever the shares say, so that a
+        share misread (a worker that died within STALE) can slow accepting, never stop it."""
         self._wake_pending = False
         self.buffered = 0
         """Bytes buffered for the connections in ``waiting``."""
@@ -147,20 +137,38 @@ class CallbackWorker(ThreadWorker):
             self.closed.labels(reason).inc()
 
     def run(self) -> None:
+        if shares is not None:  # counted once it accepts (the app is loaded), not while it starts
+            shares.claim(self.age, time.monotonic())
+        try:
+            self._serve()
+        finally:
+            if shares is not None:
+                shares.leave()
+
+    def _serve(self) -> None:
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
         self.poller.register(self._wake_read, selectors.EVENT_READ, self._take_back)
         for listener in self.sockets:
             listener.setblocking(False)
             # named once: during a graceful shutdown the name may no longer be available (as gthread does)
-            self.poller.register(listener, selectors.EVENT_READ, partial(self.accept, listener.getsockname()))
+            self.accepting[listener] = partial(self.accept, listener.getsockname())
+            self.poller.register(listener, selectors.EVENT_READ, self.accepting[listener])
         while self.alive:
             self.notify()
             now = time.monotonic()
-            for key, _ in self.poller.select(max(0.0, min(1.0, self._next_sweep - now))):
+            wake_at = min(self._next_sweep, self._accept_again or self._next_sweep)
+            for key, _ in self.poller.select(max(0.0, min(1.0, wake_at - now))):
                 key.data(key.fileobj)
-            if time.monotonic() >= self._next_sweep:
-                self._sweep(time.monotonic())
+            now = time.monotonic()
+            if now >= self._next_sweep:
+                self._sweep(now)
+            if self._accept_again and now >= self._accept_again:
+                self._accept_again = 0.0
+                for listener, accept in self.accepting.items():
+                    self.poller.register(listener, selectors.EVENT_READ, accept)
+            if shares is not None:
+                shares.publish(self.nr_conns, now)
             if not self.is_parent_alive():
                 break
         self.tpool.shutdown(False)
@@ -170,8 +178,14 @@ class CallbackWorker(ThreadWorker):
         futures.wait(self.futures, timeout=self.cfg.graceful_timeout)
 
     def accept(self, server: Any, listener: socket.socket) -> None:
-        """Take every waiting connection; over the cap, make room by closing the one held longest."""
+        """Take every waiting connection, while within this worker's share; over the cap, make room by closing
+        the one held longest."""
         for _ in range(_ACCEPT_BATCH):
+            if self._accept_again:  # paused by another listener's accept in this batch of events
+                return
+            if shares is not None and not self._paused_last and shares.over_share(self.nr_conns, time.monotonic()):
+                self._pause_accepting()
+                return
             try:
                 sock, client = listener.accept()
             except BlockingIOError:  # none left, or another worker took it
@@ -185,6 +199,7 @@ class CallbackWorker(ThreadWorker):
                 raise
             conn = Connection(self.cfg, sock, client, server)
             self.nr_conns += 1
+            self._paused_last = False
             if self.nr_conns > self.worker_connections and not self._shed_oldest():
                 self.nr_conns -= 1  # every other connection is being answered: this one cannot be held
                 conn.close()
@@ -192,6 +207,12 @@ class CallbackWorker(ThreadWorker):
                 continue
             conn.wait_for_request(request_timeout or self.cfg.keepalive or 5, time.monotonic())
             self._hold(conn)
+
+    def _pause_accepting(self) -> None:
+        """Leave the waiting connections to the other workers for a moment (bridge.run.balance)."""
+        self._accept_again, self._paused_last = time.monotonic() + PAUSE, True
+        for listener in self.accepting:
+            self.poller.unregister(listener)
 
     def _hold(self, conn: Connection) -> None:
         self.waiting[conn] = None

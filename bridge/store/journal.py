@@ -90,8 +90,7 @@ class CallbackRecord:
     def to_json(self) -> str:
         """What the store keeps (without ``id`` and ``outcomes``, which the store adds). Built by hand, not with
         ``dataclasses.asdict``: its deep copy of the alerts cost more than the rest of a callback."""
-        return json.dumps({name: getattr(self, name) for name in _STORED}, ensure_ascii=False,
-                          separators=(",", ":"))
+        return _RECORD_JSON.encode({name: getattr(self, name) for name in _STORED})
 
     @classmethod
     def from_stored(cls, record_id: int, text: str, outcomes: str) -> CallbackRecord:
@@ -108,6 +107,8 @@ class CallbackRecord:
 
 
 _STORED = tuple(f.name for f in fields(CallbackRecord) if f.name not in ("id", "outcomes"))
+_RECORD_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""``json.dumps(record, ensure_ascii=False, separators=(",", ":"))``, built once rather than per record."""
 
 
 @dataclass(frozen=True)

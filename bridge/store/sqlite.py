@@ -8,12 +8,9 @@ among the callbacks that arrive together.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +35,7 @@ from bridge.store.sqlite_paths import unusable_directory, unwritable_because
 from bridge.store.sqlite_schema import COLUMNS as _COLUMNS
 from bridge.store.sqlite_schema import SCHEMA
 from bridge.store.sqlite_schema import row as _row
+from bridge.store.writer_lock import WriterLock
 
 WRITER_LOCK_TIMEOUT = 10.0
 """How long a write waits for another writer, as SQLite's own busy timeout did before."""
@@ -54,6 +52,7 @@ class SqliteStore(InspectorTables):
         self._synchronous = synchronous
         self._local = threading.local()
         self._group = GroupCommit(self._commit_all)
+        self._writers = WriterLock(f"{path}-writer.lock")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -87,40 +86,21 @@ class SqliteStore(InspectorTables):
             self._local.db = db
         return db
 
-    def _writer_lock(self) -> int:
-        """This thread's handle on the lock file that queues writers of every process.
-
-        SQLite's own busy handler polls with sleeps of up to 100 ms; a writer waiting here looks
-        again within a couple of milliseconds. Only the leader of a group commit ever waits.
-        """
-        fd = getattr(self._local, "lock", None)
-        if fd is None:
-            fd = self._local.lock = os.open(f"{self.path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        return fd
-
-    def _lock_writer(self, fd: int) -> None:
-        """Take the writer lock, or give up after WRITER_LOCK_TIMEOUT: a wedged writer (a stalled disk,
-        a stopped process) then costs callbacks a 503 that the vendor retries, never a hung thread."""
-        deadline = time.monotonic() + WRITER_LOCK_TIMEOUT
-        pause = 0.0002
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreError(f"another writer has held {self.path} for {WRITER_LOCK_TIMEOUT:g}s") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.002)
+    def _lock_writer(self) -> None:
+        """Take the lock that queues writers of every process (bridge.store.writer_lock), or give up after
+        WRITER_LOCK_TIMEOUT: a wedged writer (a stalled disk, a stopped process) then costs callbacks a 503
+        that the vendor retries, never a hung thread. Only the leader of a group commit ever waits."""
+        try:
+            taken = self._writers.acquire(WRITER_LOCK_TIMEOUT)
+        except OSError as exc:
+            raise StoreError(f"cannot open the writer lock of {self.path}: {exc}") from exc
+        if not taken:
+            raise StoreError(f"another writer has held {self.path} for {WRITER_LOCK_TIMEOUT:g}s")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._db()
-        try:
-            lock = self._writer_lock()
-        except OSError as exc:
-            raise StoreError(f"cannot open the writer lock of {self.path}: {exc}") from exc
-        self._lock_writer(lock)
+        self._lock_writer()
         try:
             self._begin(db)  # in sqlite_journal: an unreadable journal is turned off, not a failed write
             try:
@@ -135,7 +115,7 @@ class SqliteStore(InspectorTables):
                 db.execute("ROLLBACK")
             raise _store_error(exc) from exc
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            self._writers.release()
 
     def _read(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         try:
@@ -371,10 +351,7 @@ class SqliteStore(InspectorTables):
         if db is not None:
             db.close()
             self._local.db = None
-        lock = getattr(self._local, "lock", None)
-        if lock is not None:
-            os.close(lock)
-            self._local.lock = None
+        self._writers.close()
 
 
 def _clamp(value: float, low: float, high: float) -> float:

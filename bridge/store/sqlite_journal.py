@@ -11,7 +11,6 @@ request path, do it).
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import sqlite3
 import threading
@@ -30,6 +29,7 @@ from bridge.store.journal import (
     outcomes_text,
     slack,
 )
+from bridge.store.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +200,8 @@ class InspectorTables:
     _db: Callable[[], sqlite3.Connection]
     _read: Callable[..., list[tuple]]
     _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    _writer_lock: Callable[[], int]
-    _lock_writer: Callable[[int], None]
+    _lock_writer: Callable[[], None]
+    _writers: WriterLock
     _journal_off = ""
     """Why the journal is off in this process ("" while it is on)."""
     _journal_failures = 0
@@ -228,9 +228,8 @@ class InspectorTables:
         """Move an unreadable journal file aside and attach a fresh one, under the writer lock: another process
         may be doing the same, and the first to get there does it for all."""
         try:
-            lock = self._writer_lock()
-            self._lock_writer(lock)
-        except (OSError, StoreError) as exc:
+            self._lock_writer()
+        except StoreError as exc:
             self._turn_journal_off(f"cannot replace an unreadable one: {exc}")
             return False
         try:
@@ -247,7 +246,7 @@ class InspectorTables:
             detach(db)
             return False
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            self._writers.release()
         return True
 
     def _turn_journal_off(self, reason: str) -> None:

@@ -14,14 +14,18 @@ import hmac
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bridge.settings import Settings
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def presented_token(query: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
+def presented_token(query: Mapping[str, str], headers: Mapping[str, str] | Headers) -> str | None:
     """The callback token a request carries, from whichever place its vendor uses: ``?token=``,
     ``Authorization`` (Bearer, or the Basic password), or Volcengine's ``Token:`` header."""
     if query.get("token"):
@@ -29,7 +33,7 @@ def presented_token(query: Mapping[str, str], headers: Mapping[str, str]) -> str
     return authorization_token(headers) or headers.get("Token", "").strip() or None
 
 
-def authorization_token(headers: Mapping[str, str]) -> str | None:
+def authorization_token(headers: Mapping[str, str] | Headers) -> str | None:
     """The token of ``Authorization``: Bearer, or the Basic password (what a browser prompts for)."""
     scheme, _, credentials = headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():

@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
-from flask import request
+from flask import Request
 
 from bridge.logs import CLIENT_ADDRESS, redact_query
 from bridge.model import Alert
@@ -154,13 +154,13 @@ class RefusedWriter:
 
 
 def callback_record(vendor: str, outcome: str, status: int, error: str, body: bytes, alerts: Sequence[Alert],
-                    received_at: float, secrets: Iterable[str]) -> CallbackRecord:
-    """The record of the callback being handled (read from the current request)."""
+                    received_at: float, secrets: Iterable[str], req: Request) -> CallbackRecord:
+    """The record of the callback ``req`` being handled."""
     text, truncated = capped_body(body, secrets)
     entries, omitted = alert_entries(alerts)
     return CallbackRecord(
-        received_at=received_at, vendor=vendor, source=request.environ.get(CLIENT_ADDRESS) or request.remote_addr
-        or "unknown", outcome=outcome, status=status, error=error, content_type=request.content_type or "",
-        query=redact(redact_query(request.query_string.decode("utf-8", "replace")), secrets)[:2048], body=text,
-        body_bytes=len(body) if body else (request.content_length or 0), body_truncated=truncated, alerts=entries,
+        received_at=received_at, vendor=vendor, source=req.environ.get(CLIENT_ADDRESS) or req.remote_addr
+        or "unknown", outcome=outcome, status=status, error=error, content_type=req.content_type or "",
+        query=redact(redact_query(req.query_string.decode("utf-8", "replace")), secrets)[:2048], body=text,
+        body_bytes=len(body) if body else (req.content_length or 0), body_truncated=truncated, alerts=entries,
         alerts_omitted=omitted)

@@ -9,8 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from bridge.deliver.alertmanager import postable
+from bridge.mapping import limits as mapping_limits
 from bridge.mapping.default import MappingOptions, to_alert
-from bridge.mapping.limits import CUT_MARK, LimitExceeded, Limits
+from bridge.mapping.limits import CUT_MARK, LimitExceeded, Limits, utf8_len
 from bridge.model import Alarm, AlarmState, Alert
 from bridge.pipeline import parse, to_alerts
 from bridge.rules import Rules
@@ -148,3 +149,20 @@ def test_the_callback_budget_cuts_text_never_refuses_labels_that_fit_it_together
     assert sum(map(alert_bytes, alerts)) <= 8192
     with pytest.raises(LimitExceeded, match=r"max_callback_bytes"):
         mapped([many_labels, many_labels], max_callback_bytes=4096)
+
+
+@pytest.mark.parametrize("text", ["", "web-1", "ключ", "名称=值", "é" * 3, "a\u2028b", "🙂x", "\x00\x1f~"])
+def test_the_counted_bytes_are_the_utf8_bytes_whether_or_not_a_text_is_ascii(text: str) -> None:
+    """The limits count ASCII by length and the rest by encoding: both must give the UTF-8 size."""
+    assert utf8_len(text) == len(text.encode())
+    values = {text: text, "k": text + "é", text + "n": "v"}
+    alert = Alert(labels={"alertname": text or "x", "k": text}, annotations=values, state=AlarmState.FIRING,
+                  starts_at=NOW, event_at=NOW, generator_url=f"https://console/{text}")
+    assert mapping_limits.alert_bytes(alert) == alert_bytes(alert)
+    kept = mapping_limits.within_bytes(alert, alert_bytes(alert) - 1, "max_alert_bytes")
+    assert alert_bytes(kept) <= alert_bytes(alert) - 1
+
+
+def test_a_lone_surrogate_is_refused_by_the_byte_count_as_by_the_encoding() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        utf8_len("x\ud800")
