@@ -109,7 +109,8 @@ MUTATIONS = [
              "a waiter takes the lock again for a request already served, then lets go of what its writer holds:"
              " two writers commit at once"),
     Mutation("writer-lock-abandoned-kept", "bridge/store/writer_lock.py",
-             "meanwhile\n                    fcntl.flock(self.fd, fcntl.LOCK_UN)\n", "meanwhile\n                    pass\n",
+             "meanwhile\n                    fcntl.flock(self.fd, fcntl.LOCK_UN)\n",
+             "meanwhile\n                    pass\n",
              "a writer that gave up waiting leaves its waiter holding the lock: every other writer waits for good"),
     Mutation("writer-lock-waiters-pile-up", "bridge/store/writer_lock.py",
              "if not self._owner.is_alive():", "if False:",
