@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,20 @@ def _other_process_holds(path: Path, seconds: float, held: multiprocessing.synch
     held.set()
     time.sleep(seconds)
     os.close(fd)
+
+
+@contextlib.contextmanager
+def another_process_holds(path: Path, seconds: float) -> Iterator[None]:
+    """Another process takes the lock, holds it ``seconds``, and lets go by closing its file; the block starts
+    once it holds it and ends once it has exited."""
+    held = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_other_process_holds, args=(path, seconds, held))
+    holder.start()
+    assert held.wait(5)
+    try:
+        yield
+    finally:
+        holder.join()
 
 
 def test_threads_of_one_process_exclude_each_other(tmp_path: Path) -> None:
@@ -47,15 +63,11 @@ def test_threads_of_one_process_exclude_each_other(tmp_path: Path) -> None:
 
 def test_a_waiting_writer_gets_the_lock_as_soon_as_another_process_lets_go(tmp_path: Path) -> None:
     path = tmp_path / "w.lock"
-    held = multiprocessing.Event()
-    holder = multiprocessing.Process(target=_other_process_holds, args=(path, 0.3, held))
-    holder.start()
-    assert held.wait(5)
     lock = WriterLock(str(path))
-    started = time.monotonic()
-    assert lock.acquire(5)
-    waited = time.monotonic() - started
-    holder.join()
+    with another_process_holds(path, 0.3):
+        started = time.monotonic()
+        assert lock.acquire(5)
+        waited = time.monotonic() - started
     assert 0.2 < waited < 1.0
     lock.release()
 
@@ -64,15 +76,11 @@ def test_a_wait_gives_up_after_its_timeout_and_lets_the_lock_go_when_it_comes(tm
     """A writer stuck behind a stopped process gets False, not a hung thread; its waiter must not then keep the
     lock it gets later, or every other writer would wait for good."""
     path = tmp_path / "w.lock"
-    held = multiprocessing.Event()
-    holder = multiprocessing.Process(target=_other_process_holds, args=(path, 0.6, held))
-    holder.start()
-    assert held.wait(5)
     lock = WriterLock(str(path))
-    started = time.monotonic()
-    assert not lock.acquire(0.2)
-    assert time.monotonic() - started < 0.5
-    holder.join()
+    with another_process_holds(path, 0.6):
+        started = time.monotonic()
+        assert not lock.acquire(0.2)
+        assert time.monotonic() - started < 0.5
     other = os.open(path, os.O_RDWR)
     deadline = time.monotonic() + 2
     while True:  # the abandoned waiter takes it once and lets it go at once
@@ -91,14 +99,10 @@ def test_a_wait_gives_up_after_its_timeout_and_lets_the_lock_go_when_it_comes(tm
 def test_a_thread_that_gave_up_waits_again_and_gets_it(tmp_path: Path) -> None:
     """The next wait of the same thread, while its earlier waiter is still queued, is the one that gets the lock."""
     path = tmp_path / "w.lock"
-    held = multiprocessing.Event()
-    holder = multiprocessing.Process(target=_other_process_holds, args=(path, 0.5, held))
-    holder.start()
-    assert held.wait(5)
     lock = WriterLock(str(path))
-    assert not lock.acquire(0.1)
-    assert lock.acquire(5)
-    holder.join()
+    with another_process_holds(path, 0.5):
+        assert not lock.acquire(0.1)
+        assert lock.acquire(5)
     other = os.open(path, os.O_RDWR)
     try:  # this thread holds it now: nobody else gets it
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -116,12 +120,7 @@ def test_the_waiter_of_a_thread_that_ended_ends_and_closes_its_file(tmp_path: Pa
     """Delivery threads come and go (an Alertmanager found or lost by DNS): their waiters must not pile up."""
     monkeypatch.setattr(writer_lock, "_OWNER_CHECK", 0.05)
     path = tmp_path / "w.lock"
-    held = multiprocessing.Event()
-    holder = multiprocessing.Process(target=_other_process_holds, args=(path, 0.3, held))
-    holder.start()
-    assert held.wait(5)
     lock = WriterLock(str(path))
-
     waiters = lambda: {t for t in threading.enumerate() if t.name == "store writer lock"}  # noqa: E731
     others, before = waiters(), set(os.listdir("/proc/self/fd"))  # of earlier tests' threads, still alive
     had_waiter = []
@@ -131,10 +130,10 @@ def test_the_waiter_of_a_thread_that_ended_ends_and_closes_its_file(tmp_path: Pa
         had_waiter.append(bool(waiters() - others))
         lock.release()
 
-    thread = threading.Thread(target=contend)
-    thread.start()
-    thread.join()
-    holder.join()
+    with another_process_holds(path, 0.3):
+        thread = threading.Thread(target=contend)
+        thread.start()
+        thread.join()
     assert had_waiter == [True]
     deadline = time.monotonic() + 5
     while waiters() - others and time.monotonic() < deadline:
