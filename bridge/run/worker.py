@@ -20,7 +20,9 @@ its keep-alive, and changes who waits for bytes:
   never closed this way, and a valid callback takes milliseconds, so the oldest is an idle one;
 - the bytes buffered for incomplete requests have a budget per worker (:data:`BUFFER_BUDGET`): a
   client without a token could otherwise park ``--max-body-bytes`` on every connection before the
-  app ever sees the request; above it, the connections buffering longest are closed likewise.
+  app ever sees the request; above it, the connections buffering longest are closed likewise;
+- a worker holding more connections than its share leaves new ones to the others for a moment
+  (:mod:`bridge.run.balance`), so that a pool opened at once does not land on one worker's one core.
 """
 
 from __future__ import annotations
