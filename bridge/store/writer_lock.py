@@ -88,15 +88,14 @@ class _Handle:
                 self._waiter.start()
             self._wanted = True
             self._state.notify_all()
+            granted = False
             try:
                 granted = self._state.wait_for(lambda: self._granted, timeout)
-            except BaseException:  # interrupted: nobody will use the lock, so nobody may keep it
-                if self._granted:
+                return granted
+            finally:
+                if self._granted and not granted:  # interrupted after the grant: nobody may keep the lock
                     fcntl.flock(self.fd, fcntl.LOCK_UN)
-                self._wanted = self._granted = False
-                raise
-            self._wanted = self._granted = False  # given up, if not granted: the waiter lets it go when it comes
-            return granted
+                self._wanted = self._granted = False  # given up, if not granted: the waiter lets it go when it comes
 
     def _wait_loop(self) -> None:
         while True:
